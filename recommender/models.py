@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models import Q
+from pgvector.django import HnswIndex, VectorField
+
+EMBEDDING_DIM = settings.FASHIONREC_EMBEDDING_DIM
+
+# HNSW build parameters. Measured on 100k clustered 128-d vectors on this machine
+# (shared/notes/measured-on-this-machine.md): the defaults (m=16, ef_construction=64) leave
+# 22 of 100 queries in the wrong cluster (recall 0) whatever ef_search; ef_construction=200
+# reaches recall@10 1.000 at ef_search 800 and 0.980 at 200 for 1.9x the build time, while
+# m=32 only adds build time. Build quality matters more than graph degree here.
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 200
+
+
+class EncoderVersion(models.Model):
+    """A trained encoder whose embeddings may be stored. Exactly one is active for queries.
+
+    A new version starts inactive; reindexing fills its embeddings while queries keep using
+    the active one, and it is activated once it covers the catalog (see ingestion).
+    """
+
+    name = models.CharField(max_length=64, unique=True)
+    dim = models.PositiveIntegerField(default=EMBEDDING_DIM)
+    weights_sha256 = models.CharField(max_length=64, blank=True)
+    is_active = models.BooleanField(default=False)
+    card = models.JSONField(default=dict, blank=True, help_text="The model card: data, settings, metrics.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="encoder_one_active"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}{' (active)' if self.is_active else ''}"
+
+
+class Garment(models.Model):
+    """One garment crop of a product image, with its embedding.
+
+    Design: the recommend query walks the HNSW index on ``embedding`` and must apply its
+    relational filters to each candidate as the index yields it (pgvector's iterative scan
+    re-checks the WHERE clause row by row). A join per candidate to products, variants and
+    seasons would leave the index scan, so every attribute that a query filters or boosts
+    on is **denormalised onto this row**: category (id and tree path), brand, department,
+    colour, price, active flag, stock (total, in-stock flag, sizes in stock), season ids and
+    tags. They are kept in sync by PostgreSQL triggers (migration
+    ``recommender/0002_denormalisation_triggers``) on products, variants, product seasons
+    and categories, so every writer (admin, API, bulk ``update()``, raw SQL, imports) keeps
+    them right inside its own transaction. B-tree and GIN indexes on the same columns serve
+    the exact plan used for very selective filters.
+    """
+
+    image = models.ForeignKey("catalog.ProductImage", on_delete=models.CASCADE, related_name="garments")
+    product = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="garments")
+    encoder_version = models.CharField(max_length=64)
+    embedding = VectorField(dimensions=EMBEDDING_DIM)
+    # Box in pixels of the EXIF-oriented image; a whole-image fallback covers it all.
+    box_x1 = models.PositiveIntegerField()
+    box_y1 = models.PositiveIntegerField()
+    box_x2 = models.PositiveIntegerField()
+    box_y2 = models.PositiveIntegerField()
+    label = models.CharField(max_length=40)
+    confidence = models.FloatField()
+    is_whole_image = models.BooleanField(
+        default=False, help_text="No garment passed the threshold; the whole image was used."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    # Denormalised from the catalog by triggers; never written by application code.
+    category_id = models.BigIntegerField(null=True, editable=False)
+    category_path = models.CharField(max_length=500, default="", editable=False)
+    brand_id = models.BigIntegerField(null=True, editable=False)
+    department = models.CharField(max_length=10, default="", editable=False)
+    colour = models.CharField(max_length=10, default="", editable=False)
+    price = models.DecimalField(max_digits=10, decimal_places=2, null=True, editable=False)
+    is_active = models.BooleanField(default=True, editable=False)
+    stock_total = models.IntegerField(default=0, editable=False)
+    in_stock = models.BooleanField(default=False, editable=False)
+    sizes_in_stock = ArrayField(models.CharField(max_length=16), default=list, editable=False)
+    season_ids = ArrayField(models.BigIntegerField(), default=list, editable=False)
+    tags = ArrayField(models.CharField(max_length=40), default=list, editable=False)
+
+    class Meta:
+        ordering = ["image_id", "id"]
+        indexes = [
+            HnswIndex(
+                name="garment_embedding_hnsw",
+                fields=["embedding"],
+                m=HNSW_M,
+                ef_construction=HNSW_EF_CONSTRUCTION,
+                opclasses=["vector_cosine_ops"],
+            ),
+            models.Index(
+                fields=["encoder_version", "category_path"],
+                name="garment_version_category_idx",
+                opclasses=["varchar_pattern_ops", "varchar_pattern_ops"],
+            ),
+            models.Index(fields=["encoder_version", "price"], name="garment_version_price_idx"),
+            models.Index(fields=["product"], name="garment_product_idx"),
+            GinIndex(fields=["sizes_in_stock"], name="garment_sizes_gin"),
+            GinIndex(fields=["season_ids"], name="garment_seasons_gin"),
+            GinIndex(fields=["tags"], name="garment_tags_gin"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(confidence__gte=0, confidence__lte=1), name="garment_confidence_unit"),
+            models.CheckConstraint(
+                condition=Q(box_x2__gt=models.F("box_x1"), box_y2__gt=models.F("box_y1")), name="garment_box_non_empty"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} on image {self.image_id}"

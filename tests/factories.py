@@ -1,0 +1,80 @@
+"""Small, explicit builders for test data (plain functions: no magic, easy to read in a test)."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+
+import numpy as np
+
+from catalog.models import Brand, Category, Product, ProductImage, ProductVariant, Season
+from recommender.models import EMBEDDING_DIM, Garment
+
+_counter = itertools.count(1)
+
+
+def category_create(path: str) -> Category:
+    """Create (or reuse) every node of a slash-separated path and return the leaf."""
+    parent = None
+    for slug in path.split("/"):
+        parent, _ = Category.objects.get_or_create(parent=parent, slug=slug, defaults={"name": slug.title()})
+    return parent
+
+
+def brand_create(name: str = "Acme") -> Brand:
+    brand, _ = Brand.objects.get_or_create(slug=name.lower(), defaults={"name": name})
+    return brand
+
+
+def product_create(
+    *,
+    category: Category | None = None,
+    brand: Brand | None = None,
+    price: str = "49.90",
+    sizes: dict[str, int] | None = None,
+    seasons: list[Season] = (),
+    **fields,
+) -> Product:
+    n = next(_counter)
+    product = Product.objects.create(
+        sku=fields.pop("sku", f"SKU-{n:06d}"),
+        title=fields.pop("title", f"Product {n}"),
+        category=category or category_create("women/tops/t-shirts"),
+        brand=brand,
+        price=Decimal(price),
+        **fields,
+    )
+    for size, stock in (sizes or {"M": 3}).items():
+        ProductVariant.objects.create(product=product, sku=f"{product.sku}-{size}", size=size, stock=stock)
+    product.seasons.set(seasons)
+    return product
+
+
+def image_create(product: Product, *, checksum: str | None = None, is_primary: bool = True) -> ProductImage:
+    n = next(_counter)
+    return ProductImage.objects.create(
+        product=product, file=f"products/test/{n}.img", checksum=checksum or f"{n:064x}", is_primary=is_primary
+    )
+
+
+def unit_vector(seed: int, dim: int = EMBEDDING_DIM) -> list[float]:
+    vector = np.random.default_rng(seed).normal(size=dim)
+    return (vector / np.linalg.norm(vector)).tolist()
+
+
+def garment_create(
+    product: Product, *, image: ProductImage | None = None, seed: int = 0, version: str = "test-v1"
+) -> Garment:
+    image = image or image_create(product)
+    return Garment.objects.create(
+        image=image,
+        product=product,
+        encoder_version=version,
+        embedding=unit_vector(seed),
+        box_x1=0,
+        box_y1=0,
+        box_x2=100,
+        box_y2=100,
+        label="top",
+        confidence=0.9,
+    )

@@ -1,0 +1,99 @@
+"""Project-level checks: settings, system checks, and the docker-compose production shape."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_manage(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_database_is_postgresql():
+    assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+def test_manage_check_is_clean():
+    result = run_manage("check", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env={
+            "DJANGO_SETTINGS_MODULE": "fashionrec.settings_production",
+            "DJANGO_SECRET_KEY": "x" * 64 + "-a-long-random-production-secret",
+            "DJANGO_ALLOWED_HOSTS": "shop.example.com",
+        },
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_settings_refuse_to_start_without_a_secret_key():
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
+    env["DJANGO_SETTINGS_MODULE"] = "fashionrec.settings_production"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+class TestDockerCompose:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+
+    def test_it_has_the_production_services(self):
+        assert set(self.services) == {"db", "redis", "web", "worker", "beat"}
+
+    def test_the_database_image_ships_pgvector(self):
+        assert self.services["db"]["image"].startswith("pgvector/pgvector:")
+
+    def test_every_long_running_service_has_a_health_check(self):
+        for name in ("db", "redis", "web", "worker"):
+            assert "healthcheck" in self.services[name], name
+
+    def test_commands_point_at_modules_that_exist(self):
+        web = self.services["web"]["command"]
+        assert "gunicorn fashionrec.wsgi:application" in web
+        assert "manage.py migrate" in web
+        assert self.services["worker"]["command"].startswith("celery -A fashionrec worker")
+        assert self.services["beat"]["command"].startswith("celery -A fashionrec beat")
+        from fashionrec import celery, wsgi  # noqa: F401  (the modules the commands name)
+
+    def test_app_services_get_the_variables_the_settings_read(self):
+        settings_source = (ROOT / "fashionrec" / "settings.py").read_text() + (
+            ROOT / "fashionrec" / "settings_production.py"
+        ).read_text()
+        for name in ("web", "worker", "beat"):
+            environment = self.services[name]["environment"]
+            for variable in ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SECRET_KEY", "DJANGO_SETTINGS_MODULE"):
+                assert variable in environment, (name, variable)
+            for variable in environment:
+                if variable != "DJANGO_SETTINGS_MODULE":
+                    assert f'"{variable}"' in settings_source, f"{variable} is set for {name} but never read"
+            assert environment["DJANGO_SETTINGS_MODULE"] == "fashionrec.settings_production"
+            assert environment["DATABASE_URL"].startswith("postgres://")
+            assert "@db:5432/" in environment["DATABASE_URL"]
+            assert environment["CELERY_BROKER_URL"].startswith("redis://redis:6379")
+
+    def test_media_is_shared_between_web_and_worker(self):
+        assert self.services["web"]["volumes"] == self.services["worker"]["volumes"]
