@@ -143,8 +143,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "fashionrec.api.pagination.CappedLimitOffsetPagination",
     "PAGE_SIZE": 24,
+    "EXCEPTION_HANDLER": "fashionrec.api.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "anon_recommendations": os.environ.get("FASHIONREC_ANON_RECOMMEND_RATE", "60/min"),
         "user_recommendations": os.environ.get("FASHIONREC_USER_RECOMMEND_RATE", "600/min"),

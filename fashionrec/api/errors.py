@@ -1,0 +1,78 @@
+"""One error format for every 4xx (and the rare 5xx) the API returns:
+
+    {"error": {"code": "not_found", "message": "Product 42 does not exist.", "details": {...}}}
+
+``code`` is stable and machine-readable, ``message`` is for people, ``details`` carries
+per-field validation messages when there are any.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+class ApiError(exceptions.APIException):
+    """Raise from services or views to answer with a specific status and code."""
+
+    def __init__(self, message: str, *, code: str, status_code: int = 400, details: Any = None) -> None:
+        super().__init__(detail=message, code=code)
+        self.status_code = status_code
+        self.error_code = code
+        self.details = details
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def _validation_message(details: Any) -> str:
+    if isinstance(details, dict) and details:
+        field, messages = next(iter(details.items()))
+        first = messages[0] if isinstance(messages, list) and messages else messages
+        if isinstance(first, dict):
+            return f"Invalid input in {field}."
+        return f"{field}: {first}" if field != "non_field_errors" else str(first)
+    if isinstance(details, list) and details:
+        return str(details[0])
+    return "Invalid input."
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is restarting or unreachable: tell the client to come back shortly.
+        response = Response(
+            error_body("service_unavailable", "The database is unavailable; try again shortly."),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+        response["Retry-After"] = "5"
+        return response
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
+    if isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+
+    if isinstance(exc, ApiError):
+        body = error_body(exc.error_code, str(exc.detail), exc.details)
+    elif isinstance(exc, exceptions.ValidationError):
+        details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        body = error_body("invalid", _validation_message(details), details)
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        code = detail.code if hasattr(detail, "code") else getattr(exc, "default_code", "error")
+        body = error_body(str(code), str(detail))
+    response.data = body
+    return response
