@@ -119,3 +119,48 @@ class Garment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} on image {self.image_id}"
+
+
+class GarmentCorrection(models.Model):
+    """A garment box and label set by staff in admin (owner: admin engineer).
+
+    Two uses: the corrected garment is re-encoded at once (``garment`` points at the row that
+    got the new embedding), and the row is kept as a training label for ``train_detector``
+    (see :func:`recommender.services.corrections.detector_training_labels`). The box is in
+    pixels of the EXIF-oriented image, like ``Garment``'s. ``previous_*`` record what the
+    detector had said, empty when staff added a garment it missed.
+    """
+
+    image = models.ForeignKey("catalog.ProductImage", on_delete=models.CASCADE, related_name="corrections")
+    # SET_NULL: reprocessing an image replaces its garments, but the label stays a training label.
+    garment = models.ForeignKey(
+        Garment, null=True, blank=True, on_delete=models.SET_NULL, related_name="corrections"
+    )
+    box_x1 = models.PositiveIntegerField()
+    box_y1 = models.PositiveIntegerField()
+    box_x2 = models.PositiveIntegerField()
+    box_y2 = models.PositiveIntegerField()
+    label = models.CharField(max_length=40)
+    previous_box = ArrayField(models.PositiveIntegerField(), size=4, null=True, blank=True)
+    previous_label = models.CharField(max_length=40, blank=True)
+    encoder_version = models.CharField(max_length=64, help_text="Encoder that re-encoded the corrected box.")
+    corrected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(box_x2__gt=models.F("box_x1"), box_y2__gt=models.F("box_y1")),
+                name="correction_box_non_empty",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} corrected on image {self.image_id}"
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        return (self.box_x1, self.box_y1, self.box_x2, self.box_y2)
