@@ -133,9 +133,7 @@ class GarmentCorrection(models.Model):
 
     image = models.ForeignKey("catalog.ProductImage", on_delete=models.CASCADE, related_name="corrections")
     # SET_NULL: reprocessing an image replaces its garments, but the label stays a training label.
-    garment = models.ForeignKey(
-        Garment, null=True, blank=True, on_delete=models.SET_NULL, related_name="corrections"
-    )
+    garment = models.ForeignKey(Garment, null=True, blank=True, on_delete=models.SET_NULL, related_name="corrections")
     box_x1 = models.PositiveIntegerField()
     box_y1 = models.PositiveIntegerField()
     box_x2 = models.PositiveIntegerField()
