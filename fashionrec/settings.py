@@ -182,6 +182,41 @@ FASHIONREC_DATASET = os.environ.get(
 )
 FASHIONREC_CCP_DATASET = os.environ.get("FASHIONREC_CCP_DATASET", str(BASE_DIR.parent / "shared" / "datasets" / "ccp"))
 
+# --- Recommendations (recommender/queries.py; README "Recommendation query") -------------
+# k: results per request; larger requests are capped, not refused.
+FASHIONREC_RECOMMEND_K_DEFAULT = 12
+FASHIONREC_RECOMMEND_K_MAX = 50
+# Garments fetched by the nearest-neighbour phase before one-per-product and re-scoring:
+# max(POOL_MIN, POOL_PER_RESULT * k). Boosts only reorder inside this pool.
+FASHIONREC_RECOMMEND_POOL_MIN = int(os.environ.get("FASHIONREC_RECOMMEND_POOL_MIN", 100))
+FASHIONREC_RECOMMEND_POOL_PER_RESULT = 4
+# hnsw.ef_search for the ANN phase (SET LOCAL); iterative scans continue past it when filters
+# reject candidates, up to hnsw.max_scan_tuples. Value measured in bench/reports/recommend-*.md.
+FASHIONREC_RECOMMEND_EF_SEARCH = int(os.environ.get("FASHIONREC_RECOMMEND_EF_SEARCH", 200))
+FASHIONREC_RECOMMEND_MAX_SCAN_TUPLES = int(os.environ.get("FASHIONREC_RECOMMEND_MAX_SCAN_TUPLES", 50_000))
+# Plan rule: scan the filtered subset exactly (no HNSW) when the planner estimates it at most
+# max(EXACT_MAX_ROWS, EXACT_FRACTION x garments of the active version) rows.
+FASHIONREC_RECOMMEND_EXACT_FRACTION = float(os.environ.get("FASHIONREC_RECOMMEND_EXACT_FRACTION", 0.02))
+FASHIONREC_RECOMMEND_EXACT_MAX_ROWS = int(os.environ.get("FASHIONREC_RECOMMEND_EXACT_MAX_ROWS", 5_000))
+# Diversification: at most this many results per category (0: off).
+FASHIONREC_RECOMMEND_MAX_PER_CATEGORY = int(os.environ.get("FASHIONREC_RECOMMEND_MAX_PER_CATEGORY", 0))
+# Score = similarity*w + seasonal + preference + taste - dislike + inventory (README explains).
+FASHIONREC_RECOMMEND_WEIGHTS = {
+    "similarity": 1.0,  # cosine similarity in [-1, 1]
+    "seasonal": 1.0,  # multiplies the winning rule's weight (itself within ±0.5)
+    "preference_category": 0.05,  # product in (a subtree of) a preferred category
+    "preference_brand": 0.05,
+    "preference_colour": 0.03,
+    "preference_size": 0.03,  # one of the shopper's sizes is in stock
+    "preference_price": 0.03,  # price inside the shopper's range
+    "taste": 0.10,  # x cosine similarity to the taste vector (mean of liked/bought garments)
+    "dislike": 0.20,  # x max(0, cosine similarity to the dislike vector), subtracted
+    "inventory": 0.02,  # x min(stock, INVENTORY_CAP) / INVENTORY_CAP
+}
+FASHIONREC_RECOMMEND_INVENTORY_CAP = 20
+# How much each interaction moves the taste (or dislike) vector; views are recorded only.
+FASHIONREC_INTERACTION_WEIGHTS = {"view": 0.0, "like": 1.0, "add_to_cart": 1.5, "purchase": 2.0, "dislike": 1.0}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,0 +1,96 @@
+"""Catalog reads: product lists with filters, product cards for recommendation results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+
+from catalog.models import Category, Product, ProductImage, ProductVariant, Season
+
+
+def _with_card_relations(queryset: QuerySet[Product]) -> QuerySet[Product]:
+    # brand and category come with the product row (JOIN); images, variants and seasons are one
+    # query each whatever the number of products.
+    return queryset.select_related("brand", "category").prefetch_related(
+        Prefetch("images", queryset=ProductImage.objects.order_by("-is_primary", "id")),
+        Prefetch("variants", queryset=ProductVariant.objects.order_by("size", "id")),
+        Prefetch("seasons", queryset=Season.objects.order_by("start_month", "start_day", "id")),
+    )
+
+
+def products_by_ids(ids: Iterable[int]) -> dict[int, Product]:
+    """Products with everything a product card shows, keyed by id (4 queries)."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    return {product.pk: product for product in _with_card_relations(Product.objects.filter(pk__in=ids))}
+
+
+def product_get(product_id: int, *, include_inactive: bool = False) -> Product | None:
+    queryset = Product.objects.all() if include_inactive else Product.objects.filter(is_active=True)
+    return _with_card_relations(queryset.filter(pk=product_id)).first()
+
+
+@dataclass(frozen=True)
+class ProductListFilters:
+    category: Category | None = None
+    brand_id: int | None = None
+    department: str | None = None
+    colour: str | None = None
+    price_min: Decimal | None = None
+    price_max: Decimal | None = None
+    in_stock: bool = False
+    sizes: tuple[str, ...] = ()
+    season_id: int | None = None
+    search: str | None = None
+    include_inactive: bool = False
+
+
+def product_list(filters: ProductListFilters) -> QuerySet[Product]:
+    """Products matching the filters, newest first; category includes its sub-categories."""
+    queryset = Product.objects.all()
+    if not filters.include_inactive:
+        queryset = queryset.filter(is_active=True)
+    if filters.category is not None:
+        queryset = queryset.filter(
+            Q(category__path=filters.category.path) | Q(category__path__startswith=filters.category.path + "/")
+        )
+    if filters.brand_id is not None:
+        queryset = queryset.filter(brand_id=filters.brand_id)
+    if filters.department:
+        queryset = queryset.filter(department=filters.department)
+    if filters.colour:
+        queryset = queryset.filter(colour=filters.colour)
+    if filters.price_min is not None:
+        queryset = queryset.filter(price__gte=filters.price_min)
+    if filters.price_max is not None:
+        queryset = queryset.filter(price__lte=filters.price_max)
+    if filters.in_stock or filters.sizes:
+        stocked = ProductVariant.objects.filter(product=OuterRef("pk"), stock__gt=0)
+        if filters.sizes:
+            stocked = stocked.filter(size__in=filters.sizes)
+        queryset = queryset.filter(Exists(stocked))
+    if filters.season_id is not None:
+        queryset = queryset.filter(seasons__id=filters.season_id)
+    if filters.search:
+        queryset = queryset.filter(
+            Q(title__icontains=filters.search)
+            | Q(sku__icontains=filters.search)
+            | Q(brand__name__icontains=filters.search)
+        )
+    return _with_card_relations(queryset.order_by("-created_at", "-id"))
+
+
+def category_list() -> QuerySet[Category]:
+    return Category.objects.order_by("path")
+
+
+def category_get(category_id: int) -> Category | None:
+    return Category.objects.filter(pk=category_id).first()
+
+
+def season_list() -> QuerySet[Season]:
+    return Season.objects.order_by("hemisphere", "start_month", "start_day", "id")

@@ -1,0 +1,480 @@
+"""The recommend SQL: one statement that combines ANN distance, relational filters and boosts.
+
+Everything the recommend endpoints ask of PostgreSQL lives here, one function per statement.
+User input is always a bound parameter; the only text assembled at run time is chosen from
+the constant fragments below (which filters are present, which candidate phase is used).
+
+The statement (:func:`recommend`)
+----------------------------------
+``candidates`` (the only phase that touches many rows) finds the ``pool`` garments of the
+active encoder version nearest to the query vector that pass every filter. All filter
+columns are denormalised onto ``recommender_garment`` and kept in sync by triggers
+(migration ``recommender/0002``), so no join happens in this phase. It has two forms:
+
+* **ANN** (``plan="ann"``): ``ORDER BY embedding <=> q LIMIT pool`` served by the HNSW index
+  ``garment_embedding_hnsw`` (cosine, m=16, ef_construction=200) with the filters evaluated
+  on each tuple the index yields. With ``hnsw.iterative_scan = relaxed_order`` the scan goes
+  on past ``ef_search`` until ``pool`` rows pass the filters (or ``hnsw.max_scan_tuples``
+  tuples were visited), so a 10 % filter still returns the pool instead of the ~4 rows a
+  plain HNSW scan with ef_search 40 returns. Relaxed order means slightly unordered output,
+  hence the CTE is ``MATERIALIZED`` and everything downstream orders again. Expected plan::
+
+      Limit -> Index Scan using garment_embedding_hnsw on recommender_garment g
+                 Order By: (embedding <=> '[...]'::vector)
+                 Filter: (encoder_version = ... AND is_active AND <filters>)
+
+* **exact** (``plan="exact"``): a ``MATERIALIZED`` CTE computes the distance of every row of
+  the filtered subset (found with the B-tree/GIN indexes on the denormalised columns:
+  ``garment_version_category_idx``, ``garment_version_price_idx``, ``garment_sizes_gin``,
+  ``garment_seasons_gin`` and the brand/colour/department indexes of migration
+  ``recommender/0003``), then sorts. It never uses the HNSW index (a CTE with no ORDER BY
+  cannot), so its answer is exact. Expected plan: ``Bitmap Heap Scan`` (or ``Index Scan``
+  on one of those indexes) -> ``Sort`` -> ``Limit``.
+
+Plan rule (:func:`choose_plan`): a filter that keeps a small fraction of rows starves the
+HNSW graph walk (iterative scans visit ~pool/selectivity tuples and recall decays: measured
+0.83-0.87 at 1 % and 0.3 % on this machine), while an exact scan of a small subset is both
+right and cheap. So :func:`estimate_rows` asks the planner (``EXPLAIN``, no execution, ~0.3 ms)
+for the estimated size of the filtered subset and of the whole active version, and the exact
+form is used when::
+
+    estimated_filtered_rows <= max(EXACT_MAX_ROWS, EXACT_FRACTION * estimated_version_rows)
+
+(settings ``FASHIONREC_RECOMMEND_EXACT_MAX_ROWS`` = 5000 and ``_EXACT_FRACTION`` = 0.02: below
+5000 rows an exact scan costs a few milliseconds whatever the catalog size; below 2 % the
+graph walk loses recall). The planner's estimates come from ``ANALYZE`` statistics
+(histograms for price and category path, most-common elements for the size and season
+arrays) and assume independent filters; a misestimate only costs latency (exact chosen for a
+big subset) or some recall (ANN chosen for a small one), never a wrong row: the filters are
+in the WHERE clause of both forms.
+
+Scoring (same for both forms): one row per product (its garment nearest to the query, i.e.
+the best garment of its best image); ``score`` = ``similarity`` x w_similarity
++ ``seasonal`` (the active seasonal rule matching the product with the **highest priority
+wins**, ties to the newest rule; its weight x w_seasonal) + ``preference`` (preferred
+category subtree, brand, colour, a preferred size in stock, price inside the preferred range)
++ ``taste`` (w x cosine similarity to the taste vector) + ``dislike`` (-w x max(0, cosine
+similarity to the dislike vector)) + ``inventory`` (w x min(stock, cap)/cap). Each part is
+returned, so the breakdown adds up to the score. An optional cap per category diversifies the
+list. Ties break on similarity, then product id, so the same request gives the same answer.
+
+Preconditions: :func:`recommend` must run inside a transaction (``transaction.atomic``) because
+it sets ``hnsw.ef_search``, ``hnsw.iterative_scan``, ``hnsw.max_scan_tuples`` and ``jit`` with
+``set_config(..., is_local => true)`` (``SET LOCAL``), which outside a transaction would last
+for one statement only; it raises ``RuntimeError`` otherwise. JIT is switched off because
+PostgreSQL's cost-based JIT threshold fires on the exact form and adds tens of milliseconds
+of compilation to a query that runs in a few.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+import numpy as np
+from django.conf import settings
+from django.db import connection
+
+Plan = Literal["ann", "exact"]
+
+
+@dataclass(frozen=True)
+class RecommendFilters:
+    """Validated filter values (the API layer parses and checks them)."""
+
+    category_path: str | None = None  # includes the sub-categories
+    price_min: Decimal | None = None
+    price_max: Decimal | None = None
+    sizes: tuple[str, ...] = ()  # any of these sizes in stock
+    in_stock: bool = False  # False: no stock filter
+    department: str | None = None
+    brand_id: int | None = None
+    colour: str | None = None
+    season_id: int | None = None
+    exclude: tuple[int, ...] = ()  # product ids
+
+
+@dataclass(frozen=True)
+class Weights:
+    similarity: float = 1.0
+    seasonal: float = 1.0
+    preference_category: float = 0.05
+    preference_brand: float = 0.05
+    preference_colour: float = 0.03
+    preference_size: float = 0.03
+    preference_price: float = 0.03
+    taste: float = 0.10
+    dislike: float = 0.20
+    inventory: float = 0.02
+
+    @classmethod
+    def from_settings(cls) -> Weights:
+        return cls(**settings.FASHIONREC_RECOMMEND_WEIGHTS)
+
+
+@dataclass(frozen=True)
+class RecommendRow:
+    product_id: int
+    garment_id: int
+    image_id: int
+    category_id: int | None
+    similarity: float
+    score: float
+    breakdown: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QueryContext:
+    """What :func:`recommend_context` resolved in one round trip."""
+
+    encoder_version: str | None
+    category_path: str | None
+    category_found: bool
+    brand_found: bool
+    season_found: bool
+    product_found: bool
+    product_active: bool
+    product_vector: str | None  # pgvector text form, fed back as a parameter
+
+
+def vector_literal(vector: Sequence[float] | np.ndarray) -> str:
+    """pgvector's text form; passed as a bound parameter and cast with ``::vector``."""
+    array = np.asarray(vector, dtype=np.float32).ravel()
+    return "[" + ",".join(f"{x:.7g}" for x in array.tolist()) + "]"
+
+
+def _like_prefix(path: str) -> str:
+    escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "/%"
+
+
+# --- statement 1: resolve ids in one round trip --------------------------------------------
+
+_CONTEXT_SQL = """
+SELECT v.name, cat.path, cat.id IS NOT NULL, brand.ok IS NOT NULL, season.ok IS NOT NULL,
+       p.id IS NOT NULL, COALESCE(p.is_active, false), qg.embedding::text
+FROM (SELECT 1) AS one
+LEFT JOIN recommender_encoderversion v ON v.is_active
+LEFT JOIN catalog_category cat ON cat.id = %(category_id)s
+LEFT JOIN LATERAL (SELECT true AS ok FROM catalog_brand WHERE id = %(brand_id)s) brand ON true
+LEFT JOIN LATERAL (SELECT true AS ok FROM catalog_season WHERE id = %(season_id)s) season ON true
+LEFT JOIN catalog_product p ON p.id = %(product_id)s
+LEFT JOIN LATERAL (
+    -- the query garment of a product: primary image first, a detected garment before a
+    -- whole-image fallback, then the most confident detection
+    SELECT g.embedding FROM recommender_garment g JOIN catalog_productimage i ON i.id = g.image_id
+    WHERE g.product_id = p.id AND g.encoder_version = v.name
+    ORDER BY i.is_primary DESC, g.is_whole_image, g.confidence DESC, g.id
+    LIMIT 1
+) qg ON true
+"""
+
+
+def recommend_context(
+    *,
+    product_id: int | None = None,
+    category_id: int | None = None,
+    brand_id: int | None = None,
+    season_id: int | None = None,
+) -> QueryContext:
+    """The active encoder version, the query product's vector and the filter ids' existence.
+
+    Uses the primary keys, ``garment_product_idx`` and the partial unique index on the active
+    encoder version; a handful of index lookups.
+    """
+    params = {"product_id": product_id, "category_id": category_id, "brand_id": brand_id, "season_id": season_id}
+    with connection.cursor() as cursor:
+        cursor.execute(_CONTEXT_SQL, params)
+        row = cursor.fetchone()
+    return QueryContext(
+        encoder_version=row[0],
+        category_path=row[1],
+        category_found=row[2],
+        brand_found=row[3],
+        season_found=row[4],
+        product_found=row[5],
+        product_active=row[6],
+        product_vector=row[7],
+    )
+
+
+# --- filters: constant fragments, values bound ----------------------------------------------
+
+
+def _filter_sql(filters: RecommendFilters, params: dict) -> str:
+    clauses = ["g.encoder_version = %(version)s", "g.is_active"]
+    if filters.category_path is not None:
+        clauses.append("(g.category_path = %(category_path)s OR g.category_path LIKE %(category_like)s)")
+        params["category_path"] = filters.category_path
+        params["category_like"] = _like_prefix(filters.category_path)
+    if filters.price_min is not None:
+        clauses.append("g.price >= %(price_min)s")
+        params["price_min"] = filters.price_min
+    if filters.price_max is not None:
+        clauses.append("g.price <= %(price_max)s")
+        params["price_max"] = filters.price_max
+    if filters.sizes:
+        clauses.append("g.sizes_in_stock && %(sizes)s::varchar[]")
+        params["sizes"] = list(filters.sizes)
+    if filters.in_stock:
+        clauses.append("g.in_stock")
+    if filters.department is not None:
+        clauses.append("g.department = %(department)s")
+        params["department"] = filters.department
+    if filters.brand_id is not None:
+        clauses.append("g.brand_id = %(brand_id)s")
+        params["brand_id"] = filters.brand_id
+    if filters.colour is not None:
+        clauses.append("g.colour = %(colour)s")
+        params["colour"] = filters.colour
+    if filters.season_id is not None:
+        clauses.append("g.season_ids @> ARRAY[%(season_id)s]::bigint[]")
+        params["season_id"] = filters.season_id
+    if filters.exclude:
+        clauses.append("g.product_id <> ALL(%(exclude)s::bigint[])")
+        params["exclude"] = list(filters.exclude)
+    return " AND ".join(clauses)
+
+
+# --- statement 2: the planner's estimate of the filtered subset -----------------------------
+
+
+@dataclass(frozen=True)
+class Estimate:
+    filtered_rows: float
+    version_rows: float
+
+    @property
+    def fraction(self) -> float:
+        return self.filtered_rows / self.version_rows if self.version_rows else 1.0
+
+
+def estimate_rows(*, version: str, filters: RecommendFilters) -> Estimate:
+    """Planner estimates (no execution) of the filtered subset and of the whole version.
+
+    One ``EXPLAIN`` of a ``UNION ALL`` of both counts, so one round trip gives both numbers.
+    """
+    params: dict = {"version": version}
+    where = _filter_sql(filters, params)
+    sql = (
+        "EXPLAIN (FORMAT JSON) "
+        "SELECT 1 FROM recommender_garment g WHERE g.encoder_version = %(version)s AND g.is_active "
+        f"UNION ALL SELECT 1 FROM recommender_garment g WHERE {where}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        raw = cursor.fetchone()[0]
+    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    children = plan.get("Plans") or [plan, plan]
+    return Estimate(filtered_rows=float(children[1]["Plan Rows"]), version_rows=float(children[0]["Plan Rows"]))
+
+
+def choose_plan(estimate: Estimate) -> Plan:
+    """The documented rule: exact when the filtered subset is small in rows or in fraction."""
+    limit = max(
+        settings.FASHIONREC_RECOMMEND_EXACT_MAX_ROWS,
+        settings.FASHIONREC_RECOMMEND_EXACT_FRACTION * estimate.version_rows,
+    )
+    return "exact" if estimate.filtered_rows <= limit else "ann"
+
+
+# --- statement 3: the recommend query -------------------------------------------------------
+
+_CANDIDATE_COLUMNS = (
+    "g.id, g.product_id, g.image_id, g.category_id, g.category_path, g.brand_id, g.colour, g.price, "
+    "g.stock_total, g.sizes_in_stock, g.tags, g.embedding"
+)
+
+_CANDIDATES_ANN = f"""
+candidates AS MATERIALIZED (
+    SELECT {_CANDIDATE_COLUMNS}, g.embedding <=> %(vector)s::vector AS distance
+    FROM recommender_garment g
+    WHERE {{where}}
+    ORDER BY g.embedding <=> %(vector)s::vector
+    LIMIT %(pool)s
+)"""
+
+_CANDIDATES_EXACT = f"""
+filtered AS MATERIALIZED (
+    SELECT g.id, g.embedding <=> %(vector)s::vector AS distance
+    FROM recommender_garment g
+    WHERE {{where}}
+),
+candidates AS (
+    SELECT {_CANDIDATE_COLUMNS}, f.distance
+    FROM (SELECT id, distance FROM filtered ORDER BY distance, id LIMIT %(pool)s) f
+    JOIN recommender_garment g ON g.id = f.id
+)"""
+
+_SCORING = """
+rules AS (
+    -- seasonal rules active on %(today)s: explicit dates, or a season window (month*100+day,
+    -- inclusive, wrapping the new year when it starts after it ends)
+    SELECT r.id, r.weight, r.priority, c.path AS category_path, r.target_brand_id, r.target_colour, r.target_tag
+    FROM catalog_seasonalrule r
+    LEFT JOIN catalog_season s ON s.id = r.season_id
+    LEFT JOIN catalog_category c ON c.id = r.target_category_id
+    WHERE r.is_active AND CASE
+        WHEN r.season_id IS NULL THEN %(today)s::date BETWEEN r.starts_on AND r.ends_on
+        WHEN s.start_month * 100 + s.start_day <= s.end_month * 100 + s.end_day
+            THEN %(today_key)s BETWEEN s.start_month * 100 + s.start_day AND s.end_month * 100 + s.end_day
+        ELSE %(today_key)s >= s.start_month * 100 + s.start_day OR %(today_key)s <= s.end_month * 100 + s.end_day
+    END
+),
+pref AS (
+    SELECT up.colours, up.sizes, up.price_min, up.price_max,
+           CASE WHEN up.encoder_version = %(version)s THEN up.taste_vector END AS taste_vector,
+           CASE WHEN up.encoder_version = %(version)s THEN up.dislike_vector END AS dislike_vector,
+           ARRAY(SELECT c.path FROM users_userpreference_categories pc
+                 JOIN catalog_category c ON c.id = pc.category_id WHERE pc.userpreference_id = up.id) AS category_paths,
+           ARRAY(SELECT pb.brand_id FROM users_userpreference_brands pb
+                 WHERE pb.userpreference_id = up.id) AS brand_ids
+    FROM users_userpreference up
+    WHERE up.user_id = %(user_id)s
+),
+best AS (
+    -- one row per product: its garment nearest to the query
+    SELECT DISTINCT ON (c.product_id) c.*
+    FROM candidates c
+    ORDER BY c.product_id, c.distance, c.id
+),
+parts AS (
+    SELECT b.product_id, b.id AS garment_id, b.image_id, b.category_id,
+        1 - b.distance AS similarity,
+        %(w_similarity)s * (1 - b.distance) AS p_similarity,
+        %(w_seasonal)s * COALESCE((
+            SELECT r.weight FROM rules r
+            WHERE (r.category_path IS NULL OR b.category_path = r.category_path
+                   OR starts_with(b.category_path, r.category_path || '/'))
+              AND (r.target_brand_id IS NULL OR r.target_brand_id = b.brand_id)
+              AND (r.target_colour = '' OR r.target_colour = b.colour)
+              AND (r.target_tag = '' OR r.target_tag = ANY(b.tags))
+            ORDER BY r.priority DESC, r.id DESC
+            LIMIT 1), 0) AS p_seasonal,
+        CASE WHEN pref.category_paths IS NULL THEN 0 ELSE
+              CASE WHEN EXISTS (SELECT 1 FROM unnest(pref.category_paths) AS pp(path)
+                                WHERE b.category_path = pp.path OR starts_with(b.category_path, pp.path || '/'))
+                   THEN %(w_pref_category)s ELSE 0 END
+            + CASE WHEN b.brand_id = ANY(pref.brand_ids) THEN %(w_pref_brand)s ELSE 0 END
+            + CASE WHEN b.colour = ANY(pref.colours) THEN %(w_pref_colour)s ELSE 0 END
+            + CASE WHEN b.sizes_in_stock && pref.sizes THEN %(w_pref_size)s ELSE 0 END
+            + CASE WHEN (pref.price_min IS NOT NULL OR pref.price_max IS NOT NULL)
+                        AND b.price >= COALESCE(pref.price_min, b.price)
+                        AND b.price <= COALESCE(pref.price_max, b.price)
+                   THEN %(w_pref_price)s ELSE 0 END
+        END AS p_preference,
+        COALESCE(%(w_taste)s * (1 - (b.embedding <=> pref.taste_vector)), 0) AS p_taste,
+        COALESCE(-%(w_dislike)s * GREATEST(0, 1 - (b.embedding <=> pref.dislike_vector)), 0) AS p_dislike,
+        %(w_inventory)s * LEAST(GREATEST(b.stock_total, 0), %(inventory_cap)s)::float8 / %(inventory_cap)s
+            AS p_inventory
+    FROM best b
+    LEFT JOIN pref ON true
+),
+scored AS (
+    SELECT parts.*,
+        p_similarity + p_seasonal + p_preference + p_taste + p_dislike + p_inventory AS score
+    FROM parts
+),
+ranked AS (
+    SELECT scored.*,
+        row_number() OVER (PARTITION BY category_id ORDER BY score DESC, similarity DESC, product_id) AS category_rank
+    FROM scored
+)
+SELECT product_id, garment_id, image_id, category_id, similarity, score,
+       p_similarity, p_seasonal, p_preference, p_taste, p_dislike, p_inventory
+FROM ranked
+WHERE %(max_per_category)s = 0 OR category_rank <= %(max_per_category)s
+ORDER BY score DESC, similarity DESC, product_id
+LIMIT %(k)s
+"""
+
+
+def recommend_sql(*, plan: Plan, filters: RecommendFilters, params: dict) -> str:
+    """The statement text for a plan and a set of filters; fills ``params`` with the filters."""
+    where = _filter_sql(filters, params)
+    candidates = (_CANDIDATES_ANN if plan == "ann" else _CANDIDATES_EXACT).format(where=where)
+    return "WITH " + candidates + "," + _SCORING
+
+
+def pool_size(k: int) -> int:
+    return max(settings.FASHIONREC_RECOMMEND_POOL_MIN, settings.FASHIONREC_RECOMMEND_POOL_PER_RESULT * k)
+
+
+def recommend(
+    *,
+    vector: str,
+    version: str,
+    filters: RecommendFilters,
+    k: int,
+    plan: Plan,
+    today: dt.date,
+    user_id: int | None = None,
+    weights: Weights | None = None,
+    max_per_category: int = 0,
+    ef_search: int | None = None,
+) -> list[RecommendRow]:
+    """Run the recommend statement. Precondition: inside ``transaction.atomic()``."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("recommend() sets hnsw.* with SET LOCAL: call it inside transaction.atomic().")
+    weights = weights or Weights.from_settings()
+    params: dict = {
+        "vector": vector,
+        "version": version,
+        "pool": pool_size(k),
+        "k": k,
+        "today": today,
+        "today_key": today.month * 100 + today.day,
+        "user_id": user_id,
+        "max_per_category": max_per_category,
+        "inventory_cap": settings.FASHIONREC_RECOMMEND_INVENTORY_CAP,
+        "w_similarity": weights.similarity,
+        "w_seasonal": weights.seasonal,
+        "w_pref_category": weights.preference_category,
+        "w_pref_brand": weights.preference_brand,
+        "w_pref_colour": weights.preference_colour,
+        "w_pref_size": weights.preference_size,
+        "w_pref_price": weights.preference_price,
+        "w_taste": weights.taste,
+        "w_dislike": weights.dislike,
+        "w_inventory": weights.inventory,
+    }
+    sql = recommend_sql(plan=plan, filters=filters, params=params)
+    with connection.cursor() as cursor:
+        set_local_search_settings(cursor, ef_search=ef_search)
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [
+        RecommendRow(
+            product_id=row[0],
+            garment_id=row[1],
+            image_id=row[2],
+            category_id=row[3],
+            similarity=float(row[4]),
+            score=float(row[5]),
+            breakdown={
+                "similarity": float(row[6]),
+                "seasonal": float(row[7]),
+                "preference": float(row[8]),
+                "taste": float(row[9]),
+                "dislike": float(row[10]),
+                "inventory": float(row[11]),
+            },
+        )
+        for row in rows
+    ]
+
+
+def set_local_search_settings(cursor, *, ef_search: int | None = None) -> None:
+    """``SET LOCAL`` the HNSW search settings (one round trip); needs a transaction."""
+    cursor.execute(
+        "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true),"
+        " set_config('hnsw.max_scan_tuples', %s, true), set_config('jit', 'off', true)",
+        [
+            str(ef_search or settings.FASHIONREC_RECOMMEND_EF_SEARCH),
+            str(settings.FASHIONREC_RECOMMEND_MAX_SCAN_TUPLES),
+        ],
+    )

@@ -1,0 +1,214 @@
+"""Recommendation reads: resolve the request, run the one recommend query, attach products.
+
+Round trips for a product query (the image path skips none): 1 context (active encoder, the
+query product's vector, filter ids), 1 planner estimate, 1 ``SET LOCAL`` + 1 recommend
+statement inside a transaction, then 4 to hydrate the product cards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from catalog.models import Product
+from catalog.selectors import products_by_ids
+from fashionrec.api.errors import ApiError
+from recommender import queries
+from recommender.queries import Plan, RecommendFilters, RecommendRow
+
+
+@dataclass(frozen=True)
+class RecommendRequest:
+    """Validated input (ids not yet checked against the database)."""
+
+    k: int = 12
+    category_id: int | None = None
+    price_min: Decimal | None = None
+    price_max: Decimal | None = None
+    sizes: tuple[str, ...] = ()
+    in_stock: bool = False
+    department: str | None = None
+    brand_id: int | None = None
+    colour: str | None = None
+    season_id: int | None = None
+    exclude: tuple[int, ...] = ()
+    max_per_category: int | None = None
+
+
+@dataclass
+class Recommendation:
+    row: RecommendRow
+    product: Product
+
+
+@dataclass
+class RecommendationResult:
+    results: list[Recommendation]
+    plan: Plan
+    estimated_rows: float
+    k: int
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 2)
+
+
+def _check_ids(context: queries.QueryContext, request: RecommendRequest) -> None:
+    errors = {}
+    if request.category_id is not None and not context.category_found:
+        errors["category"] = [f"Unknown category {request.category_id}."]
+    if request.brand_id is not None and not context.brand_found:
+        errors["brand"] = [f"Unknown brand {request.brand_id}."]
+    if request.season_id is not None and not context.season_found:
+        errors["season"] = [f"Unknown season {request.season_id}."]
+    if errors:
+        first = next(iter(errors.values()))
+        raise ApiError(first[0], code="invalid", status_code=400, details=errors)
+    if request.price_min is not None and request.price_max is not None and request.price_min > request.price_max:
+        raise ApiError(
+            "price_min is greater than price_max.",
+            code="invalid",
+            details={"price_min": ["Must not exceed price_max."]},
+        )
+
+
+def _no_active_encoder() -> ApiError:
+    return ApiError(
+        "No encoder version is active yet: the catalog has not been indexed.",
+        code="no_active_encoder",
+        status_code=503,
+    )
+
+
+def _run(
+    *,
+    vector: str,
+    version: str,
+    request: RecommendRequest,
+    context: queries.QueryContext,
+    exclude: tuple[int, ...],
+    user_id: int | None,
+    today: dt.date | None,
+    timings: dict[str, float],
+) -> RecommendationResult:
+    k = min(request.k, settings.FASHIONREC_RECOMMEND_K_MAX)
+    filters = RecommendFilters(
+        category_path=context.category_path if request.category_id is not None else None,
+        price_min=request.price_min,
+        price_max=request.price_max,
+        sizes=request.sizes,
+        in_stock=request.in_stock,
+        department=request.department,
+        brand_id=request.brand_id,
+        colour=request.colour,
+        season_id=request.season_id,
+        exclude=exclude,
+    )
+    start = time.perf_counter()
+    estimate = queries.estimate_rows(version=version, filters=filters)
+    plan = queries.choose_plan(estimate)
+    with transaction.atomic():
+        rows = queries.recommend(
+            vector=vector,
+            version=version,
+            filters=filters,
+            k=k,
+            plan=plan,
+            today=today or timezone.localdate(),
+            user_id=user_id,
+            max_per_category=(
+                request.max_per_category
+                if request.max_per_category is not None
+                else settings.FASHIONREC_RECOMMEND_MAX_PER_CATEGORY
+            ),
+        )
+    timings["query"] = _ms(start)
+    start = time.perf_counter()
+    products = products_by_ids(row.product_id for row in rows)
+    timings["hydrate"] = _ms(start)
+    results = [Recommendation(row=row, product=products[row.product_id]) for row in rows if row.product_id in products]
+    return RecommendationResult(
+        results=results, plan=plan, estimated_rows=estimate.filtered_rows, k=k, timings_ms=timings
+    )
+
+
+def recommendations_for_product(
+    *, product_id: int, request: RecommendRequest, user_id: int | None = None, today: dt.date | None = None
+) -> RecommendationResult:
+    """Products similar to a catalog product (the product itself is excluded)."""
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    context = queries.recommend_context(
+        product_id=product_id,
+        category_id=request.category_id,
+        brand_id=request.brand_id,
+        season_id=request.season_id,
+    )
+    timings["lookup"] = _ms(start)
+    if not context.product_found or not context.product_active:
+        raise ApiError(f"Product {product_id} does not exist.", code="not_found", status_code=404)
+    _check_ids(context, request)
+    if context.encoder_version is None:
+        raise _no_active_encoder()
+    if context.product_vector is None:
+        raise ApiError(
+            f"Product {product_id} has no garment embeddings for the active encoder yet; try again after indexing.",
+            code="not_indexed",
+            status_code=409,
+        )
+    return _run(
+        vector=context.product_vector,
+        version=context.encoder_version,
+        request=request,
+        context=context,
+        exclude=tuple(sorted({product_id, *request.exclude})),
+        user_id=user_id,
+        today=today,
+        timings=timings,
+    )
+
+
+def recommendations_for_vector(
+    *,
+    vector: str,
+    encoder_version: str,
+    request: RecommendRequest,
+    user_id: int | None = None,
+    today: dt.date | None = None,
+    timings: dict[str, float] | None = None,
+) -> RecommendationResult:
+    """Products nearest to an embedding computed by ``encoder_version`` (an uploaded photo)."""
+    timings = dict(timings or {})
+    start = time.perf_counter()
+    context = queries.recommend_context(
+        category_id=request.category_id, brand_id=request.brand_id, season_id=request.season_id
+    )
+    timings["lookup"] = _ms(start)
+    _check_ids(context, request)
+    if context.encoder_version is None:
+        raise _no_active_encoder()
+    if context.encoder_version != encoder_version:
+        # Vectors of two encoders live in different spaces: comparing them would return noise.
+        raise ApiError(
+            f"The image encoder ({encoder_version}) is not the active index version "
+            f"({context.encoder_version}); the service is switching versions.",
+            code="encoder_mismatch",
+            status_code=503,
+        )
+    return _run(
+        vector=vector,
+        version=encoder_version,
+        request=request,
+        context=context,
+        exclude=tuple(sorted(set(request.exclude))),
+        user_id=user_id,
+        today=today,
+        timings=timings,
+    )
