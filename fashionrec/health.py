@@ -8,5 +8,7 @@ def health(request: HttpRequest) -> JsonResponse:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except Exception as exc:  # any database failure means "not ready"
+        # Drop a broken connection now so that the next request reconnects by itself.
+        connection.close_if_unusable_or_obsolete()
         return JsonResponse({"status": "unavailable", "database": str(exc)[:200]}, status=503)
     return JsonResponse({"status": "ok"})

@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "fashionrec.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "fashionrec.urls"
@@ -106,6 +107,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# The demo pages' hand-written CSS/JS (fashionrec/static/): served by the app, no CDN.
+STATICFILES_DIRS = [BASE_DIR / "fashionrec" / "static"]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start without it
 MEDIA_URL = "/media/"
@@ -134,6 +140,23 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # Redis redelivers an unacknowledged task after this many seconds; it must exceed the longest task.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 600))}
 CELERY_BEAT_SCHEDULE: dict = {}
+# --- Ingestion (README, "Ingestion") ---
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "fashionrec")
+# Images per worker task: the vision pipeline runs on a whole batch at once (analyse_batch).
+FASHIONREC_INGEST_BATCH_SIZE = int(os.environ.get("FASHIONREC_INGEST_BATCH_SIZE", 16))
+# Retries of transient errors (database or broker unavailable): base·2^n seconds, capped.
+FASHIONREC_INGEST_MAX_RETRIES = int(os.environ.get("FASHIONREC_INGEST_MAX_RETRIES", 6))
+FASHIONREC_INGEST_RETRY_BACKOFF_S = float(os.environ.get("FASHIONREC_INGEST_RETRY_BACKOFF_S", 2))
+FASHIONREC_INGEST_RETRY_BACKOFF_MAX_S = float(os.environ.get("FASHIONREC_INGEST_RETRY_BACKOFF_MAX_S", 120))
+# The catch-up task re-sends images pending/processing for longer than this (longer than the
+# visibility timeout, so Redis's own redelivery comes first), and images never sent (broker
+# down at upload time) after the grace period.
+FASHIONREC_INGEST_STALE_AFTER_S = int(os.environ.get("FASHIONREC_INGEST_STALE_AFTER_S", 900))
+FASHIONREC_INGEST_UNSENT_GRACE_S = int(os.environ.get("FASHIONREC_INGEST_UNSENT_GRACE_S", 60))
+CELERY_BEAT_SCHEDULE["ingest-catch-up"] = {
+    "task": "recommender.ingest_catch_up",
+    "schedule": float(os.environ.get("FASHIONREC_INGEST_CATCH_UP_EVERY_S", 60)),
+}
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,17 +1,21 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.static import serve
 
+from fashionrec import views
 from fashionrec.health import health
+from fashionrec.media import serve_media
 
 urlpatterns = [
+    path("", views.home, name="home"),
+    path("products/<int:product_id>/", views.product_detail, name="product_detail"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("fashionrec.api.urls")),
     path("healthz", health, name="health"),
+    # Served by the app in every environment: the view only ever answers with a sniffed raster
+    # image type (see fashionrec/media.py). A CDN or proxy cache can sit in front of it.
+    path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve_media, name="media"),
 ]
-
-if settings.DEBUG:
-    urlpatterns.append(
-        path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})
-    )

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connections
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -47,7 +47,10 @@ def _validation_message(details: Any) -> str:
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, (OperationalError, InterfaceError)):
-        # The database is restarting or unreachable: tell the client to come back shortly.
+        # The database is restarting or unreachable: tell the client to come back shortly, and
+        # drop broken connections so the next request reconnects by itself.
+        for connection in connections.all(initialized_only=True):
+            connection.close_if_unusable_or_obsolete()
         response = Response(
             error_body("service_unavailable", "The database is unavailable; try again shortly."),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
