@@ -1,0 +1,119 @@
+"""The demo pages as the server renders them (the browser tests drive the same pages in chromium)."""
+
+import json
+
+import pytest
+from django.contrib.staticfiles import finders
+
+from fashionrec.views import IMPORT_COMMAND
+from recommender.models import EncoderVersion
+from tests.factories import category_create, garment_create, image_create, product_create
+
+pytestmark = pytest.mark.django_db
+
+
+def page_config(response) -> dict:
+    html = response.content.decode()
+    start = html.index('<script id="fashionrec-config" type="application/json">') + len(
+        '<script id="fashionrec-config" type="application/json">'
+    )
+    return json.loads(html[start : html.index("</script>", start)])
+
+
+def test_home_tells_how_to_fill_an_empty_catalog(client):
+    # given no garments of an active encoder version
+
+    # when
+    response = client.get("/")
+
+    # then
+    assert response.status_code == 200
+    assert "The catalog is empty." in response.content.decode()
+    assert IMPORT_COMMAND in response.content.decode()
+    assert page_config(response)["catalogEmpty"] is True
+    assert "csrftoken" in response.cookies  # the page's POSTs read the token from this cookie
+
+
+def test_home_offers_upload_controls_and_the_sizes_in_stock(client):
+    # given a searchable catalog with sizes M (in stock), XS (in stock) and XXL (sold out)
+    EncoderVersion.objects.create(name="test-v1", is_active=True)
+    garment_create(product_create(sizes={"M": 2, "XS": 1, "XXL": 0}))
+
+    # when
+    response = client.get("/")
+    html = response.content.decode()
+
+    # then
+    assert "The catalog is empty." not in html
+    assert 'accept="image/*" capture="environment"' in html
+    assert '<label for="photo-input"' in html
+    sizes = html[html.index('id="filter-size"') : html.index("</select>", html.index('id="filter-size"'))]
+    assert sizes.index(">XS<") < sizes.index(">M<")
+    assert ">XXL<" not in sizes
+    config = page_config(response)
+    assert config["catalogEmpty"] is False
+    assert config["urls"]["recommend"] == "/api/v1/recommendations/"
+    assert config["urls"]["product"] == "/products/{id}/"
+
+
+def test_product_page_shows_the_product_and_its_garment_boxes(client):
+    # given a product whose primary image has one garment of the active encoder version
+    EncoderVersion.objects.create(name="test-v1", is_active=True)
+    product = product_create(title="Linen shirt", category=category_create("men/shirts"), sizes={"L": 4, "S": 0})
+    image = image_create(product)
+    image.width, image.height = 400, 533
+    image.save()
+    garment_create(product, image=image, version="test-v1")
+
+    # when
+    response = client.get(f"/products/{product.pk}/")
+    html = response.content.decode()
+
+    # then
+    assert response.status_code == 200
+    assert "Linen shirt" in html
+    assert 'class="size">L<' in html and 'class="size">S<' not in html
+    config = page_config(response)
+    assert config["mode"] == "product" and config["productId"] == product.pk
+    assert config["image"] == {"width": 400, "height": 533}
+    assert config["garments"] == [
+        {"index": 0, "box": [0, 0, 100, 100], "label": "top", "confidence": 0.9, "is_whole_image": False}
+    ]
+
+
+def test_unknown_or_inactive_product_page_is_404(client):
+    # given
+    hidden = product_create(is_active=False)
+
+    # when / then
+    assert client.get("/products/999999/").status_code == 404
+    assert client.get(f"/products/{hidden.pk}/").status_code == 404
+
+
+def test_every_asset_is_served_by_the_app():
+    # given the templates' static references
+
+    # when / then: found by the staticfiles finders (no CDN anywhere)
+    for asset in ("fashionrec/app.css", "fashionrec/app.js", "fashionrec/favicon.svg"):
+        assert finders.find(asset), asset
+
+
+def test_sign_in_page_renders(client):
+    response = client.get("/accounts/login/")
+    assert response.status_code == 200
+    assert 'autocomplete="current-password"' in response.content.decode()
+
+
+def test_no_asset_is_loaded_from_another_origin():
+    # given every template and static file of the demo
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "fashionrec"
+    files = [*root.glob("templates/**/*.html"), *root.glob("static/**/*.*")]
+
+    # when / then: no absolute URL that a browser would fetch (offline use, no CDN)
+    assert files
+    for path in files:
+        text = path.read_text()
+        for marker in ('src="http', 'href="http', "url(http", 'src="//', 'href="//', "@import"):
+            assert marker not in text, f"{path}: {marker}"
