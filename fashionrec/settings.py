@@ -86,7 +86,12 @@ TEMPLATES = [
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
 else:
-    DATABASES = {"default": embedded_database_settings(DATA_DIR)}
+    # FASHIONREC_EMBEDDED_DB_NAME lets benchmarks use their own database on the same server.
+    DATABASES = {
+        "default": embedded_database_settings(
+            DATA_DIR, name=os.environ.get("FASHIONREC_EMBEDDED_DB_NAME", "fashionrec")
+        )
+    }
 DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
