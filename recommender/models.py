@@ -162,3 +162,21 @@ class GarmentCorrection(models.Model):
     @property
     def box(self) -> tuple[int, int, int, int]:
         return (self.box_x1, self.box_y1, self.box_x2, self.box_y2)
+
+
+class ImageIngestState(models.Model):
+    """When an image was last handed to the queue and last picked up by a worker.
+
+    The ingestion catch-up task reads it to find images whose task was lost (a broker that
+    was down at upload time, a worker killed after Redis gave up redelivering) without
+    re-enqueueing images that are merely waiting behind a long queue.
+    """
+
+    image = models.OneToOneField(
+        "catalog.ProductImage", primary_key=True, on_delete=models.CASCADE, related_name="ingest_state"
+    )
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"ingest state of image {self.image_id}"

@@ -1,0 +1,131 @@
+"""Celery tasks for ingestion: thin, id-based wrappers around ``recommender.services.ingest``.
+
+Reliability, in one place:
+- ``acks_late`` + ``reject_on_worker_lost``: a task is acknowledged only once it finished, so
+  a worker killed mid-batch leaves it unacknowledged and Redis redelivers it (after the
+  broker's visibility timeout); the service's writes are idempotent, so a redelivery or a
+  double delivery never duplicates garments.
+- Retries with exponential backoff only on *transient* errors (database or broker
+  unavailable). A bad image is not an exception here: the service marks it ``failed`` with
+  its reason at once and it is never retried. When retries run out, the images become
+  ``failed`` with the last error as the reason.
+- Models are loaded once per worker process (``get_pipeline()`` is a process-wide
+  singleton, warmed when a pool process starts), never per task.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from celery import shared_task
+from celery.signals import worker_process_init
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from kombu.exceptions import OperationalError as BrokerOperationalError
+
+from recommender.services import ingest
+
+logger = logging.getLogger(__name__)
+
+
+def _transient_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [OperationalError, InterfaceError, BrokerOperationalError]
+    try:
+        import redis.exceptions
+
+        errors += [redis.exceptions.ConnectionError, redis.exceptions.TimeoutError]
+    except ImportError:  # the redis client is only there with celery[redis]
+        pass
+    return tuple(errors)
+
+
+TRANSIENT_ERRORS = _transient_errors()
+
+
+def retry_countdown(retries: int) -> float:
+    """Exponential backoff with jitter: base, 2·base, 4·base… capped, ±25% so workers do not stampede."""
+    base = settings.FASHIONREC_INGEST_RETRY_BACKOFF_S
+    delay = min(base * (2**retries), settings.FASHIONREC_INGEST_RETRY_BACKOFF_MAX_S)
+    return delay * random.uniform(0.75, 1.25)
+
+
+@shared_task(
+    bind=True,
+    name="recommender.product_images_process",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,  # read from settings at call time, see below
+)
+def product_images_process(self, image_ids: list[int], force: bool = False) -> dict:
+    """Detect, encode and store the garments of a batch of images."""
+    max_retries = settings.FASHIONREC_INGEST_MAX_RETRIES
+    try:
+        return ingest.product_images_ingest(image_ids=image_ids, force=force).as_dict()
+    except TRANSIENT_ERRORS as error:
+        if self.request.is_eager:
+            # In-process (no broker): retrying here would block the request; the images stay
+            # pending/processing and the next upload or `reindex` picks them up.
+            logger.warning("transient error in eager ingestion of %s: %s", image_ids, error)
+            raise
+        if self.request.retries >= max_retries:
+            reason = f"gave up after {self.request.retries + 1} attempts: {type(error).__name__}: {error}"
+            _mark_failed_best_effort(image_ids, reason)
+            raise
+        countdown = retry_countdown(self.request.retries)
+        logger.warning(
+            "transient error on images %s (attempt %d), retrying in %.1fs: %s",
+            image_ids,
+            self.request.retries + 1,
+            countdown,
+            error,
+        )
+        raise self.retry(exc=error, countdown=countdown, max_retries=max_retries) from error
+    except (FileNotFoundError, ImportError, RuntimeError) as error:
+        # The models cannot be loaded: a deployment problem, not the images' fault. Leave
+        # them pending so the catch-up task processes them once the worker is fixed.
+        reason = f"models unavailable: {type(error).__name__}: {error}"
+        logger.error("images %s left pending: %s", image_ids, reason)
+        ingest.product_images_release(image_ids=image_ids, reason=reason)
+        raise
+
+
+def _mark_failed_best_effort(image_ids: list[int], reason: str) -> None:
+    try:
+        ingest.product_images_mark_failed(reasons=dict.fromkeys(image_ids, reason))
+    except TRANSIENT_ERRORS:
+        # Still unavailable: the images stay pending/processing and the catch-up task
+        # sends them again once the database is back.
+        logger.error("could not mark images %s failed (%s)", image_ids, reason)
+
+
+@shared_task(
+    bind=True,
+    name="recommender.ingest_catch_up",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def ingest_catch_up(self) -> dict:
+    """Periodic (beat): re-send lost images and stale embeddings in pk batches; switch versions."""
+    from recommender.vision.pipeline import get_pipeline
+
+    try:
+        result = ingest.ingest_catch_up(version_name=get_pipeline().encoder_version)
+    except TRANSIENT_ERRORS as error:
+        # The next beat tick runs it again; no need to pile up retries of a periodic task.
+        logger.warning("catch-up skipped, database or broker unavailable: %s", error)
+        return {}
+    logger.info("ingest catch-up: %s", result)
+    return result.__dict__
+
+
+@worker_process_init.connect
+def _load_models_once(**kwargs) -> None:
+    """Load the vision models when a pool process starts, so the first task does not pay for it."""
+    try:
+        from recommender.vision.pipeline import get_pipeline
+
+        get_pipeline()
+    except Exception:  # the task reports it properly; a worker must still start
+        logger.exception("could not load the vision models at worker start")
