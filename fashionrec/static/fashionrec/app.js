@@ -115,6 +115,15 @@
     return { code: "http_" + response.status, message: `The server answered ${response.status}. Try again in a moment.`, status: response.status };
   }
 
+  // Cards above the fold load eagerly; "results on screen" waits for their photos too.
+  const EAGER_CARDS = 8;
+
+  async function firstImagesShown() {
+    const images = [...el.results.querySelectorAll("img")].slice(0, EAGER_CARDS);
+    await Promise.all(images.map((img) => img.decode().catch(() => undefined)));
+    await nextFrame();
+  }
+
   function nextFrame() {
     return new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
   }
@@ -181,9 +190,11 @@
     if (!image || !image.width || !image.height) return;
     state.garments.forEach((garment) => {
       const [x1, y1, x2, y2] = garment.box;
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "box" + (garment.is_whole_image ? " box--whole" : "");
+      // On a product page the garments are only shown: similar items are for the product.
+      const interactive = config.mode === "image";
+      const button = document.createElement(interactive ? "button" : "span");
+      if (interactive) button.type = "button";
+      button.className = "box" + (garment.is_whole_image ? " box--whole" : "") + (interactive ? "" : " box--static");
       // Percentages of the analysed image size: the frame is exactly as large as the
       // displayed photo, so the boxes follow it at any screen width.
       button.style.left = `${(100 * x1) / image.width}%`;
@@ -192,24 +203,30 @@
       button.style.height = `${(100 * (y2 - y1)) / image.height}%`;
       button.dataset.index = garment.index;
       const selected = garment.index === state.garment;
-      button.setAttribute("aria-pressed", String(selected));
       const what = garment.is_whole_image ? "whole photo" : garment.label;
-      button.setAttribute(
-        "aria-label",
-        `${what}, ${percent(garment.confidence)} confident${selected ? ", showing similar items" : ", show similar items"}`,
-      );
+      if (interactive) {
+        button.setAttribute("aria-pressed", String(selected));
+        button.setAttribute(
+          "aria-label",
+          `${what}, ${percent(garment.confidence)} confident${selected ? ", showing similar items" : ", show similar items"}`,
+        );
+        button.addEventListener("click", () => selectGarment(garment.index));
+      } else {
+        button.setAttribute("role", "img");
+        button.setAttribute("aria-label", `${what} detected, ${percent(garment.confidence)} confident`);
+      }
       const tag = document.createElement("span");
       tag.className = "box__label";
       tag.textContent = garment.is_whole_image ? "whole photo" : `${garment.label} ${percent(garment.confidence)}`;
       tag.setAttribute("aria-hidden", "true");
       button.append(tag);
-      button.addEventListener("click", () => selectGarment(garment.index));
       el.photoBoxes.append(button);
     });
     if (el.photoCaption) {
       const real = state.garments.filter((garment) => !garment.is_whole_image);
+      const hint = config.mode === "image" ? " Select a box to search for it." : "";
       el.photoCaption.textContent = real.length
-        ? `Found ${real.length} garment${real.length === 1 ? "" : "s"}. Select a box to search for it.`
+        ? `Found ${real.length} garment${real.length === 1 ? "" : "s"}.${hint}`
         : state.garments.length
           ? "No single garment stood out, so the whole photo is used."
           : "";
@@ -280,13 +297,13 @@
   function buildRequest() {
     const params = filterParams();
     params.set("k", String(config.k));
-    if (state.garment !== null) params.set("garment", String(state.garment));
     if (config.mode === "product") {
       return {
         url: `${config.urls.similar.replace("{id}", config.productId)}?${params}`,
         init: { headers: { Accept: "application/json" } },
       };
     }
+    if (state.garment !== null) params.set("garment", String(state.garment));
     const form = new FormData();
     form.append("image", state.upload, state.uploadName);
     for (const [name, value] of params) form.append(name, value);
@@ -339,7 +356,7 @@
     if (config.mode === "image") showPhoto(true);
     renderBoxes();
     renderResults(body);
-    await nextFrame();
+    await firstImagesShown();
     if (generation !== state.generation) return;
     finish(generation, fresh);
   }
@@ -417,7 +434,7 @@
   };
 
   let cardCount = 0;
-  function renderCard(result) {
+  function renderCard(result, cardIndex) {
     const product = result.product;
     const card = el.cardTemplate.content.firstElementChild.cloneNode(true);
     const url = productUrl(product.id);
@@ -434,6 +451,7 @@
     media.href = url;
     const img = $("img", card);
     if (product.primary_image_url) {
+      if (cardIndex < EAGER_CARDS) img.loading = "eager";
       img.src = product.primary_image_url;
       img.alt = product.title;
     } else {
