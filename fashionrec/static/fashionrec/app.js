@@ -625,6 +625,9 @@
     loadOptions(el.category, config.urls.categories, categoryLabel);
     loadOptions(el.season, config.urls.seasons, (season) => season.name);
 
+    for (const price of document.querySelectorAll("[data-price]:not(.card)")) {
+      price.textContent = formatPrice(price.dataset.price, price.dataset.currency);
+    }
     const productActions = $(".product__actions");
     if (productActions) wireInteractions(productActions, $("#product-title").textContent);
 
