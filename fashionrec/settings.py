@@ -244,6 +244,11 @@ FASHIONREC_RECOMMEND_WEIGHTS = {
 FASHIONREC_RECOMMEND_INVENTORY_CAP = 20
 # How much each interaction moves the taste (or dislike) vector; views are recorded only.
 FASHIONREC_INTERACTION_WEIGHTS = {"view": 0.0, "like": 1.0, "add_to_cart": 1.5, "purchase": 2.0, "dislike": 1.0}
+# One OpenAPI enum per catalog choice set, whichever field (colour, colours) uses it.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "ColourEnum": "catalog.models.products.Colour",
+    "DepartmentEnum": "catalog.models.products.Department",
+}
 
 LOGGING = {
     "version": 1,

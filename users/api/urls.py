@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from users.api.interactions import InteractionsApi
+from users.api.preferences import PreferencesApi
+
+urlpatterns: list = [
+    path("me/preferences/", PreferencesApi.as_view(), name="me-preferences"),
+    path("me/interactions/", InteractionsApi.as_view(), name="me-interactions"),
+]

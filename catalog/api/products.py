@@ -1,0 +1,474 @@
+"""``/api/v1/products/``, ``/categories/``, ``/seasons/``: the catalog for shoppers; writes for staff."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAdminUser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog import selectors
+from catalog.models import Brand, Category, Product, ProductVariant, Season
+from catalog.models.products import Colour, Department
+from catalog.services import products as product_services
+from fashionrec.api.errors import ApiError
+from fashionrec.api.pagination import CappedLimitOffsetPagination
+from recommender.api import schema
+
+MAX_ID = 2**63 - 1  # bigint: a larger id would overflow in SQL instead of being "not found"
+
+
+# --- input helpers shared with the recommendation endpoints ---------------------------------
+
+
+class CommaSeparatedListField(serializers.ListField):
+    """A list given as repeated parameters, a JSON list, or one comma-separated string."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = [part for part in (item.strip() for item in data.split(",")) if part]
+        elif isinstance(data, list | tuple):
+            flat = []
+            for item in data:
+                if isinstance(item, str):
+                    flat.extend(part for part in (p.strip() for p in item.split(",")) if part)
+                else:
+                    flat.append(item)
+            data = flat
+        return super().to_internal_value(data)
+
+
+def id_field(**kwargs) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+def plain_data(data, list_fields: tuple[str, ...]) -> dict:
+    """A QueryDict (query string, form) or a JSON object as a plain dict; list fields as lists."""
+    if hasattr(data, "getlist"):
+        plain = {key: data.get(key) for key in data}
+        for name in list_fields:
+            if name in data:
+                plain[name] = data.getlist(name)
+        return plain
+    if isinstance(data, Mapping):
+        return dict(data)
+    raise ApiError("Expected an object of named fields.", code="invalid")
+
+
+class ProductFilterInputSerializer(serializers.Serializer):
+    category = id_field(required=False, help_text="A category id; its sub-categories are included.")
+    brand = id_field(required=False)
+    department = serializers.ChoiceField(choices=Department.choices, required=False)
+    colour = serializers.ChoiceField(choices=Colour.choices, required=False)
+    price_min = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    price_max = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    in_stock = serializers.BooleanField(required=False, default=False)
+    sizes = CommaSeparatedListField(
+        child=serializers.CharField(max_length=16), required=False, max_length=30, default=list
+    )
+    season = id_field(required=False)
+
+    def validate(self, attrs):
+        low, high = attrs.get("price_min"), attrs.get("price_max")
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError({"price_min": ["Must not exceed price_max."]})
+        return attrs
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+class SeasonRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+def primary_image_url(product: Product) -> str | None:
+    images = list(product.images.all())  # prefetched, primary first
+    return images[0].file.url if images and images[0].file else None
+
+
+def stock_by_size(product: Product) -> dict[str, int]:
+    stock: dict[str, int] = {}
+    for variant in product.variants.all():  # prefetched
+        stock[variant.size] = stock.get(variant.size, 0) + variant.stock
+    return stock
+
+
+class ProductCardSerializer(serializers.Serializer):
+    """What a product tile shows (recommendation results and product lists)."""
+
+    id = serializers.IntegerField()
+    sku = serializers.CharField()
+    title = serializers.CharField()
+    brand = serializers.SerializerMethodField()
+    category = serializers.SerializerMethodField()
+    category_id = serializers.IntegerField()
+    department = serializers.CharField()
+    colour = serializers.CharField()
+    price = serializers.DecimalField(max_digits=10, decimal_places=2)
+    currency = serializers.CharField()
+    primary_image_url = serializers.SerializerMethodField()
+    stock_by_size = serializers.SerializerMethodField()
+    seasons = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    def get_brand(self, product: Product) -> str | None:
+        return product.brand.name if product.brand_id else None
+
+    def get_category(self, product: Product) -> str:
+        return str(product.category)
+
+    def get_primary_image_url(self, product: Product) -> str | None:
+        return primary_image_url(product)
+
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "integer"}, "example": {"M": 3}})
+    def get_stock_by_size(self, product: Product) -> dict[str, int]:
+        return stock_by_size(product)
+
+    @extend_schema_field(SeasonRefSerializer(many=True))
+    def get_seasons(self, product: Product) -> list[dict]:
+        return [{"id": season.pk, "name": season.name} for season in product.seasons.all()]
+
+    def get_url(self, product: Product) -> str:
+        return f"/api/v1/products/{product.pk}/"
+
+
+class VariantOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sku = serializers.CharField()
+    size = serializers.CharField()
+    colour = serializers.CharField()
+    stock = serializers.IntegerField()
+
+
+class ImageRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.SerializerMethodField()
+    is_primary = serializers.BooleanField()
+    status = serializers.CharField()
+
+    def get_url(self, image) -> str:
+        return image.file.url if image.file else ""
+
+
+class ProductDetailSerializer(ProductCardSerializer):
+    description = serializers.CharField()
+    brand_id = serializers.IntegerField(allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField())
+    is_active = serializers.BooleanField()
+    variants = VariantOutputSerializer(many=True)
+    images = ImageRefSerializer(many=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class CategoryOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    parent_id = serializers.IntegerField(allow_null=True)
+    path = serializers.CharField()
+    label = serializers.CharField(source="__str__", help_text="women › tops › t-shirts")
+
+
+class SeasonOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    hemisphere = serializers.CharField()
+    start_month = serializers.IntegerField()
+    start_day = serializers.IntegerField()
+    end_month = serializers.IntegerField()
+    end_day = serializers.IntegerField()
+
+
+# --- permissions ----------------------------------------------------------------------------
+
+
+class IsStaffOrReadOnly(BasePermission):
+    message = "Only staff can change the catalog."
+
+    def has_permission(self, request, view) -> bool:
+        return request.method in SAFE_METHODS or bool(request.user and request.user.is_staff)
+
+
+# --- product writes -------------------------------------------------------------------------
+
+
+def _get(model, pk: int, field: str):
+    obj = model.objects.filter(pk=pk).first()
+    if obj is None:
+        raise serializers.ValidationError({field: [f"Unknown {model._meta.verbose_name} {pk}."]})
+    return obj
+
+
+class ProductWriteSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    title = serializers.CharField(max_length=255)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+    brand = id_field(required=False, allow_null=True)
+    category = id_field()
+    department = serializers.ChoiceField(choices=Department.choices, required=False)
+    colour = serializers.ChoiceField(choices=[("", "none"), *Colour.choices], required=False)
+    price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0)
+    currency = serializers.RegexField(r"^[A-Z]{3}$", required=False)
+    tags = serializers.ListField(child=serializers.CharField(max_length=40), required=False, max_length=50)
+    seasons = serializers.ListField(child=id_field(), required=False, max_length=20)
+    is_active = serializers.BooleanField(required=False)
+
+    def validate(self, attrs):
+        if "brand" in attrs:
+            attrs["brand"] = _get(Brand, attrs["brand"], "brand") if attrs["brand"] else None
+        if "category" in attrs:
+            attrs["category"] = _get(Category, attrs["category"], "category")
+        if "seasons" in attrs:
+            attrs["seasons"] = [_get(Season, pk, "seasons") for pk in dict.fromkeys(attrs["seasons"])]
+        return attrs
+
+
+class VariantWriteSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    size = serializers.CharField(max_length=16)
+    colour = serializers.ChoiceField(choices=[("", "none"), *Colour.choices], required=False)
+    stock = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
+
+
+def _product_or_404(product_id: str, *, include_inactive: bool) -> Product:
+    pk = _parse_id(product_id)
+    product = selectors.product_get(pk, include_inactive=include_inactive) if pk else None
+    if product is None:
+        raise ApiError(f"Product {product_id} does not exist.", code="not_found", status_code=404)
+    return product
+
+
+def _parse_id(raw: str) -> int | None:
+    """A URL id as an int, or None when it cannot be one (answered with 404, never 500)."""
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if 1 <= value <= MAX_ID else None
+
+
+def _detail(product_id: int) -> dict:
+    return ProductDetailSerializer(selectors.product_get(product_id, include_inactive=True)).data
+
+
+PRODUCT_LIST_PARAMETERS = [
+    OpenApiParameter("q", str, description="Search in title, SKU and brand name."),
+    OpenApiParameter("category", int, description="Category id; sub-categories included."),
+    OpenApiParameter("brand", int),
+    OpenApiParameter("department", str, enum=Department.values),
+    OpenApiParameter("colour", str, enum=Colour.values),
+    OpenApiParameter("price_min", OpenApiTypes.DECIMAL),
+    OpenApiParameter("price_max", OpenApiTypes.DECIMAL),
+    OpenApiParameter("in_stock", bool),
+    OpenApiParameter("sizes", str, description="Comma-separated, or repeated: any of them in stock."),
+    OpenApiParameter("season", int),
+    OpenApiParameter("include_inactive", bool, description="Staff only: list inactive products too."),
+]
+
+
+class ProductListInputSerializer(ProductFilterInputSerializer):
+    q = serializers.CharField(required=False, max_length=100, allow_blank=True)
+    include_inactive = serializers.BooleanField(required=False, default=False)
+
+
+class ProductListCreateApi(APIView):
+    permission_classes = [IsStaffOrReadOnly]
+    pagination_class = CappedLimitOffsetPagination
+
+    @extend_schema(
+        operation_id="products_list",
+        summary="List products",
+        description="Active products, newest first, with filters, search and limit/offset pagination "
+        f"(limit capped at {CappedLimitOffsetPagination.max_limit}).",
+        parameters=[
+            *PRODUCT_LIST_PARAMETERS,
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+        ],
+        responses={200: ProductCardSerializer(many=True), 400: schema.BAD_REQUEST},
+    )
+    def get(self, request: Request) -> Response:
+        data = plain_data(request.query_params, ("sizes",))
+        for name in ("limit", "offset"):
+            data.pop(name, None)
+        params = ProductListInputSerializer(data=data)
+        params.is_valid(raise_exception=True)
+        values = params.validated_data
+        category = None
+        if "category" in values:
+            category = selectors.category_get(values["category"])
+            if category is None:
+                raise ApiError(
+                    f"Unknown category {values['category']}.",
+                    code="invalid",
+                    details={"category": [f"Unknown category {values['category']}."]},
+                )
+        filters = selectors.ProductListFilters(
+            category=category,
+            brand_id=values.get("brand"),
+            department=values.get("department"),
+            colour=values.get("colour"),
+            price_min=values.get("price_min"),
+            price_max=values.get("price_max"),
+            in_stock=values.get("in_stock", False),
+            sizes=tuple(values.get("sizes", ())),
+            season_id=values.get("season"),
+            search=values.get("q") or None,
+            include_inactive=values.get("include_inactive", False) and request.user.is_staff,
+        )
+        paginator = _validated_paginator(request)
+        page = paginator.paginate_queryset(selectors.product_list(filters), request, view=self)
+        return paginator.get_paginated_response(ProductCardSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="products_create",
+        summary="Create a product (staff)",
+        request=ProductWriteSerializer,
+        responses={201: ProductDetailSerializer, 400: schema.BAD_REQUEST, 403: schema.FORBIDDEN},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ProductWriteSerializer(data=plain_data(request.data, ("tags", "seasons")))
+        serializer.is_valid(raise_exception=True)
+        product = product_services.product_create(**serializer.validated_data)
+        return Response(_detail(product.pk), status=status.HTTP_201_CREATED)
+
+
+def _validated_paginator(request: Request) -> LimitOffsetPagination:
+    # DRF silently falls back to the default for a malformed limit; we answer 400 instead, so
+    # a client learns that "limit=abc" was not understood.
+    for name in ("limit", "offset"):
+        raw = request.query_params.get(name)
+        if raw is not None and not (raw.isdigit() and len(raw) < 12):
+            raise ApiError(f"{name} must be a non-negative integer.", code="invalid", details={name: ["Invalid."]})
+    return CappedLimitOffsetPagination()
+
+
+class ProductDetailApi(APIView):
+    permission_classes = [IsStaffOrReadOnly]
+
+    @extend_schema(
+        operation_id="products_retrieve",
+        summary="A product with its variants and images",
+        responses={200: ProductDetailSerializer, 404: schema.NOT_FOUND},
+    )
+    def get(self, request: Request, product_id: str) -> Response:
+        product = _product_or_404(product_id, include_inactive=request.user.is_staff)
+        return Response(ProductDetailSerializer(product).data)
+
+    @extend_schema(
+        operation_id="products_partial_update",
+        summary="Update a product (staff)",
+        request=ProductWriteSerializer(partial=True),
+        responses={200: ProductDetailSerializer, 400: schema.BAD_REQUEST, 403: schema.FORBIDDEN, 404: schema.NOT_FOUND},
+    )
+    def patch(self, request: Request, product_id: str) -> Response:
+        product = _product_or_404(product_id, include_inactive=True)
+        serializer = ProductWriteSerializer(data=plain_data(request.data, ("tags", "seasons")), partial=True)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        seasons = fields.pop("seasons", None)
+        product_services.product_update(product=product, seasons=seasons, **fields)
+        return Response(_detail(product.pk))
+
+    @extend_schema(
+        operation_id="products_update",
+        summary="Replace a product's fields (staff)",
+        request=ProductWriteSerializer,
+        responses={200: ProductDetailSerializer, 400: schema.BAD_REQUEST, 403: schema.FORBIDDEN, 404: schema.NOT_FOUND},
+    )
+    def put(self, request: Request, product_id: str) -> Response:
+        product = _product_or_404(product_id, include_inactive=True)
+        serializer = ProductWriteSerializer(data=plain_data(request.data, ("tags", "seasons")))
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        seasons = fields.pop("seasons", [])
+        product_services.product_update(product=product, seasons=seasons, **fields)
+        return Response(_detail(product.pk))
+
+
+class VariantCreateApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        operation_id="products_variants_create",
+        summary="Add a size/colour variant with its stock (staff)",
+        request=VariantWriteSerializer,
+        responses={201: VariantOutputSerializer, 400: schema.BAD_REQUEST, 403: schema.FORBIDDEN, 404: schema.NOT_FOUND},
+    )
+    def post(self, request: Request, product_id: str) -> Response:
+        product = _product_or_404(product_id, include_inactive=True)
+        serializer = VariantWriteSerializer(data=plain_data(request.data, ()))
+        serializer.is_valid(raise_exception=True)
+        variant = product_services.variant_create(product=product, **serializer.validated_data)
+        return Response(VariantOutputSerializer(variant).data, status=status.HTTP_201_CREATED)
+
+
+class VariantDetailApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        operation_id="products_variants_partial_update",
+        summary="Change a variant, typically its stock (staff)",
+        request=VariantWriteSerializer(partial=True),
+        responses={200: VariantOutputSerializer, 400: schema.BAD_REQUEST, 403: schema.FORBIDDEN, 404: schema.NOT_FOUND},
+    )
+    def patch(self, request: Request, product_id: str, variant_id: str) -> Response:
+        pk, vpk = _parse_id(product_id), _parse_id(variant_id)
+        variant = ProductVariant.objects.filter(pk=vpk, product_id=pk).first() if pk and vpk else None
+        if variant is None:
+            raise ApiError(
+                f"Variant {variant_id} of product {product_id} does not exist.", code="not_found", status_code=404
+            )
+        serializer = VariantWriteSerializer(data=plain_data(request.data, ()), partial=True)
+        serializer.is_valid(raise_exception=True)
+        variant = product_services.variant_update(variant=variant, **serializer.validated_data)
+        return Response(VariantOutputSerializer(variant).data)
+
+
+class CategoryListApi(APIView):
+    permission_classes = []
+
+    @extend_schema(
+        operation_id="categories_list",
+        summary="The category tree, flattened in path order (for filter dropdowns)",
+        responses={200: CategoryOutputSerializer(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(CategoryOutputSerializer(selectors.category_list(), many=True).data)
+
+
+class SeasonListApi(APIView):
+    permission_classes = []
+
+    @extend_schema(
+        operation_id="seasons_list",
+        summary="Seasons (for filter dropdowns)",
+        responses={200: SeasonOutputSerializer(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(SeasonOutputSerializer(selectors.season_list(), many=True).data)
+
+
+__all__ = [
+    "CategoryListApi",
+    "CommaSeparatedListField",
+    "ProductCardSerializer",
+    "ProductDetailApi",
+    "ProductFilterInputSerializer",
+    "ProductListCreateApi",
+    "SeasonListApi",
+    "VariantCreateApi",
+    "VariantDetailApi",
+    "id_field",
+    "plain_data",
+]
