@@ -1,0 +1,90 @@
+"""Train the garment detector: `manage.py train_detector [--epochs N] [--imgsz 320] [--limit N] [--resume]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = (
+        "Train the YOLO garment detector from its model definition on CCP photos (boxes derived from their "
+        "per-pixel labels) plus flat-lay catalog photos, into a versioned run folder with per-class metrics."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--epochs", type=int, default=12)
+        parser.add_argument("--close-mosaic", type=int, default=3, help="last N epochs without mosaic augmentation")
+        parser.add_argument("--imgsz", type=int, default=320, help="train/eval image size, multiple of 32")
+        parser.add_argument("--batch", type=int, default=16)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--model", default="yolov8n.yaml", help="ultralytics model YAML (built, not downloaded)")
+        parser.add_argument("--flat-per-folder", type=int, default=100, help="catalog train photos per folder")
+        parser.add_argument("--limit", type=int, default=None, help="at most N photos per source and split (tiny runs)")
+        parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own)")
+        parser.add_argument(
+            "--output", type=Path, default=Path(settings.DATA_DIR) / "detector-runs", help="runs go to OUTPUT/vNNN/"
+        )
+        parser.add_argument("--cache", type=Path, default=Path(settings.DATA_DIR) / "cache", help="dataset cache")
+        parser.add_argument(
+            "--resume",
+            nargs="?",
+            const="latest",
+            default=None,
+            help="resume the latest unfinished run under --output, or the given run folder",
+        )
+        parser.add_argument(
+            "--install",
+            action="store_true",
+            help="copy the finished weights and metrics to the folder of FASHIONREC_DETECTOR_WEIGHTS",
+        )
+        parser.add_argument("--no-flat-eval", action="store_true", help="skip the flat-lay label accuracy check")
+
+    def handle(self, *args, **options):
+        import torch
+
+        from recommender.vision.detector_training import (
+            TrainConfig,
+            install_run,
+            latest_unfinished_run,
+            train_detector,
+        )
+
+        if options["threads"]:
+            torch.set_num_threads(options["threads"])
+        if options["imgsz"] % 32:
+            raise CommandError("--imgsz must be a multiple of 32")
+        resume = None
+        if options["resume"] == "latest":
+            resume = latest_unfinished_run(options["output"])
+            if resume is None:
+                raise CommandError(f"no unfinished run with weights/last.pt under {options['output']}")
+        elif options["resume"]:
+            resume = Path(options["resume"])
+        config = TrainConfig(
+            output_dir=options["output"],
+            ccp_dir=Path(settings.FASHIONREC_CCP_DATASET),
+            catalog_dir=Path(settings.FASHIONREC_DATASET),
+            cache_dir=options["cache"],
+            model_yaml=options["model"],
+            epochs=options["epochs"],
+            imgsz=options["imgsz"],
+            batch=options["batch"],
+            seed=options["seed"],
+            flat_per_folder=options["flat_per_folder"],
+            limit=options["limit"],
+            close_mosaic=options["close_mosaic"],
+            evaluate_flat=not options["no_flat_eval"],
+        )
+
+        def progress(message: str) -> None:
+            self.stdout.write(message)
+            self.stdout.flush()
+
+        run_dir = train_detector(config, resume=resume, progress=progress)
+        self.stdout.write(self.style.SUCCESS(f"run: {run_dir}  weights: {run_dir / 'detector.pt'}"))
+        if options["install"]:
+            target = install_run(run_dir, Path(settings.FASHIONREC_DETECTOR_WEIGHTS).parent)
+            self.stdout.write(self.style.SUCCESS(f"installed {target}"))

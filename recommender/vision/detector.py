@@ -1,0 +1,148 @@
+"""Garment detection with an ultralytics YOLO model loaded from a local weights file.
+
+Any ultralytics detection weights work (the project's own `models/detector/detector.pt`, or a
+user's model trained on DeepFashion2, ModaNet…): their class names are mapped onto the garment
+taxonomy when `taxonomy.garment_for_name` knows them, and kept as they are otherwise.
+
+Inference runs the PyTorch module directly (letterbox → forward → NMS) instead of
+`YOLO.predict`: one batched forward pass for the whole list, no per-call predictor setup, no
+file or network access, and the same pixels in always give the same boxes out.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from recommender.vision.taxonomy import display_label
+
+# ultralytics reads these when it is first imported: never reach the network (update checks,
+# font/asset downloads, telemetry) and keep its logging quiet inside a web or worker process.
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_VERBOSE", "False")
+
+# Letterbox padding grey used by ultralytics in training; the model has learnt to ignore it.
+_PAD_VALUE = 114
+
+
+@dataclass(frozen=True)
+class Detection:
+    box: tuple[int, int, int, int]  # x1, y1, x2, y2 pixels of the input image
+    label: str
+    confidence: float
+
+
+def configure_ultralytics_offline() -> None:
+    """Turn off ultralytics' telemetry and online checks for this user (idempotent).
+
+    `YOLO_OFFLINE` already makes ultralytics treat the machine as offline; `sync=False` also
+    stops it from queueing usage events, so nothing is attempted even when a network exists.
+    """
+    from ultralytics.utils import SETTINGS
+
+    if SETTINGS.get("sync", True):
+        SETTINGS.update({"sync": False})
+
+
+class GarmentDetector:
+    """Detects garments in batches of PIL images.
+
+    `confidence` is the minimum class score kept; `imgsz` the square letterbox side the model
+    sees (a multiple of the model's stride, 32 for YOLOv8). Detections of one image overlapping
+    by more than `iou` within one class are merged by NMS.
+    """
+
+    def __init__(
+        self,
+        weights_path: str | os.PathLike,
+        *,
+        confidence: float = 0.25,
+        imgsz: int = 320,
+        iou: float = 0.5,
+        max_detections: int = 20,
+    ) -> None:
+        import torch
+        from ultralytics import YOLO
+
+        path = Path(weights_path)
+        if not path.is_file():
+            # Checked here: ultralytics would otherwise treat an unknown name as a model to download.
+            raise FileNotFoundError(f"detector weights not found: {path}")
+        configure_ultralytics_offline()
+        yolo = YOLO(str(path), task="detect")
+        model = yolo.model
+        if not isinstance(model, torch.nn.Module):
+            raise ValueError(f"{path} is not a PyTorch YOLO checkpoint")
+        model = model.float().eval()
+        if hasattr(model, "fuse"):
+            model = model.fuse(verbose=False)
+        for parameter in model.parameters():
+            parameter.requires_grad_(False)
+        stride = int(max(model.stride)) if hasattr(model, "stride") else 32
+        if imgsz % stride:
+            raise ValueError(f"imgsz {imgsz} must be a multiple of the model stride {stride}")
+        self._torch = torch
+        self._model = model
+        self._head = model.model[-1] if hasattr(model, "model") else None
+        self.weights_path = path
+        self.confidence = confidence
+        self.imgsz = imgsz
+        self.iou = iou
+        self.max_detections = max_detections
+        names = model.names if isinstance(model.names, dict) else dict(enumerate(model.names))
+        self.source_names: dict[int, str] = {int(k): str(v) for k, v in names.items()}
+        self.labels: dict[int, str] = {k: display_label(v) for k, v in self.source_names.items()}
+
+    def _letterbox(self, image: Image.Image) -> tuple[np.ndarray, float, tuple[int, int]]:
+        rgb = np.asarray(image.convert("RGB"))
+        height, width = rgb.shape[:2]
+        scale = self.imgsz / max(height, width)
+        new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+        resized = cv2.resize(rgb, (new_w, new_h), interpolation=cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA)
+        canvas = np.full((self.imgsz, self.imgsz, 3), _PAD_VALUE, np.uint8)
+        left, top = (self.imgsz - new_w) // 2, (self.imgsz - new_h) // 2
+        canvas[top : top + new_h, left : left + new_w] = resized
+        return canvas, scale, (left, top)
+
+    def detect(self, images: list[Image.Image]) -> list[list[Detection]]:
+        """Detections for each image, most confident first (an empty list when nothing passes)."""
+        if not images:
+            return []
+        from ultralytics.utils.nms import non_max_suppression
+
+        torch = self._torch
+        boxed = [self._letterbox(image) for image in images]
+        batch = torch.from_numpy(np.stack([b[0] for b in boxed])).permute(0, 3, 1, 2).float().div_(255.0)
+        with torch.inference_mode():
+            prediction = self._model(batch)
+            end2end = bool(getattr(self._head, "end2end", False))
+            kept = non_max_suppression(
+                prediction,
+                conf_thres=self.confidence,
+                iou_thres=self.iou,
+                max_det=self.max_detections,
+                nc=len(self.source_names),
+                end2end=end2end,
+            )
+        results = []
+        for image, (_, scale, (left, top)), rows in zip(images, boxed, kept, strict=True):
+            detections = []
+            for x1, y1, x2, y2, score, cls in rows[:, :6].tolist():
+                box = (
+                    int(np.clip(round((x1 - left) / scale), 0, image.width - 1)),
+                    int(np.clip(round((y1 - top) / scale), 0, image.height - 1)),
+                    int(np.clip(round((x2 - left) / scale), 1, image.width)),
+                    int(np.clip(round((y2 - top) / scale), 1, image.height)),
+                )
+                if box[2] <= box[0] or box[3] <= box[1]:
+                    continue
+                label = self.labels.get(int(cls), str(int(cls)))
+                detections.append(Detection(box=box, label=label, confidence=round(float(score), 4)))
+            detections.sort(key=lambda d: (-d.confidence, d.box))
+            results.append(detections)
+        return results

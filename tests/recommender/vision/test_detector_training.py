@@ -1,0 +1,77 @@
+import json
+
+import pytest
+import torch
+from django.core.management import call_command
+from PIL import Image
+
+from recommender.vision.detector import GarmentDetector
+from recommender.vision.taxonomy import GARMENT_CLASSES
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    # given a tiny training run (4 photos per source and split, 1 epoch, imgsz 64), done twice
+    root = tmp_path_factory.mktemp("detector")
+    options = dict(limit=4, epochs=1, imgsz=64, batch=4, output=root / "runs", cache=root / "cache", no_flat_eval=True)
+    call_command("train_detector", **options)
+    call_command("train_detector", **options)
+    return root / "runs"
+
+
+def test_train_detector_writes_versioned_loadable_weights_with_metrics(tiny_runs):
+    # then each run has its own version folder with stripped weights and per-class metrics
+    assert sorted(p.name for p in tiny_runs.iterdir()) == ["v001", "v002"]
+    weights = tiny_runs / "v002" / "detector.pt"
+    assert weights.stat().st_size < 6.5e6
+    assert "optimizer" not in torch.load(weights, map_location="cpu", weights_only=False) or (
+        torch.load(weights, map_location="cpu", weights_only=False)["optimizer"] is None
+    )
+    metrics = json.loads((tiny_runs / "v002" / "metrics.json").read_text())
+    assert set(metrics["heldout_ccp"]["per_class_map50"]) == set(GARMENT_CLASSES)
+    assert metrics["heldout_ccp"]["images"] == 4
+    assert (tiny_runs / "v002" / "detections.png").exists()
+
+    # and the weights load into the detector with the taxonomy's labels
+    detector = GarmentDetector(weights, imgsz=64, confidence=0.0)
+    assert list(detector.labels.values()) == list(GARMENT_CLASSES)
+    detections = detector.detect([Image.new("RGB", (90, 120), (200, 30, 30))])
+    assert len(detections) == 1
+
+
+def test_training_is_deterministic_for_a_seed(tiny_runs):
+    # then two runs with the same seed and data end with identical weights
+    first = torch.load(tiny_runs / "v001" / "detector.pt", map_location="cpu", weights_only=False)["model"]
+    second = torch.load(tiny_runs / "v002" / "detector.pt", map_location="cpu", weights_only=False)["model"]
+    for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_user_weights_with_foreign_class_names_are_mapped_or_kept(tiny_runs, tmp_path):
+    # given a YOLO checkpoint whose classes are named like DeepFashion2's, plus one unknown name
+    checkpoint = torch.load(tiny_runs / "v001" / "detector.pt", map_location="cpu", weights_only=False)
+    foreign = ["short_sleeved_shirt", "long_sleeved_outwear", "sling_dress", "trousers", "skirt", "shorts"]
+    checkpoint["model"].names = dict(enumerate([*foreign, "footwear", "umbrella", "bag"]))
+    path = tmp_path / "deepfashion2.pt"
+    torch.save(checkpoint, path)
+
+    # when it is loaded
+    detector = GarmentDetector(path, imgsz=64)
+
+    # then known names map onto the taxonomy and unknown ones keep their own name
+    assert detector.labels == {
+        0: "top",
+        1: "outerwear",
+        2: "dress",
+        3: "trousers",
+        4: "skirt",
+        5: "shorts",
+        6: "shoes",
+        7: "umbrella",
+        8: "bag",
+    }
+
+
+def test_missing_weights_fail_clearly_instead_of_downloading(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        GarmentDetector(tmp_path / "yolov8n.pt")
