@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 N ?= 100000
 
-.PHONY: install run test lint format worker bench-retrieval bench-vision bench-ingest bench-recommend bench-load
+.PHONY: install run test lint format worker beat bench-retrieval bench-vision bench-ingest bench-recommend bench-load
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,3 +35,14 @@ format: install
 
 worker: install
 	$(VENV)/bin/celery -A fashionrec worker --loglevel=INFO
+
+beat: install
+	$(VENV)/bin/celery -A fashionrec beat --loglevel=INFO --schedule $(or $(FASHIONREC_DATA_DIR),var)/celerybeat-schedule
+
+# Images/s through real Celery workers (1 and 2 processes) and the import time of the train split.
+bench-ingest: install
+	$(PY) bench/ingest.py
+
+# Vision speed: batched ingest images/s and one query's median/p95 ms through the real pipeline.
+bench-vision: install
+	$(PY) bench/vision_speed.py

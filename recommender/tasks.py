@@ -16,12 +16,14 @@ Reliability, in one place:
 from __future__ import annotations
 
 import logging
+import os
 import random
+import time
 
 from celery import shared_task
-from celery.signals import worker_process_init
+from celery.signals import celeryd_init, worker_process_init
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connections
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from recommender.services import ingest
@@ -60,17 +62,18 @@ def retry_countdown(retries: int) -> float:
 def product_images_process(self, image_ids: list[int], force: bool = False) -> dict:
     """Detect, encode and store the garments of a batch of images."""
     max_retries = settings.FASHIONREC_INGEST_MAX_RETRIES
+    pipeline = _pipeline_or_note(image_ids)
     try:
-        return ingest.product_images_ingest(image_ids=image_ids, force=force).as_dict()
+        return ingest.product_images_ingest(image_ids=image_ids, force=force, pipeline=pipeline).as_dict()
     except TRANSIENT_ERRORS as error:
-        if self.request.is_eager:
-            # In-process (no broker): retrying here would block the request; the images stay
-            # pending/processing and the next upload or `reindex` picks them up.
-            logger.warning("transient error in eager ingestion of %s: %s", image_ids, error)
-            raise
         if self.request.retries >= max_retries:
             reason = f"gave up after {self.request.retries + 1} attempts: {type(error).__name__}: {error}"
             _mark_failed_best_effort(image_ids, reason)
+            raise
+        if self.request.is_eager:
+            # In-process (no broker): sleeping and retrying here would block the request; the
+            # images stay pending and the catch-up task (or a later `reindex`) picks them up.
+            logger.warning("transient error in in-process ingestion of %s: %s", image_ids, error)
             raise
         countdown = retry_countdown(self.request.retries)
         logger.warning(
@@ -81,16 +84,29 @@ def product_images_process(self, image_ids: list[int], force: bool = False) -> d
             error,
         )
         raise self.retry(exc=error, countdown=countdown, max_retries=max_retries) from error
-    except (FileNotFoundError, ImportError, RuntimeError) as error:
-        # The models cannot be loaded: a deployment problem, not the images' fault. Leave
-        # them pending so the catch-up task processes them once the worker is fixed.
-        reason = f"models unavailable: {type(error).__name__}: {error}"
+
+
+def _pipeline_or_note(image_ids: list[int]):
+    """The process's vision pipeline; if the models cannot be loaded, say so on the images.
+
+    A deployment problem (missing or unreadable weights) is not the images' fault: they stay
+    ``pending`` with the reason, and the catch-up task sends them again once the worker is fixed.
+    """
+    from recommender.vision.pipeline import get_pipeline
+
+    try:
+        return get_pipeline()
+    except Exception as error:
+        reason = f"models unavailable: {type(error).__name__}: {error}"[:2000]
         logger.error("images %s left pending: %s", image_ids, reason)
-        ingest.product_images_release(image_ids=image_ids, reason=reason)
+        ingest.product_images_note_pending(image_ids=image_ids, reason=reason)
         raise
 
 
 def _mark_failed_best_effort(image_ids: list[int], reason: str) -> None:
+    # The error may have broken this process's connection: drop it so the write gets a new one.
+    for connection in connections.all(initialized_only=True):
+        connection.close_if_unusable_or_obsolete()
     try:
         ingest.product_images_mark_failed(reasons=dict.fromkeys(image_ids, reason))
     except TRANSIENT_ERRORS:
@@ -120,12 +136,31 @@ def ingest_catch_up(self) -> dict:
     return result.__dict__
 
 
+@celeryd_init.connect
+def _remember_concurrency(options: dict | None = None, **kwargs) -> None:
+    # Read by the pool processes (they inherit the environment) to share the cores between them.
+    os.environ["FASHIONREC_WORKER_CONCURRENCY"] = str((options or {}).get("concurrency") or os.cpu_count() or 1)
+
+
 @worker_process_init.connect
 def _load_models_once(**kwargs) -> None:
     """Load the vision models when a pool process starts, so the first task does not pay for it."""
+    started = time.perf_counter()
     try:
+        import torch
+
         from recommender.vision.pipeline import get_pipeline
 
-        get_pipeline()
+        version = get_pipeline().encoder_version
+        if not getattr(settings, "FASHIONREC_TORCH_THREADS", 0):
+            # N pool processes on C cores: C/N torch threads each, not C each (oversubscription).
+            processes = int(os.environ.get("FASHIONREC_WORKER_CONCURRENCY", "1"))
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(processes, 1)))
+        logger.info(
+            "vision models loaded in %.1fs (encoder %s, %d torch threads)",
+            time.perf_counter() - started,
+            version,
+            torch.get_num_threads(),
+        )
     except Exception:  # the task reports it properly; a worker must still start
         logger.exception("could not load the vision models at worker start")

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from catalog.api import products
+from catalog.api.images import ProductImageListCreateApi
 
 # Product ids are matched as <str:...> and parsed by the views, so "abc" or an id beyond bigint
 # gets the API's 404 error body instead of Django's HTML page or a database overflow.
@@ -15,4 +16,5 @@ urlpatterns: list = [
     ),
     path("categories/", products.CategoryListApi.as_view(), name="categories"),
     path("seasons/", products.SeasonListApi.as_view(), name="seasons"),
+    path("products/<str:product_id>/images/", ProductImageListCreateApi.as_view(), name="product-images"),
 ]

@@ -359,11 +359,9 @@ def product_images_mark_failed(*, reasons: dict[int, str]) -> None:
             ProductImage.objects.filter(pk=image_id, status=ProcessingStatus.READY).update(error=reason[:2000])
 
 
-def product_images_release(*, image_ids: Iterable[int], reason: str) -> None:
-    """Put ``processing`` images back to ``pending`` (the worker cannot run now: models missing)."""
-    ProductImage.objects.filter(pk__in=list(image_ids), status=ProcessingStatus.PROCESSING).update(
-        status=ProcessingStatus.PENDING, error=reason[:2000]
-    )
+def product_images_note_pending(*, image_ids: Iterable[int], reason: str) -> None:
+    """Leave pending images pending, with the reason they are waiting (e.g. the models are missing)."""
+    ProductImage.objects.filter(pk__in=list(image_ids), status=ProcessingStatus.PENDING).update(error=reason[:2000])
 
 
 # --- Enqueueing ---------------------------------------------------------------------------

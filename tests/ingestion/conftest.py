@@ -96,8 +96,9 @@ def celery_broker(url: str, queue: str) -> Iterator[None]:
     saved = {key: app.conf[key] for key in keys}
 
     def reset_pools() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
+        from kombu import pools
+
+        pools.reset()  # closes the pooled broker connections and forgets them (kombu keeps one registry)
         app._pool = None
         app.amqp._producer_pool = None
 
