@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from catalog.models import ProductImage
 
@@ -55,7 +55,7 @@ def image_with_boxes(
     image: ProductImage, boxes: Iterable[Box], *, width: int = 480, element_id: str = ""
 ) -> SafeString:
     if not image.file:
-        return format_html("<em>no file</em>")
+        return mark_safe("<em>no file</em>")
     img = format_html(
         '<img src="{}" alt="image {}" loading="lazy" style="display:block;width:100%;height:auto">',
         image.file.url,

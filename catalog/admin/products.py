@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from catalog.admin.overlay import garment_boxes, image_with_boxes
 from catalog.admin.roles import is_merchandiser_only
@@ -122,6 +123,13 @@ class ProductImageInlineForm(forms.ModelForm):
         model = ProductImage
         fields = ["file", "is_primary"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            # A stored file is never replaced in place (its garments and checksum would lie):
+            # staff upload a new image and delete the old one.
+            self.fields["file"].disabled = True
+
     def clean_file(self):
         upload = self.cleaned_data.get("file")
         if upload and "file" in self.changed_data:
@@ -141,15 +149,6 @@ class ProductImageInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("garments")
-
-    def get_readonly_fields(self, request, obj=None):
-        # An uploaded file is never replaced in place (its garments and checksum would lie):
-        # staff upload a new image and delete the old one.
-        return (
-            [*super().get_readonly_fields(request, obj), "file"]
-            if obj is not None
-            else super().get_readonly_fields(request, obj)
-        )
 
     @admin.display(description="garments")
     def preview(self, image: ProductImage):
@@ -218,7 +217,7 @@ class ProductAdmin(admin.ModelAdmin):
     def thumbnail(self, product: Product):
         name = getattr(product, "_primary_file", None)
         if not name:
-            return format_html('<span style="display:inline-block;width:48px;color:#999">no image</span>')
+            return mark_safe('<span style="display:inline-block;width:48px;color:#999">no image</span>')
         return format_html(
             '<img src="{}" alt="" loading="lazy" style="height:48px;width:48px;object-fit:cover">',
             default_storage.url(name),
@@ -231,7 +230,7 @@ class ProductAdmin(admin.ModelAdmin):
     @admin.display(description="images")
     def images_status(self, product: Product):
         if getattr(product, "_has_failed", False):
-            return format_html('<span style="color:#ba2121">failed</span>')
+            return mark_safe('<span style="color:#ba2121">failed</span>')
         if getattr(product, "_has_waiting", False):
             return "processing"
         return "ready" if getattr(product, "_primary_file", None) else "—"
