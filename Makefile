@@ -46,3 +46,8 @@ bench-ingest: install
 # Vision speed: batched ingest images/s and one query's median/p95 ms through the real pipeline.
 bench-vision: install
 	$(PY) bench/vision_speed.py
+
+# 20 clients for 60 s against gunicorn on the embedded PostgreSQL (needs wrk: apt-get install -y wrk).
+bench-load: install
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) bench/load.py
