@@ -14,6 +14,7 @@ Pure Python: no Django settings are read here; callers pass the limits (``get_pi
 from __future__ import annotations
 
 import io
+import sys
 import warnings
 from pathlib import Path
 from typing import Literal
@@ -119,7 +120,7 @@ def _open_header(raw: bytes) -> Image.Image:
         # Our own pixel limit is checked right after opening; Pillow's warning adds nothing.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            return Image.open(io.BytesIO(raw), formats=ACCEPTED_FORMATS)
+            return _pillow_open()(io.BytesIO(raw), formats=ACCEPTED_FORMATS)
         except Image.DecompressionBombError as error:
             # Pillow refuses headers beyond twice its global limit even before our check.
             raise ImageRejected("too_many_pixels", str(error)) from error
@@ -129,12 +130,24 @@ def _open_header(raw: bytes) -> Image.Image:
             raise ImageRejected("truncated", f"The image header is truncated or corrupt ({error}).") from error
         # Not one of ours: is it an image format Pillow knows (ICO, PSD, TGA…) or no image at all?
         try:
-            other = Image.open(io.BytesIO(raw))
+            other = _pillow_open()(io.BytesIO(raw))
             name = other.format or "this"
         except Exception:
             raise ImageRejected("not_an_image", "The file is not an image.") from None
     accepted = ", ".join(ACCEPTED_FORMATS)
     raise ImageRejected("unsupported_format", f"{name} images are not accepted; use {accepted}.")
+
+
+def _pillow_open():
+    """Pillow's own ``Image.open``.
+
+    Importing ultralytics replaces ``PIL.Image.open`` process-wide with a wrapper that, on any
+    unidentified file, runs ``check_requirements("pi-heif")`` (a pip install attempt) before
+    retrying: every non-image upload would reach for the network. Bypass it.
+    """
+    patches = sys.modules.get("ultralytics.utils.patches")
+    original = getattr(patches, "_image_open", None)
+    return original if callable(original) else Image.open
 
 
 def _exif_oriented(image: Image.Image) -> Image.Image:

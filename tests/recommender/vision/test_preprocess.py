@@ -69,6 +69,25 @@ def test_text_is_rejected_as_not_an_image():
     assert rejected.value.code == "not_an_image"
 
 
+def test_non_images_are_rejected_without_ultralytics_image_open_patch(monkeypatch):
+    # given: ultralytics (imported by the detector) wraps PIL.Image.open so that an unidentified
+    # file triggers a pip install of pi-heif; refusing an upload must not depend on that
+    import ultralytics.utils.checks
+    import ultralytics.utils.patches  # applies the patch
+
+    def no_installs(*args, **kwargs):
+        raise AssertionError("a package install was attempted")
+
+    monkeypatch.setattr(ultralytics.utils.checks, "check_requirements", no_installs)
+    assert Image.open.__module__ != "PIL.Image"
+
+    # when / then
+    with pytest.raises(ImageRejected) as rejected:
+        load_image(b"plain text, not an image")
+    assert rejected.value.code == "not_an_image"
+    assert load_image(encode(noise(8, 8), "PNG")).size == (8, 8)
+
+
 def test_a_truncated_jpeg_is_rejected_as_truncated():
     # given: the second half of the entropy-coded data is missing
     data = encode(noise(256, 256), "JPEG", quality=90)

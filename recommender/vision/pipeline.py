@@ -1,0 +1,250 @@
+"""Bytes in, garments with embeddings out: decode → detect → crop → encode.
+
+The one code path for catalog ingest (``analyse_batch``) and shopper queries (``analyse``), so
+a query photo and a catalog photo are always treated alike. Pure library: settings are read
+only in ``get_pipeline``, which builds the process-wide instance once (the models take a
+second to load and ~10 MB of memory; every request and task reuses them).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from PIL import Image
+
+from recommender.vision.encoder import Encoder, load_encoder
+from recommender.vision.preprocess import ImageRejected, clamp_box, load_image
+
+logger = logging.getLogger(__name__)
+
+# Label and confidence of the whole-image fallback (no detection passed the threshold).
+WHOLE_IMAGE_LABEL = "garment"
+# Detector batches are chunked: YOLO activations at 320 px are ~30 MB per image.
+DETECT_CHUNK = 16
+
+
+@dataclass(frozen=True)
+class GarmentCrop:
+    box: tuple[int, int, int, int]  # pixels of the oriented image
+    label: str
+    confidence: float
+    is_whole_image: bool  # nothing passed the threshold: whole image used, flagged
+    embedding: np.ndarray = field(repr=False)  # float32 (128,), unit norm
+
+
+@dataclass
+class ImageAnalysis:
+    width: int
+    height: int
+    garments: list[GarmentCrop]  # most confident first; never empty
+    timings_ms: dict[str, float]  # "decode", "detect", "encode"
+
+
+class Detector(Protocol):
+    def detect(self, images: list[Image.Image]) -> list[list]:  # list[list[detector.Detection]]
+        ...
+
+
+class VisionPipeline:
+    """Decode, detect and encode. ``detector=None`` encodes whole images only (flagged as such)."""
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        detector: Detector | None = None,
+        *,
+        max_bytes: int | None = None,
+        max_pixels: int | None = None,
+        max_garments: int = 6,
+        crop_padding: float = 0.0,
+    ) -> None:
+        self.encoder = encoder
+        self.encoder_version: str = encoder.version
+        self.detector = detector
+        self.max_bytes = max_bytes
+        self.max_pixels = max_pixels
+        # A catalog photo rarely shows more than a full outfit; more boxes are mostly duplicates
+        # and would each cost an embedding row.
+        self.max_garments = max_garments
+        self.crop_padding = crop_padding
+
+    # --- public API -------------------------------------------------------------------------
+
+    def analyse(self, data: bytes) -> ImageAnalysis:
+        """Analyse one image; raises ``ImageRejected`` for anything that is not a usable photo."""
+        started = time.perf_counter()
+        image = load_image(data, max_bytes=self.max_bytes, max_pixels=self.max_pixels)
+        decoded = time.perf_counter()
+        detections = self._detect([image])[0]
+        detected = time.perf_counter()
+        boxes = self._boxes(image, detections)
+        embeddings = self.encoder.encode([self._crop(image, box[0]) for box in boxes])
+        encoded = time.perf_counter()
+        return ImageAnalysis(
+            width=image.width,
+            height=image.height,
+            garments=_garments(boxes, embeddings),
+            timings_ms={
+                "decode": _ms(decoded - started),
+                "detect": _ms(detected - decoded),
+                "encode": _ms(encoded - detected),
+            },
+        )
+
+    def analyse_batch(self, items: Sequence[bytes]) -> list[ImageAnalysis | ImageRejected]:
+        """Analyse many images with one detector pass and one encoder pass (ingest throughput).
+
+        A bad image does not fail the batch: its slot holds the ``ImageRejected``. Detect and
+        encode timings are the batch's time shared equally among its images.
+        """
+        results: list[ImageAnalysis | ImageRejected | None] = [None] * len(items)
+        images: list[tuple[int, Image.Image, float]] = []
+        for position, data in enumerate(items):
+            started = time.perf_counter()
+            try:
+                image = load_image(data, max_bytes=self.max_bytes, max_pixels=self.max_pixels)
+            except ImageRejected as rejected:
+                results[position] = rejected
+                continue
+            images.append((position, image, _ms(time.perf_counter() - started)))
+        if not images:
+            return results  # type: ignore[return-value]
+
+        started = time.perf_counter()
+        detections = self._detect([image for _, image, _ in images])
+        detect_ms = _ms(time.perf_counter() - started) / len(images)
+
+        started = time.perf_counter()
+        per_image = [self._boxes(image, found) for (_, image, _), found in zip(images, detections, strict=True)]
+        crops = [
+            self._crop(image, box[0]) for (_, image, _), boxes in zip(images, per_image, strict=True) for box in boxes
+        ]
+        embeddings = self.encoder.encode(crops)
+        encode_ms = _ms(time.perf_counter() - started) / len(images)
+
+        offset = 0
+        for (position, image, decode_ms), boxes in zip(images, per_image, strict=True):
+            results[position] = ImageAnalysis(
+                width=image.width,
+                height=image.height,
+                garments=_garments(boxes, embeddings[offset : offset + len(boxes)]),
+                timings_ms={"decode": decode_ms, "detect": round(detect_ms, 2), "encode": round(encode_ms, 2)},
+            )
+            offset += len(boxes)
+        return results  # type: ignore[return-value]
+
+    def embed_box(self, data: bytes, box: Sequence[float]) -> np.ndarray:
+        """Re-encode one (e.g. staff-corrected) box of an image: float32 (dim,), unit norm."""
+        image = load_image(data, max_bytes=self.max_bytes, max_pixels=self.max_pixels)
+        clamped = clamp_box(tuple(box), image.width, image.height)  # type: ignore[arg-type]
+        return self.encoder.encode([self._crop(image, clamped)])[0]
+
+    # --- steps ------------------------------------------------------------------------------
+
+    def _detect(self, images: list[Image.Image]) -> list[list]:
+        if self.detector is None:
+            return [[] for _ in images]
+        found: list[list] = []
+        for start in range(0, len(images), DETECT_CHUNK):
+            found += self.detector.detect(images[start : start + DETECT_CHUNK])
+        return found
+
+    def _boxes(self, image: Image.Image, detections: list) -> list[tuple[tuple[int, int, int, int], str, float, bool]]:
+        """(box, label, confidence, is_whole_image) per garment, most confident first."""
+        boxes = []
+        for detection in sorted(detections, key=lambda d: -d.confidence)[: self.max_garments]:
+            box = clamp_box(detection.box, image.width, image.height)
+            boxes.append((box, detection.label, float(detection.confidence), False))
+        if not boxes:
+            boxes.append(((0, 0, image.width, image.height), WHOLE_IMAGE_LABEL, 0.0, True))
+        return boxes
+
+    def _crop(self, image: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
+        if box == (0, 0, image.width, image.height):
+            return image
+        x1, y1, x2, y2 = box
+        if self.crop_padding:
+            pad_x, pad_y = (x2 - x1) * self.crop_padding, (y2 - y1) * self.crop_padding
+            x1, y1, x2, y2 = clamp_box((x1 - pad_x, y1 - pad_y, x2 + pad_x, y2 + pad_y), image.width, image.height)
+        return image.crop((x1, y1, x2, y2))
+
+
+def _garments(boxes, embeddings: np.ndarray) -> list[GarmentCrop]:
+    return [
+        GarmentCrop(
+            box=box,
+            label=label,
+            confidence=round(confidence, 4),
+            is_whole_image=whole,
+            embedding=np.ascontiguousarray(embedding, dtype=np.float32),
+        )
+        for (box, label, confidence, whole), embedding in zip(boxes, embeddings, strict=True)
+    ]
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 2)
+
+
+# --- process-wide instance --------------------------------------------------------------------
+
+_pipeline: VisionPipeline | None = None
+_lock = threading.Lock()
+
+
+def build_pipeline_from_settings() -> VisionPipeline:
+    """A new pipeline configured from Django settings (``get_pipeline`` caches one)."""
+    import torch
+    from django.conf import settings
+
+    # The web and worker processes share 2 cores: intra-op threads beyond the core count only
+    # add contention (torch may also start with 1 here, which halves encoder throughput).
+    threads = int(getattr(settings, "FASHIONREC_TORCH_THREADS", 0) or min(2, os.cpu_count() or 1))
+    torch.set_num_threads(threads)
+
+    encoder = load_encoder(settings.FASHIONREC_ENCODER_WEIGHTS)
+    detector = None
+    weights = Path(settings.FASHIONREC_DETECTOR_WEIGHTS)
+    if weights.is_file():
+        from recommender.vision.detector import GarmentDetector
+
+        detector = GarmentDetector(
+            weights,
+            confidence=settings.FASHIONREC_DETECTOR_CONFIDENCE,
+            imgsz=int(getattr(settings, "FASHIONREC_DETECTOR_IMGSZ", 320)),
+        )
+    else:
+        # Keep serving (whole-image embeddings, flagged is_whole_image) rather than fail every
+        # upload; the warning names the missing file.
+        logger.warning("detector weights %s not found: encoding whole images only", weights)
+    return VisionPipeline(
+        encoder,
+        detector,
+        max_bytes=settings.FASHIONREC_MAX_UPLOAD_BYTES,
+        max_pixels=settings.FASHIONREC_MAX_IMAGE_PIXELS,
+    )
+
+
+def get_pipeline() -> VisionPipeline:
+    """The process-wide pipeline, built on first use from settings (thread-safe)."""
+    global _pipeline
+    if _pipeline is None:
+        with _lock:
+            if _pipeline is None:
+                _pipeline = build_pipeline_from_settings()
+    return _pipeline
+
+
+def reset_pipeline() -> None:
+    """Forget the process-wide pipeline (tests that change weights settings)."""
+    global _pipeline
+    with _lock:
+        _pipeline = None
