@@ -43,6 +43,10 @@ beat: install
 bench-ingest: install
 	$(PY) bench/ingest.py
 
+# Retrieval quality: train split as catalog, every validation photo a query; last line "precision@10 <value>".
+bench-retrieval: install
+	$(PY) bench/retrieval.py
+
 # Vision speed: batched ingest images/s and one query's median/p95 ms through the real pipeline.
 bench-vision: install
 	$(PY) bench/vision_speed.py

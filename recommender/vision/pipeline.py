@@ -115,31 +115,40 @@ class VisionPipeline:
                 results[position] = rejected
                 continue
             images.append((position, image, _ms(time.perf_counter() - started)))
-        if not images:
-            return results  # type: ignore[return-value]
+        for (position, _, decode_ms), analysis in zip(
+            images, self.analyse_images([image for _, image, _ in images]), strict=True
+        ):
+            analysis.timings_ms["decode"] = decode_ms
+            results[position] = analysis
+        return results  # type: ignore[return-value]
 
+    def analyse_images(self, images: Sequence[Image.Image]) -> list[ImageAnalysis]:
+        """``analyse_batch`` for images already decoded by ``load_image`` (benchmarks, training)."""
+        if not images:
+            return []
         started = time.perf_counter()
-        detections = self._detect([image for _, image, _ in images])
+        detections = self._detect(list(images))
         detect_ms = _ms(time.perf_counter() - started) / len(images)
 
         started = time.perf_counter()
-        per_image = [self._boxes(image, found) for (_, image, _), found in zip(images, detections, strict=True)]
-        crops = [
-            self._crop(image, box[0]) for (_, image, _), boxes in zip(images, per_image, strict=True) for box in boxes
-        ]
+        per_image = [self._boxes(image, found) for image, found in zip(images, detections, strict=True)]
+        crops = [self._crop(image, box[0]) for image, boxes in zip(images, per_image, strict=True) for box in boxes]
         embeddings = self.encoder.encode(crops)
         encode_ms = _ms(time.perf_counter() - started) / len(images)
 
+        analyses = []
         offset = 0
-        for (position, image, decode_ms), boxes in zip(images, per_image, strict=True):
-            results[position] = ImageAnalysis(
-                width=image.width,
-                height=image.height,
-                garments=_garments(boxes, embeddings[offset : offset + len(boxes)]),
-                timings_ms={"decode": decode_ms, "detect": round(detect_ms, 2), "encode": round(encode_ms, 2)},
+        for image, boxes in zip(images, per_image, strict=True):
+            analyses.append(
+                ImageAnalysis(
+                    width=image.width,
+                    height=image.height,
+                    garments=_garments(boxes, embeddings[offset : offset + len(boxes)]),
+                    timings_ms={"decode": 0.0, "detect": round(detect_ms, 2), "encode": round(encode_ms, 2)},
+                )
             )
             offset += len(boxes)
-        return results  # type: ignore[return-value]
+        return analyses
 
     def embed_box(self, data: bytes, box: Sequence[float]) -> np.ndarray:
         """Re-encode one (e.g. staff-corrected) box of an image: float32 (dim,), unit norm."""
