@@ -163,9 +163,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="fashionrec-bench-ingest-"))
     media = Path(os.environ.get("FASHIONREC_BENCH_MEDIA", work / "media"))
     env = configure_environment(media, args.broker, queue)
+    sys.path.insert(0, str(ROOT))
     if not args.skip_import:
         fresh_database()
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

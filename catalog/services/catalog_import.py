@@ -318,38 +318,58 @@ def dominant_colour(image: Image.Image) -> str:
     foreground = pixels[distance > 0.18]
     if len(foreground) < 0.08 * len(pixels):
         foreground = pixels  # garment and background alike: judge the centre as a whole
-    names = Counter(_colour_name(*rgb) for rgb in foreground)
-    return names.most_common(1)[0][0]
+    names, counts = np.unique(colour_names(foreground), return_counts=True)
+    return str(names[np.argmax(counts)])
 
 
-def _colour_name(r: float, g: float, b: float) -> str:
-    high, low = max(r, g, b), min(r, g, b)
-    value, saturation = high, (0.0 if high == 0 else (high - low) / high)
-    if value < 0.22:
-        return Colour.BLACK
-    if saturation < 0.16:
-        return Colour.WHITE if value > 0.82 else Colour.GREY
-    if high == r:
-        hue = (60 * ((g - b) / (high - low))) % 360
-    elif high == g:
-        hue = 60 * ((b - r) / (high - low)) + 120
-    else:
-        hue = 60 * ((r - g) / (high - low)) + 240
-    if 15 <= hue < 50 and saturation < 0.4 and value > 0.6:
-        return Colour.BEIGE
-    if (hue < 15 or hue >= 345) and value > 0.35:
-        return Colour.RED if saturation > 0.45 or value < 0.7 else Colour.PINK
-    if hue < 45 or hue >= 345:
-        return Colour.BROWN if value < 0.65 else Colour.ORANGE
-    if hue < 70:
-        return Colour.YELLOW if value > 0.55 else Colour.BROWN
-    if hue < 170:
-        return Colour.GREEN
-    if hue < 250:
-        return Colour.NAVY if value < 0.45 else Colour.BLUE
-    if hue < 295:
-        return Colour.PURPLE
-    return Colour.PINK
+def colour_names(rgb: np.ndarray) -> np.ndarray:
+    """The catalog colour name of each RGB row (floats in 0..1), from hue, saturation and value."""
+    r, g, b = rgb[:, 0], rgb[:, 1], rgb[:, 2]
+    high, low = rgb.max(axis=1), rgb.min(axis=1)
+    value = high
+    chroma = high - low
+    saturation = np.where(high > 0, chroma / np.maximum(high, 1e-6), 0.0)
+    safe = np.maximum(chroma, 1e-6)
+    hue = np.select(
+        [high == r, high == g],
+        [(60 * (g - b) / safe) % 360, 60 * (b - r) / safe + 120],
+        60 * (r - g) / safe + 240,
+    )
+    reddish = (hue < 15) | (hue >= 345)
+    # First matching condition wins, as in a chain of ifs.
+    conditions = [
+        value < 0.22,
+        (saturation < 0.16) & (value > 0.82),
+        saturation < 0.16,
+        (hue >= 15) & (hue < 50) & (saturation < 0.4) & (value > 0.6),
+        reddish & (value > 0.35) & ((saturation > 0.45) | (value < 0.7)),
+        reddish & (value > 0.35),
+        ((hue < 45) | (hue >= 345)) & (value < 0.65),
+        (hue < 45) | (hue >= 345),
+        (hue < 70) & (value > 0.55),
+        hue < 70,
+        hue < 170,
+        (hue < 250) & (value < 0.45),
+        hue < 250,
+        hue < 295,
+    ]
+    choices = [
+        Colour.BLACK,
+        Colour.WHITE,
+        Colour.GREY,
+        Colour.BEIGE,
+        Colour.RED,
+        Colour.PINK,
+        Colour.BROWN,
+        Colour.ORANGE,
+        Colour.YELLOW,
+        Colour.BROWN,
+        Colour.GREEN,
+        Colour.NAVY,
+        Colour.BLUE,
+        Colour.PURPLE,
+    ]
+    return np.select(conditions, [str(choice) for choice in choices], default=str(Colour.PINK))
 
 
 # --- Import -------------------------------------------------------------------------------
@@ -504,8 +524,9 @@ def _create_product(row: ImportRow, validated: ValidatedImage, lookups: _Lookups
                 for size, stock in row.sizes.items()
             ]
         )
-        if seasons:
-            product.seasons.set(seasons)
+        if seasons:  # one INSERT for the new product's links (.set() would first read them)
+            link = Product.seasons.through
+            link.objects.bulk_create([link(product_id=product.pk, season_id=season.pk) for season in seasons])
         return product_image_create(product=product, file=validated, is_primary=True, enqueue=False)
 
 
