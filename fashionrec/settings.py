@@ -205,6 +205,8 @@ FASHIONREC_ENCODER_WEIGHTS = os.environ.get(
 )
 FASHIONREC_DETECTOR_CONFIDENCE = float(os.environ.get("FASHIONREC_DETECTOR_CONFIDENCE", 0.25))
 FASHIONREC_MAX_IMAGE_PIXELS = int(os.environ.get("FASHIONREC_MAX_IMAGE_PIXELS", 40_000_000))
+# torch intra-op threads for the vision pipeline; 0 = min(2, CPU count) (see recommender/vision/pipeline.py).
+FASHIONREC_TORCH_THREADS = int(os.environ.get("FASHIONREC_TORCH_THREADS", 0))
 FASHIONREC_DATASET = os.environ.get(
     "FASHIONREC_DATASET", str(BASE_DIR.parent / "shared" / "datasets" / "clothing-small")
 )
