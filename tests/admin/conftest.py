@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 from PIL import Image
 
 from recommender.models import EncoderVersion
@@ -19,12 +20,27 @@ def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+def staff_group(name: str) -> Group:
+    """A group made by migration ``catalog/0002_staff_groups``, as in production.
+
+    Transactional tests (live server, workers) end with a flush that also empties the rows data
+    migrations wrote; the group is then rebuilt from the migration's own table of grants.
+    """
+    group = Group.objects.filter(name=name).first()
+    if group is None:
+        grants = importlib.import_module("catalog.migrations.0002_staff_groups").GROUPS[name]
+        group = Group.objects.create(name=name)
+        for (app_label, model), actions in grants.items():
+            codenames = [f"{action}_{model}" for action in actions]
+            group.permissions.add(*Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames))
+    return group
+
+
 def _user(username: str, *, group: str | None = None, **flags) -> User:
     # No password: tests log in with force_login, and hashing one costs about a second here.
     user = User.objects.create_user(username, password=None, **flags)
     if group:
-        # The groups come from migration catalog/0002_staff_groups, as in production.
-        user.groups.add(Group.objects.get(name=group))
+        user.groups.add(staff_group(group))
     return user
 
 
@@ -52,6 +68,16 @@ def client_for(client, users):
 def jpeg_bytes(size=(64, 48), colour=(200, 30, 30)) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, colour).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def two_garment_photo() -> bytes:
+    """A 200 × 300 photo: a red block on top of a blue one, so two crops encode differently."""
+    image = Image.new("RGB", (200, 300), (240, 240, 240))
+    image.paste((200, 30, 30), (40, 20, 160, 140))
+    image.paste((30, 40, 180), (50, 150, 150, 290))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=95)
     return buffer.getvalue()
 
 
