@@ -195,3 +195,44 @@ def test_an_import_without_a_broker_processes_its_images_in_batches_in_process(m
     assert "created 6, skipped 0, failed 0" in out.getvalue() and "(2 processing batches sent)" in out.getvalue()
     assert set(ProductImage.objects.values_list("status", flat=True)) == {ProcessingStatus.READY}
     assert Garment.objects.values("image_id").distinct().count() == 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_deliveries_of_a_batch_leave_one_set_of_garments(media_root, photos):
+    # given: a ready batch, and both deliveries held at the row lock until they are both running
+    import threading
+
+    from django.db import connections, transaction
+
+    images = stored(photos[:3])
+    ids = [image.pk for image in images]
+    ingest.product_images_ingest(image_ids=ids)
+    expected = Garment.objects.filter(image_id__in=ids).count()
+    errors: list[BaseException] = []
+
+    def deliver() -> None:
+        try:
+            ingest.product_images_ingest(image_ids=ids, force=True)
+        except BaseException as error:  # surfaced by the assertion below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    # when
+    with transaction.atomic():
+        list(ProductImage.objects.select_for_update().filter(pk__in=ids))
+        threads = [threading.Thread(target=deliver) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        # both analyse, then wait on the lock this transaction holds (pg_locks shows the waiters)
+        deadline = timezone.now() + timedelta(seconds=60)
+        while timezone.now() < deadline:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                if cursor.fetchone()[0] >= 2:
+                    break
+    for thread in threads:
+        thread.join(timeout=60)
+    # then
+    assert not errors
+    assert Garment.objects.filter(image_id__in=ids).count() == expected
