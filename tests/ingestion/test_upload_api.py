@@ -144,3 +144,20 @@ def test_with_the_broker_down_the_upload_is_kept_pending_for_the_catch_up(media_
     image = ProductImage.objects.get(pk=response.json()["id"])
     assert image.status == ProcessingStatus.PENDING
     assert ImageIngestState.objects.get(image=image).enqueued_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_the_upload_is_processed_in_the_request(media_root, photo):
+    # given: the default settings (no CELERY_BROKER_URL: tasks run in-process after commit)
+    from django.contrib.auth import get_user_model
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(get_user_model().objects.create_user("staff", is_staff=True))
+    # when
+    response = upload(client, product_create().pk, photo)
+    # then
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["status"] == "ready" and body["garments"] and body["encoder_version"]
+    assert all(len(garment["box"]) == 4 for garment in body["garments"])
