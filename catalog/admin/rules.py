@@ -6,7 +6,7 @@ import datetime as dt
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
@@ -101,15 +101,32 @@ class SeasonalRuleChangeInline(admin.TabularInline):
 
 
 def changes_html(change: SeasonalRuleChange):
+    """The fields of an audit record in form order (jsonb keeps its own key order), old → new.
+
+    Fields empty before and after (an unused target of a new rule) are left out.
+    """
+
     def show(value):
         return "—" if value in (None, "") else value
 
+    def label(field: str) -> str:
+        try:
+            return SeasonalRule._meta.get_field(field).verbose_name
+        except FieldDoesNotExist:
+            return field
+
+    order = {field: n for n, field in enumerate(RULE_FIELDS)}
+    items = sorted(change.changes.items(), key=lambda item: order.get(item[0], len(order)))
     return format_html(
         "<ul style='margin:0;padding-left:1em'>{}</ul>",
         format_html_join(
             "",
             "<li><b>{}</b>: {} → {}</li>",
-            ((field, show(values.get("old")), show(values.get("new"))) for field, values in change.changes.items()),
+            (
+                (label(field), show(values.get("old")), show(values.get("new")))
+                for field, values in items
+                if show(values.get("old")) != show(values.get("new"))
+            ),
         ),
     )
 

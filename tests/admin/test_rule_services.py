@@ -90,3 +90,16 @@ def test_deleting_a_rule_keeps_its_history(merchandiser_user):
     assert [c.action for c in history] == ["create", "delete"]
     assert history[1].changes["weight"] == {"old": 0.2, "new": None}
     assert all(c.rule is None for c in history)
+
+
+def test_the_history_lists_changed_fields_in_form_order_without_empty_ones(merchandiser_user):
+    # given
+    from catalog.admin.rules import changes_html
+
+    rule = seasonal_rule_create(user=merchandiser_user, data=rule_data())
+    # when
+    html = str(changes_html(SeasonalRuleChange.objects.get(rule=rule)))
+    # then: name before weight before dates' end; no unused target, no "— → —"
+    assert html.index("<b>name</b>") < html.index("<b>starts on</b>") < html.index("<b>weight</b>")
+    assert "target brand" not in html and "— → —" not in html
+    assert "<b>target colour</b>: — → red" in html
