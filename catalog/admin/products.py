@@ -16,7 +16,13 @@ from catalog.admin.overlay import garment_boxes, image_with_boxes
 from catalog.admin.roles import is_merchandiser_only
 from catalog.models import Brand, Category, Product, ProductImage, ProductVariant
 from catalog.models.products import ProcessingStatus
-from catalog.services.images import ImageDuplicate, ImageRejected, image_validate, product_image_create
+from catalog.services.images import (
+    ImageDuplicate,
+    ImageRejected,
+    image_validate,
+    product_image_create,
+    product_image_reprocess,
+)
 
 # Total stock at or under this is "low" in the stock filter: a size or two left.
 LOW_STOCK_THRESHOLD = 5
@@ -188,6 +194,14 @@ class ProductAdmin(admin.ModelAdmin):
     autocomplete_fields = ["category", "brand"]
     readonly_fields = ["created_at", "updated_at"]
     list_per_page = 50
+    actions = ["reprocess_images"]
+
+    @admin.action(description="Reprocess the images of selected products", permissions=["change"])
+    def reprocess_images(self, request: HttpRequest, queryset) -> None:
+        images = ProductImage.objects.filter(product__in=queryset)
+        for image in images:
+            product_image_reprocess(image=image)
+        self.message_user(request, f"{len(images)} image(s) queued for processing.", messages.SUCCESS)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Product]:
         primary_file = (

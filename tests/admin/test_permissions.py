@@ -190,3 +190,18 @@ def test_a_merchandiser_may_delete_a_rule_and_the_deletion_is_recorded(client_fo
     assert not SeasonalRule.objects.exists()
     change = SeasonalRuleChange.objects.get()
     assert (change.action, change.rule_name, change.changed_by) == ("delete", "Old", users["merchandiser"])
+
+
+@pytest.mark.parametrize(("role", "allowed"), [("merchandiser", False), ("staff", True)])
+def test_who_can_reprocess_a_products_images_from_the_product_list(client_for, catalog, role, allowed):
+    # given
+    ProductImage.objects.update(status=ProcessingStatus.FAILED)
+    client = client_for(role)
+    # when
+    client.post(
+        reverse("admin:catalog_product_changelist"),
+        {"action": "reprocess_images", "_selected_action": [catalog[0].pk, catalog[1].pk]},
+    )
+    # then: only the selected products' images, and only when allowed
+    pending = set(ProductImage.objects.filter(status=ProcessingStatus.PENDING).values_list("product_id", flat=True))
+    assert pending == ({catalog[0].pk, catalog[1].pk} if allowed else set())
