@@ -16,11 +16,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--epochs", type=int, default=12)
+        parser.add_argument(
+            "--hours", type=float, default=None, help="wall-clock budget; re-plans epochs and schedule each epoch"
+        )
         parser.add_argument("--close-mosaic", type=int, default=3, help="last N epochs without mosaic augmentation")
         parser.add_argument("--imgsz", type=int, default=320, help="train/eval image size, multiple of 32")
         parser.add_argument("--batch", type=int, default=16)
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--model", default="yolov8n.yaml", help="ultralytics model YAML (built, not downloaded)")
+        parser.add_argument(
+            "--model",
+            default="yolov8-narrow",
+            help="yolov8-narrow (YOLOv8n at half width) or an ultralytics model YAML such as yolov8n.yaml",
+        )
         parser.add_argument("--flat-per-folder", type=int, default=100, help="catalog train photos per folder")
         parser.add_argument("--limit", type=int, default=None, help="at most N photos per source and split (tiny runs)")
         parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own)")
@@ -76,6 +83,7 @@ class Command(BaseCommand):
             flat_per_folder=options["flat_per_folder"],
             limit=options["limit"],
             close_mosaic=options["close_mosaic"],
+            hours=options["hours"],
             evaluate_flat=not options["no_flat_eval"],
         )
 

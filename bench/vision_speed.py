@@ -1,0 +1,177 @@
+"""Vision speed benchmark: batched ingest throughput and single-query latency of the real pipeline.
+
+Both go through `get_pipeline()` with the default (shipped) weights, exactly as ingest tasks and
+the recommend API do: JPEG bytes in → decode (EXIF, RGB) → detect (YOLO) → crop → encode.
+
+- Ingest: `analyse_batch` over catalog photos (clothing-small validation, 400×533) in batches of
+  `--batch`, timed end to end; images/s = images / seconds (median of `--rounds` rounds).
+- Query: `analyse` on one photo at a time, over catalog photos and CCP street photos (550×832),
+  after a warm-up; median and p95 of the wall-clock time per photo.
+
+Writes `bench/reports/vision_speed.md`; the last line printed is
+`ingest_images_per_s <value> query_p95_ms <value>`.
+
+    .venv/bin/python bench/vision_speed.py [--images 128] [--batch 16] [--queries 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORT = ROOT / "bench" / "reports" / "vision_speed.md"
+
+
+def _setup_django() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fashionrec.settings")
+    import django
+
+    django.setup()
+
+
+def _spread(files: list[Path], count: int) -> list[Path]:
+    if count >= len(files):
+        return files
+    step = len(files) / count
+    return [files[int(i * step)] for i in range(count)]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q
+    low, high = int(rank), min(int(rank) + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _size(data: bytes) -> tuple[int, int]:
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=128, help="catalog photos per ingest round")
+    parser.add_argument("--batch", type=int, default=16, help="images per analyse_batch call")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--queries", type=int, default=60, help="single-image queries (half catalog, half CCP)")
+    args = parser.parse_args()
+
+    _setup_django()
+    import torch
+    from django.conf import settings
+
+    from recommender.vision.pipeline import get_pipeline
+
+    catalog = Path(settings.FASHIONREC_DATASET) / "validation"
+    ccp = Path(settings.FASHIONREC_CCP_DATASET) / "photos"
+    catalog_files = _spread(sorted(catalog.glob("*/*.jpg")), args.images)
+    ccp_files = _spread(sorted(ccp.glob("*.jpg")), args.queries // 2)
+    catalog_bytes = [p.read_bytes() for p in catalog_files]
+    ccp_bytes = [p.read_bytes() for p in ccp_files]
+
+    load_started = time.perf_counter()
+    pipeline = get_pipeline()
+    load_s = time.perf_counter() - load_started
+    detector = pipeline.detector
+    print(f"pipeline loaded in {load_s:.1f} s; torch threads {torch.get_num_threads()}", flush=True)
+
+    # warm-up: first calls allocate buffers and pick kernels
+    pipeline.analyse_batch(catalog_bytes[: args.batch])
+    for data in catalog_bytes[:3] + ccp_bytes[:2]:
+        pipeline.analyse(data)
+
+    ingest_rates = []
+    stage_ms = {"decode": 0.0, "detect": 0.0, "encode": 0.0}
+    garments = whole = 0
+    for round_index in range(args.rounds):
+        started = time.perf_counter()
+        results = []
+        for start in range(0, len(catalog_bytes), args.batch):
+            results += pipeline.analyse_batch(catalog_bytes[start : start + args.batch])
+        elapsed = time.perf_counter() - started
+        ingest_rates.append(len(catalog_bytes) / elapsed)
+        print(f"ingest round {round_index + 1}: {ingest_rates[-1]:.1f} images/s", flush=True)
+        if round_index == 0:
+            for result in results:
+                for stage in stage_ms:
+                    stage_ms[stage] += result.timings_ms[stage] / len(results)
+                garments += len(result.garments)
+                whole += sum(g.is_whole_image for g in result.garments)
+
+    query_ms: dict[str, list[float]] = {"catalog": [], "ccp": []}
+    query_stages: dict[str, list[float]] = {"decode": [], "detect": [], "encode": []}
+    for kind, items in (("catalog", catalog_bytes[: args.queries - len(ccp_bytes)]), ("ccp", ccp_bytes)):
+        for data in items:
+            started = time.perf_counter()
+            analysis = pipeline.analyse(data)
+            query_ms[kind].append((time.perf_counter() - started) * 1000)
+            for stage in query_stages:
+                query_stages[stage].append(analysis.timings_ms[stage])
+    all_queries = query_ms["catalog"] + query_ms["ccp"]
+
+    ingest = statistics.median(ingest_rates)
+    p95 = _percentile(all_queries, 0.95)
+    catalog_size = _size(catalog_bytes[0])
+    ccp_size = _size(ccp_bytes[0])
+    load = os.getloadavg()
+    lines = [
+        "# Vision speed",
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads "
+        f"{torch.get_num_threads()}, load average during the run {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+        "(cores shared with other jobs). PyTorch CPU.",
+        f"Detector: `{Path(getattr(detector, 'weights_path', 'none')).name}` "
+        f"at imgsz {getattr(detector, 'imgsz', '–')}; "
+        f"encoder version `{pipeline.encoder_version}`. Pipeline loaded in {load_s:.1f} s.",
+        "",
+        "## Batched ingest (decode → detect → crop → encode)",
+        "",
+        f"{len(catalog_bytes)} catalog photos ({catalog_size[0]}×{catalog_size[1]} JPEG, clothing-small validation), "
+        f"`analyse_batch` in batches of {args.batch}, {args.rounds} rounds.",
+        "",
+        "| metric | value |",
+        "|---|---:|",
+        f"| images/s (median of rounds) | {ingest:.1f} |",
+        f"| images/s per round | {', '.join(f'{r:.1f}' for r in ingest_rates)} |",
+        f"| decode ms/image | {stage_ms['decode']:.1f} |",
+        f"| detect ms/image | {stage_ms['detect']:.1f} |",
+        f"| encode ms/image (incl. crops) | {stage_ms['encode']:.1f} |",
+        f"| garments per image | {garments / len(catalog_bytes):.2f} ({whole} whole-image fallbacks) |",
+        "",
+        "## One query image (decode → detect → crop → encode)",
+        "",
+        "| photos | size | n | median ms | p95 ms |",
+        "|---|---|---:|---:|---:|",
+        f"| catalog | {catalog_size[0]}×{catalog_size[1]} | {len(query_ms['catalog'])} | "
+        f"{statistics.median(query_ms['catalog']):.1f} | {_percentile(query_ms['catalog'], 0.95):.1f} |",
+        f"| CCP street photos | {ccp_size[0]}×{ccp_size[1]} | {len(query_ms['ccp'])} | "
+        f"{statistics.median(query_ms['ccp']):.1f} | {_percentile(query_ms['ccp'], 0.95):.1f} |",
+        f"| all | | {len(all_queries)} | {statistics.median(all_queries):.1f} | {p95:.1f} |",
+        "",
+        "Median per stage of a query: "
+        + ", ".join(f"{k} {statistics.median(v):.1f} ms" for k, v in query_stages.items())
+        + ".",
+        "",
+        f"Targets: ingest ≥ 25 images/s ({'met' if ingest >= 25 else 'missed'}), "
+        f"query p95 ≤ 80 ms ({'met' if p95 <= 80 else 'missed'}).",
+        "",
+    ]
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text("\n".join(lines))
+    print("\n".join(lines))
+    print(f"ingest_images_per_s {ingest:.1f} query_p95_ms {p95:.1f}")
+
+
+if __name__ == "__main__":
+    main()
