@@ -434,6 +434,23 @@ def export_snapshot(output: Path, weights_path: Path | None = None) -> str:
     partial = weights_path.with_suffix(".partial")
     torch.save(checkpoint, partial)
     partial.replace(weights_path)
+    settings_rows = "\n".join(f"| {k} | `{v}` |" for k, v in state["key"].items())
+    curve = "\n".join(
+        f"| {row['epoch']} | {row['loss']:.3f} | {row['accuracy']:.3f} | {row.get('val_precision@10', '')} |"
+        for row in history
+    )
+    (weights_path.parent / CARD_NAME).write_text(
+        f"# Garment encoder `{version}` (interim snapshot)\n\n"
+        f"Snapshot of epoch {state['epoch'] + 1} of {state['key']['epochs']} of a training still running, "
+        "exported with `python manage.py train_encoder --snapshot` so that other components can integrate; "
+        "the finished training replaces it with full metrics.\n\n"
+        f"- weights: `{weights_path.name}`, {weights_path.stat().st_size / 1e6:.1f} MB, sha256 `{digest}`\n"
+        "- data: clothing-small `train/` split, whole images (CC0 1.0, "
+        "github.com/alexeygrigorev/clothing-dataset-small)\n"
+        "- loading: `recommender.vision.encoder.load_encoder(path)`, no network\n\n"
+        "| setting | value |\n|---|---|\n" + settings_rows + "\n\n"
+        "| epoch | loss | train acc | val p@10 |\n|---:|---:|---:|---:|\n" + curve + "\n"
+    )
     return version
 
 

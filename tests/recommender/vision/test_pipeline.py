@@ -1,0 +1,148 @@
+import io
+
+import numpy as np
+import pytest
+from django.conf import settings
+from PIL import Image
+
+from recommender.vision import pipeline as pipeline_module
+from recommender.vision.detector import GarmentDetector
+from recommender.vision.encoder import load_encoder
+from recommender.vision.encoder_eval import list_split
+from recommender.vision.pipeline import ImageAnalysis, VisionPipeline, get_pipeline, reset_pipeline
+from recommender.vision.preprocess import ImageRejected, load_image
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return load_encoder(settings.FASHIONREC_ENCODER_WEIGHTS)
+
+
+@pytest.fixture(scope="module")
+def untrained_detector_weights(tmp_path_factory):
+    """A real YOLOv8n built from its YAML and never trained: it finds nothing in any photo."""
+    from ultralytics import YOLO
+
+    path = tmp_path_factory.mktemp("detector") / "untrained.pt"
+    YOLO("yolov8n.yaml", task="detect").save(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def photo_bytes():
+    paths, _, _ = list_split(settings.FASHIONREC_DATASET, "validation")
+    return [paths[0].read_bytes(), paths[len(paths) // 2].read_bytes(), paths[-1].read_bytes()]
+
+
+def test_when_nothing_is_detected_the_whole_image_is_used_and_flagged(encoder, untrained_detector_weights, photo_bytes):
+    # given
+    pipeline = VisionPipeline(encoder, GarmentDetector(untrained_detector_weights, imgsz=320))
+    image = load_image(photo_bytes[0])
+
+    # when
+    analysis = pipeline.analyse(photo_bytes[0])
+
+    # then
+    assert (analysis.width, analysis.height) == image.size
+    assert len(analysis.garments) == 1
+    garment = analysis.garments[0]
+    assert garment.is_whole_image
+    assert garment.box == (0, 0, image.width, image.height)
+    assert garment.embedding.shape == (128,)
+    assert garment.embedding.dtype == np.float32
+    assert np.linalg.norm(garment.embedding) == pytest.approx(1.0, abs=1e-5)
+    assert np.allclose(garment.embedding, encoder.encode([image])[0], atol=1e-6)
+    assert set(analysis.timings_ms) == {"decode", "detect", "encode"}
+    assert all(value >= 0 for value in analysis.timings_ms.values())
+
+
+def test_a_rejected_upload_raises_image_rejected(encoder):
+    pipeline = VisionPipeline(encoder, max_bytes=1000)
+    with pytest.raises(ImageRejected) as rejected:
+        pipeline.analyse(b"\x89PNG\r\n\x1a\n" + b"\x00" * 2000)
+    assert rejected.value.code == "too_large"
+
+
+def test_analyse_batch_matches_analyse_and_keeps_rejections_in_place(encoder, photo_bytes):
+    # given
+    pipeline = VisionPipeline(encoder)
+    items = [photo_bytes[0], b"", photo_bytes[1], b"not an image at all", photo_bytes[2]]
+
+    # when
+    results = pipeline.analyse_batch(items)
+
+    # then
+    assert [type(r).__name__ for r in results] == [
+        "ImageAnalysis",
+        "ImageRejected",
+        "ImageAnalysis",
+        "ImageRejected",
+        "ImageAnalysis",
+    ]
+    assert results[1].code == "empty"
+    assert results[3].code == "not_an_image"
+    for position in (0, 2, 4):
+        single = pipeline.analyse(items[position])
+        batched = results[position]
+        assert isinstance(batched, ImageAnalysis)
+        assert (batched.width, batched.height) == (single.width, single.height)
+        assert [g.box for g in batched.garments] == [g.box for g in single.garments]
+        assert np.allclose(batched.garments[0].embedding, single.garments[0].embedding, atol=1e-5)
+
+
+def test_embed_box_encodes_exactly_that_crop(encoder, photo_bytes):
+    # given
+    pipeline = VisionPipeline(encoder)
+    image = load_image(photo_bytes[0])
+    box = (40, 60, 300, 420)
+
+    # when
+    vector = pipeline.embed_box(photo_bytes[0], box)
+
+    # then
+    assert vector.shape == (128,)
+    assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
+    assert np.array_equal(vector, encoder.encode([image.crop(box)])[0])
+    assert not np.allclose(vector, encoder.encode([image])[0], atol=1e-3)
+
+
+def test_embed_box_clamps_a_box_outside_the_image(encoder, photo_bytes):
+    pipeline = VisionPipeline(encoder)
+    image = load_image(photo_bytes[0])
+    vector = pipeline.embed_box(photo_bytes[0], (-50, -50, image.width + 80, image.height + 80))
+    assert np.allclose(vector, encoder.encode([image])[0], atol=1e-6)
+
+
+def test_exif_rotation_is_applied_before_boxes_and_sizes(encoder):
+    # given: a 60×30 photo stored sideways with EXIF orientation 6
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    Image.new("RGB", (60, 30), (200, 30, 30)).save(buffer, "JPEG", exif=exif)
+
+    # when
+    analysis = VisionPipeline(encoder).analyse(buffer.getvalue())
+
+    # then
+    assert (analysis.width, analysis.height) == (30, 60)
+    assert analysis.garments[0].box == (0, 0, 30, 60)
+
+
+def test_get_pipeline_builds_once_from_settings(settings, encoder, untrained_detector_weights):
+    # given
+    settings.FASHIONREC_DETECTOR_WEIGHTS = str(untrained_detector_weights)
+    reset_pipeline()
+    try:
+        # when
+        first = get_pipeline()
+        second = get_pipeline()
+
+        # then
+        assert first is second
+        assert first.encoder_version == encoder.version
+        assert isinstance(first.detector, GarmentDetector)
+        assert first.max_bytes == settings.FASHIONREC_MAX_UPLOAD_BYTES
+        assert first.max_pixels == settings.FASHIONREC_MAX_IMAGE_PIXELS
+    finally:
+        reset_pipeline()
+    assert pipeline_module._pipeline is None
