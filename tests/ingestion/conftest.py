@@ -171,12 +171,17 @@ class Worker:
         self.wait_for_log(" ready.", timeout=90)
         return self
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+    def log(self, since: int = 0) -> str:
+        """The worker's output, from character ``since`` (see :meth:`mark`)."""
+        return self.log_path.read_text(errors="replace")[since:]
 
-    def wait_for_log(self, text: str, *, timeout: float) -> None:
+    def mark(self) -> int:
+        """Where the log ends now: a test sharing the worker reads only what came after."""
+        return len(self.log())
+
+    def wait_for_log(self, text: str, *, timeout: float, since: int = 0) -> None:
         deadline = time.monotonic() + timeout
-        while text not in self.log():
+        while text not in self.log(since):
             assert self.process.poll() is None, f"the worker exited ({self.process.returncode}):\n{self.log()[-3000:]}"
             assert time.monotonic() < deadline, f"no {text!r} in the worker log after {timeout}s:\n{self.log()[-3000:]}"
             time.sleep(0.1)
@@ -197,6 +202,31 @@ class Worker:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
         self._log.close()
+
+
+@pytest.fixture(scope="module")
+def shared_worker(django_db_setup, redis_url, tmp_path_factory) -> Iterator[Worker]:
+    """One worker for the tests of a module that do not kill it (starting one costs seconds)."""
+    import redis
+
+    queue = f"test-ingest-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    media = tmp_path_factory.mktemp("shared-worker-media")
+    log_path = tmp_path_factory.mktemp("worker-logs") / "shared.log"
+    worker = Worker(broker=redis_url, queue=queue, media_root=media, log_path=log_path)
+    with celery_broker(redis_url, queue):
+        try:
+            yield worker.start()
+        finally:
+            worker.stop()
+            client = redis.Redis.from_url(redis_url)
+            client.delete(queue, *client.keys(f"{queue}*"))
+
+
+@pytest.fixture
+def worker(shared_worker, settings) -> Worker:
+    """The module's worker, with this process storing files where the worker reads them."""
+    settings.MEDIA_ROOT = shared_worker.media_root
+    return shared_worker
 
 
 @pytest.fixture

@@ -42,9 +42,8 @@ def stored_images(count: int) -> list[int]:
     return ids
 
 
-def test_an_upload_through_the_api_is_processed_by_the_worker(worker_factory, staff_client):
+def test_an_upload_through_the_api_is_processed_by_the_worker(worker, staff_client):
     # given
-    worker_factory()
     product = product_create()
     photo = small_jpeg(dataset_photos("t-shirt", 1)[0])
     # when
@@ -67,9 +66,9 @@ def test_an_upload_through_the_api_is_processed_by_the_worker(worker_factory, st
     assert listed[0]["status"] == "ready" and len(listed[0]["garments"]) == len(garments)
 
 
-def test_a_corrupt_image_fails_at_once_with_its_reason_and_is_not_retried(worker_factory, media_root):
+def test_a_corrupt_image_fails_at_once_with_its_reason_and_is_not_retried(worker):
     # given: an image row whose stored file is damaged (it passed validation at upload time)
-    worker = worker_factory()
+    since = worker.mark()
     photo = small_jpeg(dataset_photos("skirt", 1)[0])
     image = ProductImage(product=product_create(), checksum="0" * 64)
     image.file.save("upload", ContentFile(photo[: len(photo) // 3]), save=True)
@@ -81,13 +80,13 @@ def test_a_corrupt_image_fails_at_once_with_its_reason_and_is_not_retried(worker
     assert image.error.startswith("truncated: ")
     assert image.attempts == 1
     assert not Garment.objects.filter(image=image).exists()
-    worker.wait_for_log("succeeded", timeout=10)
-    assert "retrying" not in worker.log() and "Retry" not in worker.log()
+    worker.wait_for_log("succeeded", timeout=10, since=since)
+    assert "retrying" not in worker.log(since) and "Retry" not in worker.log(since)
 
 
-def test_a_database_outage_during_a_task_is_retried_then_succeeds(worker_factory):
+def test_a_database_outage_during_a_task_is_retried_then_succeeds(worker):
     # given
-    worker = worker_factory()
+    since = worker.mark()
     image_id = stored_images(1)[0]
     db = connection.settings_dict
     admin = psycopg.connect(host=db["HOST"], user=db["USER"], dbname="postgres", autocommit=True)
@@ -100,13 +99,13 @@ def test_a_database_outage_during_a_task_is_retried_then_succeeds(worker_factory
     try:
         # when
         product_images_enqueue(image_ids=[image_id])
-        worker.wait_for_log("retrying in", timeout=30)
+        worker.wait_for_log("retrying in", timeout=30, since=since)
     finally:
         admin.execute(f'ALTER DATABASE "{db["NAME"]}" ALLOW_CONNECTIONS true')
         admin.close()
     # then
     wait_until(lambda: status_of(image_id) == ProcessingStatus.READY, timeout=60, what="the retried task")
-    assert "not currently accepting connections" in worker.log()
+    assert "not currently accepting connections" in worker.log(since)
     assert Garment.objects.filter(image_id=image_id).exists()
 
 
