@@ -178,6 +178,10 @@ REST_FRAMEWORK = {
         "anon_recommendations": os.environ.get("FASHIONREC_ANON_RECOMMEND_RATE", "60/min"),
         "user_recommendations": os.environ.get("FASHIONREC_USER_RECOMMEND_RATE", "600/min"),
     },
+    # Reverse proxies in front of the app. With DRF's default (None) the anonymous throttle keys on
+    # X-Forwarded-For, which any client can forge to reset its budget; 0 keys on the socket address.
+    # Behind one proxy that appends X-Forwarded-For, set 1.
+    "NUM_PROXIES": int(os.environ.get("FASHIONREC_NUM_PROXIES", 0)),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "fashionrec API",
