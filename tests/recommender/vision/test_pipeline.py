@@ -1,4 +1,5 @@
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from recommender.vision.encoder import load_encoder
 from recommender.vision.encoder_eval import list_split
 from recommender.vision.pipeline import ImageAnalysis, VisionPipeline, get_pipeline, reset_pipeline
 from recommender.vision.preprocess import ImageRejected, load_image
+from recommender.vision.taxonomy import GARMENT_CLASSES
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +148,32 @@ def test_get_pipeline_builds_once_from_settings(settings, encoder, untrained_det
     finally:
         reset_pipeline()
     assert pipeline_module._pipeline is None
+
+
+def test_the_shipped_models_return_garments_with_boxes_and_unit_vectors():
+    # given: the default weights (models/detector, models/encoder), a street photo of a person
+    # and a flat-lay catalog photo
+    street = sorted((Path(settings.FASHIONREC_CCP_DATASET) / "photos").iterdir())[0].read_bytes()
+    flat = list_split(settings.FASHIONREC_DATASET, "validation")[0][0].read_bytes()
+    reset_pipeline()
+    try:
+        pipeline = get_pipeline()
+
+        # when
+        analyses = pipeline.analyse_batch([street, flat])
+    finally:
+        reset_pipeline()
+
+    # then
+    assert pipeline.detector is not None
+    for analysis in analyses:
+        assert isinstance(analysis, ImageAnalysis)
+        assert 1 <= len(analysis.garments) <= 6
+        confidences = [g.confidence for g in analysis.garments]
+        assert confidences == sorted(confidences, reverse=True)
+        for garment in analysis.garments:
+            x1, y1, x2, y2 = garment.box
+            assert 0 <= x1 < x2 <= analysis.width and 0 <= y1 < y2 <= analysis.height
+            assert garment.embedding.shape == (128,)
+            assert np.linalg.norm(garment.embedding) == pytest.approx(1.0, abs=1e-5)
+            assert garment.is_whole_image or garment.label in GARMENT_CLASSES
