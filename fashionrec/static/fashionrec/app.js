@@ -115,11 +115,11 @@
     return { code: "http_" + response.status, message: `The server answered ${response.status}. Try again in a moment.`, status: response.status };
   }
 
-  // Cards above the fold load eagerly; "results on screen" waits for their photos too.
-  const EAGER_CARDS = 8;
+  // "Results on screen" includes the photos of the first two rows of cards.
+  const FIRST_CARDS = 8;
 
   async function firstImagesShown() {
-    const images = [...el.results.querySelectorAll("img")].slice(0, EAGER_CARDS);
+    const images = [...el.results.querySelectorAll("img")].slice(0, FIRST_CARDS);
     await Promise.all(images.map((img) => img.decode().catch(() => undefined)));
     await nextFrame();
   }
@@ -170,6 +170,7 @@
   let filterTimer = null;
   function onFilterChange(event) {
     clearTimeout(filterTimer);
+    $("#filters-reset").hidden = !filtersActive();
     const typing = event && event.target && event.target.type === "number";
     filterTimer = setTimeout(requery, typing ? FILTER_DEBOUNCE_MS : 0);
   }
@@ -343,7 +344,7 @@
         showPhoto(false);
         clearResults();
       }
-      showError(error.message);
+      showError(error.message, error.code === "no_active_encoder" ? importHint() : null);
       el.error.dataset.code = error.code || "";
       return;
     }
@@ -397,8 +398,22 @@
     setStatus(results.length ? `Showing ${results.length} similar item${results.length === 1 ? "" : "s"}${about}.` : "No similar items found.");
   }
 
+  function importHint() {
+    // The catalog has never been indexed: say how to fill it (from the repository root).
+    const hint = document.createElement("div");
+    const p = document.createElement("p");
+    p.textContent = "Import the clothing photos from the repository root with:";
+    const pre = document.createElement("pre");
+    const code = document.createElement("code");
+    code.textContent = config.importCommand;
+    pre.append(code);
+    hint.append(p, pre);
+    return hint;
+  }
+
   function renderEmpty() {
     el.resultsEmpty.replaceChildren();
+    el.resultsEmpty.classList.toggle("notice--warning", !filtersActive());
     const p = document.createElement("p");
     if (filtersActive()) {
       p.textContent = "Nothing matches these filters. ";
@@ -410,13 +425,10 @@
       p.append(reset);
       el.resultsEmpty.append(p);
     } else {
-      el.resultsEmpty.classList.add("notice--warning");
-      p.innerHTML = "<strong>The catalog is empty.</strong> Import the clothing photos from the repository root with:";
-      const pre = document.createElement("pre");
-      const code = document.createElement("code");
-      code.textContent = config.importCommand;
-      pre.append(code);
-      el.resultsEmpty.append(p, pre);
+      const strong = document.createElement("strong");
+      strong.textContent = "The catalog is empty.";
+      p.append(strong);
+      el.resultsEmpty.append(p, importHint());
     }
   }
 
@@ -434,7 +446,7 @@
   };
 
   let cardCount = 0;
-  function renderCard(result, cardIndex) {
+  function renderCard(result) {
     const product = result.product;
     const card = el.cardTemplate.content.firstElementChild.cloneNode(true);
     const url = productUrl(product.id);
@@ -451,7 +463,6 @@
     media.href = url;
     const img = $("img", card);
     if (product.primary_image_url) {
-      if (cardIndex < EAGER_CARDS) img.loading = "eager";
       img.src = product.primary_image_url;
       img.alt = product.title;
     } else {
@@ -620,7 +631,12 @@
     el.filters.addEventListener("input", (event) => {
       if (event.target.type === "number") onFilterChange(event);
     });
-    el.filters.addEventListener("reset", () => setTimeout(requery, 0));
+    el.filters.addEventListener("reset", () => {
+      // The button hides itself: keep keyboard users' focus in the filters.
+      if (document.activeElement === $("#filters-reset")) el.category.focus();
+      $("#filters-reset").hidden = true;
+      setTimeout(requery, 0);
+    });
     el.filters.addEventListener("submit", (event) => event.preventDefault());
     loadOptions(el.category, config.urls.categories, categoryLabel);
     loadOptions(el.season, config.urls.seasons, (season) => season.name);

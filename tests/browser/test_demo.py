@@ -1,0 +1,294 @@
+"""The demo in a real browser (Debian's chromium via Playwright) against a live server.
+
+A slice of the clothing catalog is imported and processed by the real models; the page is used
+the way a shopper would: upload, look at the boxes and the grid, filter, sign in and like.
+Screenshots of every step go to ``test-artifacts/browser/``, and the upload → results-on-screen
+times measured in the page go to ``test-artifacts/browser/upload-timings.md``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import statistics
+
+import pytest
+
+from catalog.models import Category, Product
+from tests.browser.conftest import PER_CATEGORY, SHOPPER, street_photo, validation_photos
+
+pytestmark = [
+    pytest.mark.browser,
+    # Reads only: the catalog is committed once for the module (see conftest.py).
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("clothing_catalog"),
+]
+
+K = 12  # what the page asks for
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def generation(page) -> int:
+    return int(page.get_attribute("#results-section", "data-generation"))
+
+
+def wait_settled(page, previous: int) -> None:
+    """Wait until the page has finished the request started after ``previous``."""
+    page.wait_for_function(
+        """previous => {
+            const section = document.querySelector('#results-section');
+            return Number(section.dataset.generation) > previous && section.getAttribute('aria-busy') === 'false';
+        }""",
+        arg=previous,
+    )
+
+
+def upload(page, path_or_payload, *, input_selector="#photo-input") -> dict | None:
+    """Choose a file with the picker; return the API's JSON answer (None if not JSON)."""
+    before = generation(page)
+    with page.expect_response(lambda response: "/api/v1/recommendations/" in response.url) as answer:
+        page.set_input_files(input_selector, path_or_payload)
+    wait_settled(page, before)
+    try:
+        return answer.value.json()
+    except ValueError:
+        return None
+
+
+def requery(page, action) -> dict:
+    """Run ``action`` (a filter change, a click) and return the API answer it caused."""
+    before = generation(page)
+    with page.expect_response(
+        lambda response: "/api/v1/recommendations/" in response.url or "/similar/" in response.url
+    ) as answer:
+        action()
+    wait_settled(page, before)
+    return answer.value.json()
+
+
+def cards(page) -> list[dict]:
+    return page.eval_on_selector_all(
+        "#results .card",
+        "cards => cards.map(card => ({...card.dataset, title: card.querySelector('.card__title').textContent}))",
+    )
+
+
+def drop_file(page, path, *, mime="image/jpeg") -> dict:
+    """Drag and drop a file onto the drop zone (a real DataTransfer with a File in it)."""
+    data = base64.b64encode(path.read_bytes()).decode()
+    before = generation(page)
+    with page.expect_response(lambda response: "/api/v1/recommendations/" in response.url) as answer:
+        page.evaluate(
+            """([data, name, mime]) => {
+                const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
+                const transfer = new DataTransfer();
+                transfer.items.add(new File([bytes], name, {type: mime}));
+                const zone = document.querySelector('#dropzone');
+                for (const type of ['dragenter', 'dragover', 'drop']) {
+                    zone.dispatchEvent(new DragEvent(type, {dataTransfer: transfer, bubbles: true, cancelable: true}));
+                }
+            }""",
+            [data, path.name, mime],
+        )
+    wait_settled(page, before)
+    return answer.value.json()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+# ------------------------------------------------------------------------------ tests
+
+
+def test_search_by_photo_boxes_grid_filters_and_bad_uploads(page, artifacts, settings):
+    # given the catalog slice and the home page
+    page.goto("/")
+    assert not page.locator("#catalog-empty").count()
+    page.screenshot(path=artifacts / "01-home.png", full_page=True)
+
+    # when a street photo (a person wearing several garments) is chosen with the file picker
+    body = upload(page, street_photo(1))
+
+    # then the photo shows a labelled box per detected garment, scaled to the displayed photo
+    boxes = page.locator("#photo-boxes .box")
+    assert boxes.count() == len(body["garments"]) >= 1
+    photo = page.locator("#photo").bounding_box()
+    box = boxes.nth(0).bounding_box()
+    x1, y1, x2, y2 = body["garments"][0]["box"]
+    scale = photo["width"] / body["image"]["width"]
+    assert abs(box["width"] - (x2 - x1) * scale) <= 2
+    assert abs(box["height"] - (y2 - y1) * scale) <= 2
+    assert abs(box["x"] - (photo["x"] + x1 * scale)) <= 2
+    assert abs(box["y"] - (photo["y"] + y1 * scale)) <= 2
+    top = body["garments"][0]
+    assert ("whole photo" if top["is_whole_image"] else top["label"]) in boxes.nth(0).inner_text()
+    assert boxes.nth(0).get_attribute("aria-pressed") == "true"  # the most confident one first
+    # ... and a full grid of K recommendations with image, title, price and sizes
+    assert len(cards(page)) == K == len(body["results"])
+    first = page.locator("#results .card").nth(0)
+    assert first.locator("img").get_attribute("alt") == body["results"][0]["product"]["title"]
+    assert first.locator(".card__price").inner_text().strip()
+    assert "Showing 12 similar items" in page.locator("#status").inner_text()
+    page.screenshot(path=artifacts / "02-results.png", full_page=True)
+
+    # when the shopper hovers the match badge, then the score breakdown shows
+    first.locator(".score__toggle").hover()
+    assert first.locator(".score__panel").is_visible()
+    assert "Looks similar" in first.locator(".score__panel").inner_text()
+    page.screenshot(path=artifacts / "03-score-breakdown.png")
+
+    # when another garment is chosen with the keyboard (boxes are buttons), then the grid is for it
+    if boxes.count() > 1:
+        boxes.nth(1).focus()
+        chosen = requery(page, lambda: page.keyboard.press("Enter"))
+        assert chosen["garment"] == 1
+        assert boxes.nth(1).get_attribute("aria-pressed") == "true"
+        assert boxes.nth(0).get_attribute("aria-pressed") == "false"
+        page.screenshot(path=artifacts / "04-second-garment.png", full_page=True)
+
+    # when a category is chosen, then every card is in that category (or below it), no reload
+    page.evaluate("window.noReload = true")
+    # (a parent category: trousers, shorts and skirts all belong to "Bottoms")
+    bottoms = Category.objects.get(name="Bottoms")
+    page.wait_for_selector(f"#filter-category option[value='{bottoms.pk}']", state="attached")
+    filtered = requery(page, lambda: page.select_option("#filter-category", str(bottoms.pk)))
+    shown = cards(page)
+    assert len(shown) == len(filtered["results"]) == 3 * PER_CATEGORY
+    assert all(card["category"].startswith(str(bottoms)) for card in shown), shown
+    assert len({card["category"] for card in shown}) == 3
+    assert page.evaluate("window.noReload") is True
+
+    # when "in stock only" is ticked as well, then every card has a size in stock
+    requery(page, lambda: page.check("#filter-in-stock"))
+    shown = cards(page)
+    assert all(card["inStock"] == "true" for card in shown)
+    assert all(card["category"].startswith(str(bottoms)) for card in shown)
+    expected = Product.objects.filter(category__path__startswith=bottoms.path, variants__stock__gt=0).distinct()
+    assert {int(card["productId"]) for card in shown} == set(expected.values_list("pk", flat=True))
+    page.screenshot(path=artifacts / "05-filtered.png", full_page=True)
+
+    # when a price ceiling below every item is typed, then a clear "nothing matches" message
+    requery(page, lambda: page.fill("#filter-price-max", "1"))
+    assert not cards(page)
+    assert "Nothing matches these filters" in page.locator("#results-empty").inner_text()
+    requery(page, lambda: page.click("#filters-reset"))
+    assert len(cards(page)) == K
+
+    # when a file that is not an image is uploaded, then the API's message is shown
+    answer = upload(page, {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a photo at all\n" * 50})
+    error = page.locator("#error")
+    assert error.is_visible()
+    assert answer["error"]["message"] in error.inner_text()
+    assert page.get_attribute("#error", "data-code") == answer["error"]["code"]
+    page.screenshot(path=artifacts / "06-not-an-image.png", full_page=True)
+
+    # when a file above the upload limit is uploaded, then the API's "too large" message is shown
+    limit, settings.FASHIONREC_MAX_UPLOAD_BYTES = settings.FASHIONREC_MAX_UPLOAD_BYTES, 64 * 1024
+    answer = upload(page, {"name": "huge.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8\xff" + b"0" * 80_000})
+    assert answer["error"]["code"] == "too_large"
+    assert answer["error"]["message"] in error.inner_text()
+    page.screenshot(path=artifacts / "07-too-large.png", full_page=True)
+    settings.FASHIONREC_MAX_UPLOAD_BYTES = limit
+
+    # when a good photo is dropped on the page afterwards, then the error goes and results come
+    dropped = drop_file(page, validation_photos("dress", 1)[0])
+    assert not error.is_visible()
+    assert len(cards(page)) == len(dropped["results"]) == K
+
+
+def test_upload_to_results_time_in_the_browser(page, artifacts):
+    """upload → results on screen (photos of the first cards decoded), measured in the page."""
+    # given a warm page (the first upload loads the models in the server process)
+    page.goto("/")
+    upload(page, street_photo(2))
+    flat_lays = [validation_photos(category, 1)[0] for category in ("t-shirt", "pants", "shoes", "skirt", "outwear")]
+    photos = [*(street_photo(n) for n in (3, 4, 5, 6, 7)), *flat_lays]
+
+    # when the shopper uploads photo after photo
+    page.evaluate("window.fashionrecTimings.length = 0")
+    for photo in photos:
+        upload(page, photo)
+        assert len(cards(page)) == K
+
+    # then every upload was timed, and the times are reported
+    timings = page.evaluate("window.fashionrecTimings")
+    assert len(timings) == len(photos)
+    p50, p95 = statistics.median(timings), percentile(timings, 0.95)
+    report = {
+        "uploads": len(timings),
+        "p50_ms": round(p50, 1),
+        "p95_ms": round(p95, 1),
+        "max_ms": round(max(timings), 1),
+        "target_p95_ms": 1000,
+        "timings_ms": [round(t, 1) for t in timings],
+    }
+    (artifacts / "upload-timings.json").write_text(json.dumps(report, indent=2))
+    (artifacts / "upload-timings.md").write_text(
+        "# Upload → results on screen, in chromium (live server, catalog slice)\n\n"
+        f"| uploads | p50 ms | p95 ms | max ms | target p95 ms |\n|---:|---:|---:|---:|---:|\n"
+        f"| {len(timings)} | {p50:.0f} | {p95:.0f} | {max(timings):.0f} | 1000 |\n"
+    )
+    print(f"\nupload→results in the browser: p50 {p50:.0f} ms, p95 {p95:.0f} ms over {len(timings)} uploads")
+    # Guard against regressions with headroom for a busy 2-core CI machine; the figure itself
+    # is reported above and in the README.
+    assert p95 <= 2000
+
+
+def test_signed_in_shopper_likes_and_dislikes_change_the_next_results(page, artifacts):
+    # given a shopper who signs in through the page
+    page.goto("/accounts/login/?next=/")
+    page.fill("#id_username", SHOPPER["username"])
+    page.fill("#id_password", SHOPPER["password"])
+    page.click("button[type=submit]")
+    page.wait_for_url("**/")
+    assert "Signed in as" in page.locator(".site-nav").inner_text()
+    before = upload(page, validation_photos("t-shirt", 1)[0])
+    assert all(result["score_breakdown"].get("taste", 0) == 0 for result in before["results"])
+
+    # when they like the third item and dislike the first
+    liked, disliked = page.locator("#results .card").nth(2), page.locator("#results .card").nth(0)
+    liked_id, disliked_id = int(liked.get_attribute("data-product-id")), int(disliked.get_attribute("data-product-id"))
+    with page.expect_response("**/api/v1/me/interactions/") as like:
+        liked.locator(".js-like").click()
+    assert like.value.status in (200, 201)
+    with page.expect_response("**/api/v1/me/interactions/") as dislike:
+        disliked.locator(".js-dislike").click()
+    assert dislike.value.status in (200, 201)
+    assert liked.locator(".js-like").get_attribute("aria-pressed") == "true"
+    assert "not for you" in page.locator("#status").inner_text()
+    page.screenshot(path=artifacts / "08-liked.png", full_page=True)
+
+    # then their next results carry the taste and the dislike
+    after = requery(page, lambda: page.check("#filter-in-stock"))
+    parts = {result["product"]["id"]: result["score_breakdown"] for result in after["results"]}
+    assert any(part.get("taste", 0) != 0 for part in parts.values())
+    if disliked_id in parts:
+        assert parts[disliked_id]["dislike"] < 0
+    assert liked_id != disliked_id
+
+
+def test_product_page_shows_similar_items(page, artifacts):
+    # given a product from the catalog
+    product = Product.objects.filter(category__name__iexact="dress").first() or Product.objects.first()
+
+    # when its page is opened
+    before = 0
+    with page.expect_response(f"**/api/v1/products/{product.pk}/similar/**") as answer:
+        page.goto(f"/products/{product.pk}/")
+    wait_settled(page, before)
+
+    # then it shows the product and a grid of other, similar products
+    assert page.locator("h1").inner_text() == product.title
+    shown = cards(page)
+    assert len(shown) == len(answer.value.json()["results"]) >= 1
+    assert str(product.pk) not in {card["productId"] for card in shown}
+    page.screenshot(path=artifacts / "09-product-page.png", full_page=True)
+
+    # when a filter changes, then the similar items obey it
+    requery(page, lambda: page.check("#filter-in-stock"))
+    assert all(card["inStock"] == "true" for card in cards(page))
