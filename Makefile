@@ -51,6 +51,11 @@ bench-retrieval: install
 bench-vision: install
 	$(PY) bench/vision_speed.py
 
+# Recommend query at N synthetic garments (own database): recall@10, rows, db/REST p50/p95 per filter
+# selectivity, FAISS post-filtering baseline; writes bench/reports/recommend-N.md. Runs niced.
+bench-recommend: install
+	nice -n 10 $(PY) bench/recommend.py --n $(N)
+
 # 20 clients for 60 s against gunicorn on the embedded PostgreSQL (needs wrk: apt-get install -y wrk).
 bench-load: install
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

@@ -221,12 +221,14 @@ FASHIONREC_CCP_DATASET = os.environ.get("FASHIONREC_CCP_DATASET", str(BASE_DIR.p
 FASHIONREC_RECOMMEND_K_DEFAULT = 12
 FASHIONREC_RECOMMEND_K_MAX = 50
 # Garments fetched by the nearest-neighbour phase before one-per-product and re-scoring:
-# max(POOL_MIN, POOL_PER_RESULT * k). Boosts only reorder inside this pool.
-FASHIONREC_RECOMMEND_POOL_MIN = int(os.environ.get("FASHIONREC_RECOMMEND_POOL_MIN", 100))
+# max(POOL_MIN, POOL_PER_RESULT * k). Boosts only reorder inside this pool. 40 for k=10 kept
+# recall@10 at 1.000 on 100k garments (bench/reports/recommend-100000.md) and costs half of 100.
+FASHIONREC_RECOMMEND_POOL_MIN = int(os.environ.get("FASHIONREC_RECOMMEND_POOL_MIN", 40))
 FASHIONREC_RECOMMEND_POOL_PER_RESULT = 4
 # hnsw.ef_search for the ANN phase (SET LOCAL); iterative scans continue past it when filters
-# reject candidates, up to hnsw.max_scan_tuples. Value measured in bench/reports/recommend-*.md.
-FASHIONREC_RECOMMEND_EF_SEARCH = int(os.environ.get("FASHIONREC_RECOMMEND_EF_SEARCH", 200))
+# reject candidates, up to hnsw.max_scan_tuples. 100 gave the same recall@10 as 200 on 100k
+# garments at every selectivity for less work (bench/reports/recommend-*.md).
+FASHIONREC_RECOMMEND_EF_SEARCH = int(os.environ.get("FASHIONREC_RECOMMEND_EF_SEARCH", 100))
 FASHIONREC_RECOMMEND_MAX_SCAN_TUPLES = int(os.environ.get("FASHIONREC_RECOMMEND_MAX_SCAN_TUPLES", 50_000))
 # Plan rule: scan the filtered subset exactly (no HNSW) when the planner estimates it at most
 # max(EXACT_MAX_ROWS, EXACT_FRACTION x garments of the active version) rows.

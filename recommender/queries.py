@@ -77,7 +77,7 @@ from typing import Literal
 
 import numpy as np
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 Plan = Literal["ann", "exact"]
 
@@ -310,7 +310,7 @@ candidates AS (
     JOIN recommender_garment g ON g.id = f.id
 )"""
 
-_SCORING = """
+_RULES = """
 rules AS (
     -- seasonal rules active on %(today)s: explicit dates, or a season window (month*100+day,
     -- inclusive, wrapping the new year when it starts after it ends)
@@ -324,7 +324,9 @@ rules AS (
             THEN %(today_key)s BETWEEN s.start_month * 100 + s.start_day AND s.end_month * 100 + s.end_day
         ELSE %(today_key)s >= s.start_month * 100 + s.start_day OR %(today_key)s <= s.end_month * 100 + s.end_day
     END
-),
+),"""
+
+_PREF = """
 pref AS (
     SELECT up.colours, up.sizes, up.price_min, up.price_max,
            CASE WHEN up.encoder_version = %(version)s THEN up.taste_vector END AS taste_vector,
@@ -335,18 +337,17 @@ pref AS (
                  WHERE pb.userpreference_id = up.id) AS brand_ids
     FROM users_userpreference up
     WHERE up.user_id = %(user_id)s
-),
+),"""
+
+_BEST = """
 best AS (
     -- one row per product: its garment nearest to the query
     SELECT DISTINCT ON (c.product_id) c.*
     FROM candidates c
     ORDER BY c.product_id, c.distance, c.id
-),
-parts AS (
-    SELECT b.product_id, b.id AS garment_id, b.image_id, b.category_id,
-        1 - b.distance AS similarity,
-        %(w_similarity)s * (1 - b.distance) AS p_similarity,
-        %(w_seasonal)s * COALESCE((
+),"""
+
+_SEASONAL = """%(w_seasonal)s * COALESCE((
             SELECT r.weight FROM rules r
             WHERE (r.category_path IS NULL OR b.category_path = r.category_path
                    OR starts_with(b.category_path, r.category_path || '/'))
@@ -354,8 +355,9 @@ parts AS (
               AND (r.target_colour = '' OR r.target_colour = b.colour)
               AND (r.target_tag = '' OR r.target_tag = ANY(b.tags))
             ORDER BY r.priority DESC, r.id DESC
-            LIMIT 1), 0) AS p_seasonal,
-        CASE WHEN pref.category_paths IS NULL THEN 0 ELSE
+            LIMIT 1), 0)"""
+
+_USER_TERMS = """CASE WHEN pref.category_paths IS NULL THEN 0 ELSE
               CASE WHEN EXISTS (SELECT 1 FROM unnest(pref.category_paths) AS pp(path)
                                 WHERE b.category_path = pp.path OR starts_with(b.category_path, pp.path || '/'))
                    THEN %(w_pref_category)s ELSE 0 END
@@ -368,17 +370,38 @@ parts AS (
                    THEN %(w_pref_price)s ELSE 0 END
         END AS p_preference,
         COALESCE(%(w_taste)s * (1 - (b.embedding <=> pref.taste_vector)), 0) AS p_taste,
-        COALESCE(-%(w_dislike)s * GREATEST(0, 1 - (b.embedding <=> pref.dislike_vector)), 0) AS p_dislike,
+        COALESCE(-%(w_dislike)s * GREATEST(0, 1 - (b.embedding <=> pref.dislike_vector)), 0) AS p_dislike,"""
+
+_ANONYMOUS_TERMS = """0::float8 AS p_preference, 0::float8 AS p_taste, 0::float8 AS p_dislike,"""
+
+_PARTS = """
+parts AS MATERIALIZED (
+    -- materialised: each part is computed once per product, not once per reference
+    SELECT b.product_id, b.id AS garment_id, b.image_id, b.category_id,
+        1 - b.distance AS similarity,
+        %(w_similarity)s * (1 - b.distance) AS p_similarity,
+        {seasonal} AS p_seasonal,
+        {user_terms}
         %(w_inventory)s * LEAST(GREATEST(b.stock_total, 0), %(inventory_cap)s)::float8 / %(inventory_cap)s
             AS p_inventory
     FROM best b
-    LEFT JOIN pref ON true
+    {pref_join}
 ),
 scored AS (
     SELECT parts.*,
         p_similarity + p_seasonal + p_preference + p_taste + p_dislike + p_inventory AS score
     FROM parts
-),
+)"""
+
+_FINAL = """
+SELECT product_id, garment_id, image_id, category_id, similarity, score,
+       p_similarity, p_seasonal, p_preference, p_taste, p_dislike, p_inventory
+FROM scored
+ORDER BY score DESC, similarity DESC, product_id
+LIMIT %(k)s
+"""
+
+_FINAL_DIVERSIFIED = """,
 ranked AS (
     SELECT scored.*,
         row_number() OVER (PARTITION BY category_id ORDER BY score DESC, similarity DESC, product_id) AS category_rank
@@ -387,24 +410,44 @@ ranked AS (
 SELECT product_id, garment_id, image_id, category_id, similarity, score,
        p_similarity, p_seasonal, p_preference, p_taste, p_dislike, p_inventory
 FROM ranked
-WHERE %(max_per_category)s = 0 OR category_rank <= %(max_per_category)s
+WHERE category_rank <= %(max_per_category)s
 ORDER BY score DESC, similarity DESC, product_id
 LIMIT %(k)s
 """
 
 
-def recommend_sql(*, plan: Plan, filters: RecommendFilters, params: dict) -> str:
-    """The statement text for a plan and a set of filters; fills ``params`` with the filters."""
+def recommend_sql(
+    *, plan: Plan, filters: RecommendFilters, params: dict, personalised: bool = True, diversified: bool = False
+) -> str:
+    """The statement text, assembled from the constant fragments above; fills ``params``.
+
+    Anonymous requests leave out the preference CTE (its terms are 0) and a request without a
+    per-category cap leaves out the window: less for the planner to plan on every call.
+    """
     where = _filter_sql(filters, params)
     candidates = (_CANDIDATES_ANN if plan == "ann" else _CANDIDATES_EXACT).format(where=where)
-    return "WITH " + candidates + "," + _SCORING
+    parts = _PARTS.format(
+        seasonal=_SEASONAL,
+        user_terms=_USER_TERMS if personalised else _ANONYMOUS_TERMS,
+        pref_join="LEFT JOIN pref ON true" if personalised else "",
+    )
+    return (
+        "WITH "
+        + candidates
+        + ","
+        + _RULES
+        + (_PREF if personalised else "")
+        + _BEST
+        + parts
+        + (_FINAL_DIVERSIFIED if diversified else _FINAL)
+    )
 
 
 def pool_size(k: int) -> int:
     return max(settings.FASHIONREC_RECOMMEND_POOL_MIN, settings.FASHIONREC_RECOMMEND_POOL_PER_RESULT * k)
 
 
-def recommend(
+def _statement(
     *,
     vector: str,
     version: str,
@@ -412,14 +455,10 @@ def recommend(
     k: int,
     plan: Plan,
     today: dt.date,
-    user_id: int | None = None,
-    weights: Weights | None = None,
-    max_per_category: int = 0,
-    ef_search: int | None = None,
-) -> list[RecommendRow]:
-    """Run the recommend statement. Precondition: inside ``transaction.atomic()``."""
-    if not connection.in_atomic_block:
-        raise RuntimeError("recommend() sets hnsw.* with SET LOCAL: call it inside transaction.atomic().")
+    user_id: int | None,
+    weights: Weights | None,
+    max_per_category: int,
+) -> tuple[str, dict]:
     weights = weights or Weights.from_settings()
     params: dict = {
         "vector": vector,
@@ -442,7 +481,43 @@ def recommend(
         "w_dislike": weights.dislike,
         "w_inventory": weights.inventory,
     }
-    sql = recommend_sql(plan=plan, filters=filters, params=params)
+    sql = recommend_sql(
+        plan=plan,
+        filters=filters,
+        params=params,
+        personalised=user_id is not None,
+        diversified=max_per_category > 0,
+    )
+    return sql, params
+
+
+def recommend(
+    *,
+    vector: str,
+    version: str,
+    filters: RecommendFilters,
+    k: int,
+    plan: Plan,
+    today: dt.date,
+    user_id: int | None = None,
+    weights: Weights | None = None,
+    max_per_category: int = 0,
+    ef_search: int | None = None,
+) -> list[RecommendRow]:
+    """Run the recommend statement. Precondition: inside ``transaction.atomic()``."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("recommend() sets hnsw.* with SET LOCAL: call it inside transaction.atomic().")
+    sql, params = _statement(
+        vector=vector,
+        version=version,
+        filters=filters,
+        k=k,
+        plan=plan,
+        today=today,
+        user_id=user_id,
+        weights=weights,
+        max_per_category=max_per_category,
+    )
     with connection.cursor() as cursor:
         set_local_search_settings(cursor, ef_search=ef_search)
         cursor.execute(sql, params)
@@ -466,6 +541,27 @@ def recommend(
         )
         for row in rows
     ]
+
+
+def explain_recommend(
+    *, vector: str, version: str, filters: RecommendFilters, k: int, plan: Plan, today: dt.date, analyze: bool = False
+) -> str:
+    """The plan of the statement :func:`recommend` would run (for tests and benchmarks)."""
+    sql, params = _statement(
+        vector=vector,
+        version=version,
+        filters=filters,
+        k=k,
+        plan=plan,
+        today=today,
+        user_id=None,
+        weights=None,
+        max_per_category=0,
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        set_local_search_settings(cursor)
+        cursor.execute(("EXPLAIN (ANALYZE, BUFFERS) " if analyze else "EXPLAIN ") + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
 
 
 def set_local_search_settings(cursor, *, ef_search: int | None = None) -> None:

@@ -22,6 +22,7 @@ from catalog.api.products import (
     _parse_id,
     id_field,
     plain_data,
+    product_card,
 )
 from fashionrec.api.errors import ApiError
 from recommender import queries, selectors
@@ -136,7 +137,7 @@ def _body(
         "garment": garment,
         "results": [
             {
-                "product": ProductCardSerializer(item.product).data,
+                "product": product_card(item.product),
                 "similarity": round(item.row.similarity, 6),
                 "score": round(item.row.score, 6),
                 "score_breakdown": {name: round(value, 6) for name, value in item.row.breakdown.items()},

@@ -221,7 +221,7 @@ def test_similar_query_count_is_fixed(client, shop, django_assert_num_queries):
     url = f"/api/v1/products/{query.pk}/similar/"
     # 1 context: active encoder, the product's query vector, filter ids
     # 2 EXPLAIN: the planner's estimate of the filtered subset (plan rule)
-    # 3 SAVEPOINT (the test's transaction; BEGIN, uncounted, in production)
+    # 3 SAVEPOINT (BEGIN in production, where 6 is COMMIT)
     # 4 set_config: hnsw.ef_search, hnsw.iterative_scan, hnsw.max_scan_tuples, jit (SET LOCAL)
     # 5 the recommend statement
     # 6 RELEASE SAVEPOINT

@@ -1,0 +1,756 @@
+"""Benchmark of the recommend query: recall, rows and latency per filter selectivity.
+
+    make bench-recommend N=100000        # or: .venv/bin/python bench/recommend.py --n 100000
+
+Builds a synthetic catalog of N garment embeddings in its own database on the embedded server
+(``fashionrec_bench_recommend``; the development database is not touched): a category tree,
+Zipf-distributed brands, log-normal prices per category, sizes with stock (some sold out),
+seasons, and clustered 128-d unit vectors whose clusters belong to categories (as the
+embeddings of a classifier-trained encoder do). Rows go in with COPY, triggers off (the
+denormalised garment columns are written consistently by the generator), and the HNSW index
+is built afterwards (timed).
+
+For each selectivity (100, 30, 10, 3, 1, 0.3 % of the garments) and each query product, with
+a filter of that selectivity (a price window; a category subtree, half the time the query's
+own, narrowed by a price window; or a brand narrowed by a price window):
+
+* **production**: the planner estimate, the plan rule and the recommend statement, exactly as
+  ``recommender.selectors`` runs them; timed in the database round trips;
+* **exact**: the same statement with index scans disabled (``enable_indexscan = off``), the
+  reference for recall@10 (over product ids);
+* **REST**: ``GET /api/v1/products/{id}/similar/`` with the same filters through Django's test
+  client (the whole request: parsing, 10 queries, serialisation);
+* **FAISS**: ``IndexHNSWFlat`` (M=16, efConstruction=200, efSearch = the production ef_search)
+  over the same vectors, its ef_search neighbours post-filtered in Python, one per product,
+  scored like the query (similarity + inventory): the approach the original system used.
+
+Prints a table and writes ``bench/reports/recommend-<N>.md``; the last line is
+``min_recall@10 <value> db_p95_ms <value> rest_p95_ms <value>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BENCH_DB = "fashionrec_bench_recommend"
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fashionrec.settings")
+os.environ["FASHIONREC_EMBEDDED_DB_NAME"] = BENCH_DB
+# The benchmark is one anonymous client sending thousands of requests: lift the throttle.
+os.environ["FASHIONREC_ANON_RECOMMEND_RATE"] = "100000000/min"
+
+import django  # noqa: E402
+
+django.setup()
+
+import numpy as np  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.test import Client  # noqa: E402
+
+from recommender import queries  # noqa: E402
+from recommender.queries import RecommendFilters  # noqa: E402
+
+DIM = settings.FASHIONREC_EMBEDDING_DIM
+VERSION = "bench-synthetic"
+SELECTIVITIES = [1.0, 0.3, 0.1, 0.03, 0.01, 0.003]
+K = 10
+TODAY = dt.date.today()
+
+# --- the synthetic catalog ------------------------------------------------------------------
+
+TREE = {
+    "women": {
+        "tops": ["t-shirts", "shirts", "blouses", "knitwear"],
+        "dresses": ["casual", "evening"],
+        "trousers": ["jeans", "chinos"],
+        "skirts": [],
+        "outerwear": ["coats", "jackets"],
+        "shoes": ["sneakers", "boots", "heels"],
+        "bags": [],
+    },
+    "men": {
+        "tops": ["t-shirts", "shirts", "knitwear"],
+        "trousers": ["jeans", "chinos"],
+        "outerwear": ["coats", "jackets"],
+        "shoes": ["sneakers", "boots"],
+    },
+    "kids": {"tops": [], "trousers": [], "shoes": []},
+}
+COLOURS = ["black", "white", "grey", "beige", "brown", "red", "pink", "orange", "yellow", "green", "blue", "navy"]
+COLOUR_P = np.array([18, 12, 10, 8, 6, 6, 5, 3, 3, 5, 14, 10], dtype=float)
+SIZES = {
+    "clothes": ["XS", "S", "M", "L", "XL"],
+    "shoes": ["37", "38", "39", "40", "41", "42", "43", "44"],
+    "bags": ["one-size"],
+}
+
+
+@dataclass
+class Catalog:
+    """Per-garment attributes (aligned arrays) and what the queries need."""
+
+    n: int
+    product_id: np.ndarray
+    vectors: np.ndarray
+    category_path: np.ndarray  # str
+    brand_id: np.ndarray
+    price: np.ndarray  # float cents-rounded
+    in_stock: np.ndarray
+    stock_total: np.ndarray
+    sizes: list[frozenset]
+    category_nodes: dict[str, int]  # path -> id
+
+
+def _categories() -> list[tuple[int, str, str, str | None]]:
+    rows, next_id = [], 1
+    for root, children in TREE.items():
+        rows.append((next_id, root, root, None))
+        root_path, next_id = root, next_id + 1
+        for child, leaves in children.items():
+            rows.append((next_id, child, f"{root_path}/{child}", root_path))
+            child_path, next_id = f"{root_path}/{child}", next_id + 1
+            for leaf in leaves:
+                rows.append((next_id, leaf, f"{child_path}/{leaf}", child_path))
+                next_id += 1
+    return rows
+
+
+def generate(n: int, seed: int = 7) -> tuple[Catalog, dict]:
+    rng = np.random.default_rng(seed)
+    categories = _categories()
+    paths = [path for _, _, path, _ in categories]
+    ids = {path: cid for cid, _, path, _ in categories}
+    leaves = [p for p in paths if not any(q.startswith(p + "/") for q in paths)]
+    leaf_p = rng.zipf(1.6, len(leaves)).astype(float) + 5
+    leaf_p /= leaf_p.sum()
+
+    # Products: one image each, 1-3 garments (mean 1.4): the first is the product itself.
+    n_products = int(n / 1.4)
+    garments_per = rng.choice([1, 2, 3], size=n_products, p=[0.65, 0.30, 0.05])
+    excess = garments_per.sum() - n
+    while excess > 0:  # trim to exactly n garments
+        idx = np.flatnonzero(garments_per > 1)[: int(excess)]
+        garments_per[idx] -= 1
+        excess = garments_per.sum() - n
+    if excess < 0:
+        garments_per[: -int(excess)] += 1
+    product_leaf = rng.choice(len(leaves), size=n_products, p=leaf_p)
+    n_brands = 300
+    brand_w = 1.0 / np.arange(1, n_brands + 1) ** 1.1
+    product_brand = rng.choice(n_brands, size=n_products, p=brand_w / brand_w.sum()) + 1
+    product_colour = rng.choice(len(COLOURS), size=n_products, p=COLOUR_P / COLOUR_P.sum())
+    leaf_price_mu = rng.uniform(np.log(15), np.log(150), len(leaves))
+    product_price = np.round(np.exp(leaf_price_mu[product_leaf] + rng.normal(0, 0.45, n_products)), 2)
+    product_price = np.maximum(product_price, 1.0)
+    product_seasons = [
+        sorted(rng.choice(4, size=rng.choice([1, 2], p=[0.6, 0.4]), replace=False) + 1) for _ in range(n_products)
+    ]
+
+    # Clusters: about n/500, each belonging to one leaf category.
+    n_clusters = max(50, n // 500)
+    cluster_leaf = rng.choice(len(leaves), size=n_clusters, p=leaf_p)
+    centres = rng.normal(size=(n_clusters, DIM))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    clusters_of_leaf = {leaf: np.flatnonzero(cluster_leaf == leaf) for leaf in range(len(leaves))}
+    for leaf, members in clusters_of_leaf.items():
+        if len(members) == 0:
+            clusters_of_leaf[leaf] = np.array([rng.integers(n_clusters)])
+
+    # Variants: sizes per kind, stock Poisson(3) with a quarter sold out.
+    def kind(path: str) -> str:
+        return "shoes" if "/shoes" in path else "bags" if path.endswith("bags") else "clothes"
+
+    variants, sizes_in_stock, stock_totals = [], [], []
+    for p in range(n_products):
+        options = SIZES[kind(leaves[product_leaf[p]])]
+        chosen = (
+            options
+            if len(options) == 1
+            else sorted(rng.choice(options, size=rng.integers(3, len(options) + 1), replace=False))
+        )
+        stock = rng.poisson(3, len(chosen)) * (rng.random(len(chosen)) > 0.25)
+        variants.append(list(zip(chosen, stock.tolist(), strict=True)))
+        sizes_in_stock.append(frozenset(s for s, q in zip(chosen, stock, strict=True) if q > 0))
+        stock_totals.append(int(stock.sum()))
+
+    garment_product = np.repeat(np.arange(n_products), garments_per)
+    first = np.r_[True, garment_product[1:] != garment_product[:-1]]
+    g_leaf = product_leaf[garment_product].copy()
+    # A second or third garment in a photo is another kind of garment (e.g. the trousers
+    # under a top): a random leaf.
+    g_leaf[~first] = rng.choice(len(leaves), size=int((~first).sum()), p=leaf_p)
+    g_cluster = np.array([rng.choice(clusters_of_leaf[leaf]) for leaf in g_leaf])
+    noise = rng.normal(size=(n, DIM)) * (0.55 / np.sqrt(DIM))
+    vectors = centres[g_cluster] + noise
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+    product_paths = np.array([leaves[i] for i in product_leaf], dtype=str)
+    catalog = Catalog(
+        n=n,
+        product_id=garment_product + 1,
+        vectors=vectors,
+        category_path=product_paths[garment_product],
+        brand_id=product_brand[garment_product],
+        price=product_price[garment_product],
+        in_stock=np.array([stock_totals[p] > 0 for p in garment_product]),
+        stock_total=np.array(stock_totals)[garment_product],
+        sizes=[sizes_in_stock[p] for p in garment_product],
+        category_nodes=ids,
+    )
+    raw = {
+        "categories": categories,
+        "n_brands": n_brands,
+        "product_leaf_path": product_paths,
+        "product_brand": product_brand,
+        "product_colour": product_colour,
+        "product_price": product_price,
+        "product_seasons": product_seasons,
+        "variants": variants,
+        "sizes_in_stock": sizes_in_stock,
+        "stock_totals": stock_totals,
+        "garments_per": garments_per,
+        "g_leaf": g_leaf,
+        "leaves": leaves,
+    }
+    return catalog, raw
+
+
+def department(path: str) -> str:
+    return path.split("/", 1)[0]
+
+
+def load(catalog: Catalog, raw: dict, *, parallel_workers: int) -> dict[str, float]:
+    """COPY everything in (triggers off), then build the indexes; returns timings."""
+    import psycopg
+    from pgvector.psycopg import register_vector
+
+    timings: dict[str, float] = {}
+    params = connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k in ("host", "port", "user", "dbname")}) as conn:
+        renice(conn)
+        register_vector(conn)
+        cur = conn.cursor()
+        start = time.perf_counter()
+        cur.execute(
+            "TRUNCATE recommender_garment, catalog_productimage, catalog_productvariant, catalog_product_seasons, "
+            "catalog_product, catalog_seasonalrule, catalog_season, catalog_brand, catalog_category, "
+            "recommender_encoderversion RESTART IDENTITY CASCADE"
+        )
+        cur.execute("DROP INDEX IF EXISTS garment_embedding_hnsw")
+        # Bulk load: triggers (and FK checks) off for this session; the generator writes the
+        # denormalised columns consistently.
+        cur.execute("SET session_replication_role = replica")
+        now = dt.datetime.now(dt.UTC)
+        with cur.copy("COPY catalog_category (id, name, slug, path, parent_id) FROM STDIN") as copy:
+            for cid, slug, path, parent in raw["categories"]:
+                copy.write_row((cid, slug.title(), slug, path, catalog.category_nodes[parent] if parent else None))
+        with cur.copy("COPY catalog_brand (id, name, slug) FROM STDIN") as copy:
+            for b in range(1, raw["n_brands"] + 1):
+                copy.write_row((b, f"Brand {b}", f"brand-{b}"))
+        seasons = [("Spring", 3, 1, 5, 31), ("Summer", 6, 1, 8, 31), ("Autumn", 9, 1, 11, 30), ("Winter", 12, 1, 2, 28)]
+        with cur.copy(
+            "COPY catalog_season (id, name, slug, hemisphere, start_month, start_day, end_month, end_day) FROM STDIN"
+        ) as copy:
+            for i, (name, sm, sd, em, ed) in enumerate(seasons, start=1):
+                copy.write_row((i, name, name.lower(), "north", sm, sd, em, ed))
+        # Rules active today that match nothing: the rules CTE runs at its real cost without
+        # changing the ranking, so FAISS (which knows no rules) stays comparable.
+        cur.execute(
+            "INSERT INTO catalog_seasonalrule (name, starts_on, ends_on, target_colour, target_tag, weight, priority,"
+            " is_active, created_at, updated_at) SELECT 'bench ' || i, %s, %s, '', 'bench-none', 0.2, i, true,"
+            " now(), now() FROM generate_series(1, 10) i",
+            [TODAY - dt.timedelta(days=30), TODAY + dt.timedelta(days=30)],
+        )
+        n_products = len(raw["product_price"])
+        leaf_ids = catalog.category_nodes
+        with cur.copy(
+            "COPY catalog_product (id, sku, title, description, brand_id, category_id, department, colour, price,"
+            " currency, tags, is_active, created_at, updated_at) FROM STDIN"
+        ) as copy:
+            for p in range(n_products):
+                path = raw["product_leaf_path"][p]
+                copy.write_row(
+                    (
+                        p + 1,
+                        f"B-{p + 1:07d}",
+                        f"Product {p + 1}",
+                        "",
+                        int(raw["product_brand"][p]),
+                        leaf_ids[path],
+                        department(path),
+                        COLOURS[raw["product_colour"][p]],
+                        f"{raw['product_price'][p]:.2f}",
+                        "EUR",
+                        [],
+                        True,
+                        now,
+                        now,
+                    )
+                )
+        with cur.copy("COPY catalog_productvariant (product_id, sku, size, colour, stock) FROM STDIN") as copy:
+            for p, variants in enumerate(raw["variants"]):
+                for size, stock in variants:
+                    copy.write_row((p + 1, f"B-{p + 1:07d}-{size}", size, "", stock))
+        with cur.copy("COPY catalog_product_seasons (product_id, season_id) FROM STDIN") as copy:
+            for p, season_ids in enumerate(raw["product_seasons"]):
+                for s in season_ids:
+                    copy.write_row((p + 1, int(s)))
+        with cur.copy(
+            "COPY catalog_productimage (id, product_id, file, is_primary, checksum, width, height, status, error,"
+            " encoder_version, attempts, created_at) FROM STDIN"
+        ) as copy:
+            for p in range(n_products):
+                copy.write_row(
+                    (
+                        p + 1,
+                        p + 1,
+                        f"products/bench/{p + 1}.jpg",
+                        True,
+                        f"{p + 1:064x}",
+                        400,
+                        533,
+                        "ready",
+                        "",
+                        VERSION,
+                        1,
+                        now,
+                    )
+                )
+        cur.execute(
+            "INSERT INTO recommender_encoderversion (name, dim, weights_sha256, is_active, card, created_at,"
+            " activated_at) VALUES (%s, %s, '', true, '{}', now(), now())",
+            [VERSION, DIM],
+        )
+        season_arrays = [[int(s) for s in seasons_] for seasons_ in raw["product_seasons"]]
+        with cur.copy(
+            "COPY recommender_garment (image_id, product_id, encoder_version, embedding, box_x1, box_y1, box_x2,"
+            " box_y2, label, confidence, is_whole_image, created_at, category_id, category_path, brand_id,"
+            " department, colour, price, is_active, stock_total, in_stock, sizes_in_stock, season_ids, tags)"
+            " FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(
+                [
+                    "int8",
+                    "int8",
+                    "varchar",
+                    "vector",
+                    "int4",
+                    "int4",
+                    "int4",
+                    "int4",
+                    "varchar",
+                    "float8",
+                    "bool",
+                    "timestamptz",
+                    "int8",
+                    "varchar",
+                    "int8",
+                    "varchar",
+                    "varchar",
+                    "numeric",
+                    "bool",
+                    "int4",
+                    "bool",
+                    "varchar[]",
+                    "int8[]",
+                    "varchar[]",
+                ]
+            )
+            from decimal import Decimal
+
+            for g in range(catalog.n):
+                p = int(catalog.product_id[g]) - 1
+                path = catalog.category_path[g]
+                copy.write_row(
+                    (
+                        p + 1,
+                        p + 1,
+                        VERSION,
+                        catalog.vectors[g],
+                        0,
+                        0,
+                        400,
+                        533,
+                        "top",
+                        0.9,
+                        False,
+                        now,
+                        leaf_ids[path],
+                        path,
+                        int(catalog.brand_id[g]),
+                        department(path),
+                        COLOURS[raw["product_colour"][p]],
+                        Decimal(f"{catalog.price[g]:.2f}"),
+                        True,
+                        int(catalog.stock_total[g]),
+                        bool(catalog.in_stock[g]),
+                        sorted(catalog.sizes[g]),
+                        season_arrays[p],
+                        [],
+                    )
+                )
+        cur.execute("SET session_replication_role = origin")
+        for table in ("catalog_category", "catalog_brand", "catalog_season", "catalog_product", "catalog_productimage"):
+            cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+        conn.commit()
+        timings["load_s"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        cur.execute("SET maintenance_work_mem = '2GB'")
+        cur.execute(f"SET max_parallel_maintenance_workers = {int(parallel_workers)}")
+        cur.execute(
+            "CREATE INDEX garment_embedding_hnsw ON recommender_garment USING hnsw (embedding vector_cosine_ops)"
+            " WITH (m = 16, ef_construction = 200)"
+        )
+        conn.commit()
+        timings["hnsw_build_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        conn.autocommit = True
+        cur.execute("VACUUM ANALYZE recommender_garment")
+        cur.execute("ANALYZE catalog_product")
+        cur.execute("ANALYZE catalog_productvariant")
+        timings["analyze_s"] = time.perf_counter() - start
+        size = cur.execute("SELECT pg_relation_size('garment_embedding_hnsw')").fetchone()[0]
+        timings["hnsw_mb"] = size / 2**20
+    return timings
+
+
+def renice(conn) -> None:
+    """Lower the priority of this session's server process: the machine is shared."""
+    try:
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        os.setpriority(os.PRIO_PROCESS, pid, 10)
+    except (OSError, PermissionError):
+        pass
+
+
+# --- filters of a given selectivity ---------------------------------------------------------
+
+
+@dataclass
+class Query:
+    product_id: int
+    vector: np.ndarray
+    params: dict  # API query parameters
+    filters: RecommendFilters
+    mask: np.ndarray  # garments passing the filter (before excluding the query product)
+
+
+def price_window(prices: np.ndarray, fraction: float, rng) -> tuple[float, float]:
+    if fraction >= 1:
+        return float(prices.min()), float(prices.max())
+    ordered = np.sort(prices)
+    start = rng.uniform(0, 1 - fraction)
+    low = ordered[int(start * (len(ordered) - 1))]
+    high = ordered[min(len(ordered) - 1, int((start + fraction) * (len(ordered) - 1)))]
+    return float(low), float(high)
+
+
+_NODE_MASKS: dict[str, np.ndarray] = {}
+
+
+def in_node(catalog: Catalog, node: str) -> np.ndarray:
+    if node not in _NODE_MASKS:
+        _NODE_MASKS[node] = (catalog.category_path == node) | np.char.startswith(catalog.category_path, node + "/")
+    return _NODE_MASKS[node]
+
+
+def make_query(catalog: Catalog, selectivity: float, rng, query_garment: int) -> Query:
+    pid = int(catalog.product_id[query_garment])
+    vector = catalog.vectors[query_garment]
+    params: dict = {}
+    if selectivity < 1:
+        recipe = rng.choice(["price", "category", "brand"])
+        base = np.ones(catalog.n, dtype=bool)
+        if recipe == "category":
+            own = rng.random() < 0.5
+            path = catalog.category_path[query_garment] if own else rng.choice(catalog.category_path)
+            # the deepest ancestor that still holds at least `selectivity` of the rows
+            parts = path.split("/")
+            for depth in range(len(parts), 0, -1):
+                node = "/".join(parts[:depth])
+                if in_node(catalog, node).mean() >= selectivity:
+                    break
+            base = in_node(catalog, node)
+            params["category"] = catalog.category_nodes[node]
+        elif recipe == "brand":
+            shares = np.bincount(catalog.brand_id) / catalog.n
+            candidates = np.flatnonzero(shares >= selectivity)
+            brand = int(rng.choice(candidates)) if len(candidates) else int(np.argmax(shares))
+            base = catalog.brand_id == brand
+            params["brand"] = brand
+        within = min(1.0, selectivity / max(base.mean(), 1e-9))
+        if within < 0.999:
+            low, high = price_window(catalog.price[base], within, rng)
+            params["price_min"], params["price_max"] = f"{low:.2f}", f"{high:.2f}"
+    mask = np.ones(catalog.n, dtype=bool)
+    if "category" in params:
+        node = next(p for p, i in catalog.category_nodes.items() if i == params["category"])
+        mask &= in_node(catalog, node)
+    if "brand" in params:
+        mask &= catalog.brand_id == params["brand"]
+    if "price_min" in params:
+        mask &= (catalog.price >= float(params["price_min"])) & (catalog.price <= float(params["price_max"]))
+    category_path = None
+    if "category" in params:
+        category_path = next(p for p, i in catalog.category_nodes.items() if i == params["category"])
+    from decimal import Decimal
+
+    filters = RecommendFilters(
+        category_path=category_path,
+        brand_id=params.get("brand"),
+        price_min=Decimal(params["price_min"]) if "price_min" in params else None,
+        price_max=Decimal(params["price_max"]) if "price_max" in params else None,
+        exclude=(pid,),
+    )
+    return Query(product_id=pid, vector=vector, params=params, filters=filters, mask=mask)
+
+
+# --- the measured paths ---------------------------------------------------------------------
+
+
+def production(query: Query) -> tuple[list[int], float, str]:
+    vector = queries.vector_literal(query.vector)
+    start = time.perf_counter()
+    estimate = queries.estimate_rows(version=VERSION, filters=query.filters)
+    plan = queries.choose_plan(estimate)
+    with transaction.atomic():
+        rows = queries.recommend(vector=vector, version=VERSION, filters=query.filters, k=K, plan=plan, today=TODAY)
+    return [r.product_id for r in rows], (time.perf_counter() - start) * 1000, plan
+
+
+def exact(query: Query) -> list[int]:
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_indexscan = off")
+        rows = queries.recommend(
+            vector=queries.vector_literal(query.vector),
+            version=VERSION,
+            filters=query.filters,
+            k=K,
+            plan="ann",
+            today=TODAY,
+        )
+    return [r.product_id for r in rows]
+
+
+def rest(client: Client, query: Query) -> tuple[list[int], float]:
+    start = time.perf_counter()
+    response = client.get(f"/api/v1/products/{query.product_id}/similar/", {**query.params, "k": K})
+    elapsed = (time.perf_counter() - start) * 1000
+    assert response.status_code == 200, response.content[:300]
+    return [item["product"]["id"] for item in response.json()["results"]], elapsed
+
+
+class FaissBaseline:
+    def __init__(self, catalog: Catalog, ef_search: int) -> None:
+        import faiss
+
+        faiss.omp_set_num_threads(1)
+        self.catalog = catalog
+        start = time.perf_counter()
+        self.index = faiss.IndexHNSWFlat(DIM, 16, faiss.METRIC_INNER_PRODUCT)
+        self.index.hnsw.efConstruction = 200
+        self.index.add(catalog.vectors)
+        self.build_s = time.perf_counter() - start
+        self.index.hnsw.efSearch = ef_search
+        self.fetch = ef_search
+        self.inventory = settings.FASHIONREC_RECOMMEND_WEIGHTS["inventory"]
+        self.cap = settings.FASHIONREC_RECOMMEND_INVENTORY_CAP
+
+    def search(self, query: Query) -> tuple[list[int], float]:
+        start = time.perf_counter()
+        sims, found = self.index.search(query.vector[None, :], self.fetch)
+        best: dict[int, float] = {}
+        for sim, g in zip(sims[0], found[0], strict=True):
+            if g < 0 or not query.mask[g]:
+                continue
+            pid = int(self.catalog.product_id[g])
+            if pid == query.product_id or pid in best:
+                continue  # results come nearest first: the first garment is the product's best
+            score = float(sim) + self.inventory * min(int(self.catalog.stock_total[g]), self.cap) / self.cap
+            best[pid] = score
+        ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:K]
+        return [pid for pid, _ in ranked], (time.perf_counter() - start) * 1000
+
+
+def recall(found: list[int], truth: list[int]) -> float:
+    if not truth:
+        return 1.0
+    return len(set(found) & set(truth)) / len(truth)
+
+
+def p(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=None, help="per selectivity (default 100, 40 at 1M)")
+    parser.add_argument("--reuse", action="store_true", help="keep the loaded catalog if it has N garments")
+    parser.add_argument("--parallel-workers", type=int, default=1)
+    parser.add_argument("--no-faiss", action="store_true")
+    parser.add_argument("--no-report", action="store_true", help="print only (parameter sweeps)")
+    parser.add_argument("--ef-search", type=int, help="override FASHIONREC_RECOMMEND_EF_SEARCH")
+    parser.add_argument("--pool-min", type=int, help="override FASHIONREC_RECOMMEND_POOL_MIN")
+    parser.add_argument("--exact-max-rows", type=int, help="override FASHIONREC_RECOMMEND_EXACT_MAX_ROWS")
+    parser.add_argument("--exact-fraction", type=float, help="override FASHIONREC_RECOMMEND_EXACT_FRACTION")
+    args = parser.parse_args()
+    for option, name in (
+        ("ef_search", "EF_SEARCH"),
+        ("pool_min", "POOL_MIN"),
+        ("exact_max_rows", "EXACT_MAX_ROWS"),
+        ("exact_fraction", "EXACT_FRACTION"),
+    ):
+        if getattr(args, option) is not None:
+            setattr(settings, f"FASHIONREC_RECOMMEND_{name}", getattr(args, option))
+    n_queries = args.queries or (100 if args.n <= 200_000 else 40)
+    os.nice(0)
+
+    call_command("migrate", verbosity=0)
+    connection.ensure_connection()
+    renice(connection.connection)
+    started = time.perf_counter()
+    catalog, raw = generate(args.n)
+    gen_s = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM recommender_garment WHERE encoder_version = %s", [VERSION])
+        loaded = cursor.fetchone()[0]
+    if args.reuse and loaded == args.n:
+        timings = {
+            "load_s": float("nan"),
+            "hnsw_build_s": float("nan"),
+            "analyze_s": float("nan"),
+            "hnsw_mb": float("nan"),
+        }
+        print(f"reusing the loaded catalog ({loaded} garments)")
+    else:
+        print(f"generated {args.n} garments in {gen_s:.1f} s; loading …", flush=True)
+        timings = load(catalog, raw, parallel_workers=args.parallel_workers)
+        print(
+            f"loaded in {timings['load_s']:.1f} s; HNSW built in {timings['hnsw_build_s']:.1f} s "
+            f"({timings['hnsw_mb']:.0f} MB)",
+            flush=True,
+        )
+    connection.close()
+    connection.ensure_connection()
+    renice(connection.connection)
+
+    faiss_index = None if args.no_faiss else FaissBaseline(catalog, settings.FASHIONREC_RECOMMEND_EF_SEARCH)
+    client = Client()
+    rng = np.random.default_rng(11)
+    firsts = np.flatnonzero(np.r_[True, catalog.product_id[1:] != catalog.product_id[:-1]])
+    rows_out = []
+    for selectivity in SELECTIVITIES:
+        picks = rng.choice(firsts, size=n_queries, replace=False)
+        batch = [make_query(catalog, selectivity, rng, int(g)) for g in picks]
+        for query in batch[:3]:  # warm caches and connections
+            production(query)
+            rest(client, query)
+        stats = {k: [] for k in ("recall", "rows", "db", "rest", "rest_recall", "faiss_recall", "faiss_rows", "faiss")}
+        plans, actual = [], []
+        for query in batch:
+            truth = exact(query)
+            found, db_ms, plan = production(query)
+            via_rest, rest_ms = rest(client, query)
+            stats["recall"].append(recall(found, truth))
+            stats["rows"].append(len(found))
+            stats["db"].append(db_ms)
+            stats["rest"].append(rest_ms)
+            stats["rest_recall"].append(recall(via_rest, truth))
+            plans.append(plan)
+            actual.append(query.mask.mean())
+            if faiss_index:
+                faiss_found, faiss_ms = faiss_index.search(query)
+                stats["faiss_recall"].append(recall(faiss_found, truth))
+                stats["faiss_rows"].append(len(faiss_found))
+                stats["faiss"].append(faiss_ms)
+        row = {
+            "selectivity": selectivity,
+            "actual": statistics.mean(actual),
+            "exact_share": plans.count("exact") / len(plans),
+            "recall": statistics.mean(stats["recall"]),
+            "min_rows": min(stats["rows"]),
+            "mean_rows": statistics.mean(stats["rows"]),
+            "db_p50": p(stats["db"], 50),
+            "db_p95": p(stats["db"], 95),
+            "rest_p50": p(stats["rest"], 50),
+            "rest_p95": p(stats["rest"], 95),
+            "rest_recall": statistics.mean(stats["rest_recall"]),
+            "faiss_recall": statistics.mean(stats["faiss_recall"]) if faiss_index else float("nan"),
+            "faiss_min_rows": min(stats["faiss_rows"]) if faiss_index else 0,
+            "faiss_p50": p(stats["faiss"], 50),
+            "faiss_p95": p(stats["faiss"], 95),
+        }
+        rows_out.append(row)
+        print(
+            f"{selectivity * 100:6.1f}% (actual {row['actual'] * 100:5.2f}%) exact {row['exact_share']:.0%} "
+            f"recall {row['recall']:.3f} rows {row['min_rows']}-{row['mean_rows']:.1f} "
+            f"db p50/p95 {row['db_p50']:.1f}/{row['db_p95']:.1f} ms  rest p50/p95 {row['rest_p50']:.1f}/"
+            f"{row['rest_p95']:.1f} ms  faiss recall {row['faiss_recall']:.3f} rows>={row['faiss_min_rows']} "
+            f"p95 {row['faiss_p95']:.2f} ms",
+            flush=True,
+        )
+    if not args.no_report:
+        report(args.n, n_queries, timings, faiss_index, rows_out)
+
+
+def report(n: int, n_queries: int, timings: dict, faiss_index, rows: list[dict]) -> None:
+    min_recall = min(r["recall"] for r in rows)
+    db_p95 = max(r["db_p95"] for r in rows)
+    rest_p95 = max(r["rest_p95"] for r in rows)
+    lines = [
+        f"# Recommend query benchmark: {n:,} garments",
+        "",
+        f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on this machine (2 shared cores), embedded "
+        f"PostgreSQL + pgvector, database `{BENCH_DB}`. {n_queries} product-id queries per selectivity, k={K}.",
+        "",
+        f"Settings: ef_search {settings.FASHIONREC_RECOMMEND_EF_SEARCH}, iterative scan relaxed_order, "
+        f"max_scan_tuples {settings.FASHIONREC_RECOMMEND_MAX_SCAN_TUPLES}, pool "
+        f"{queries.pool_size(K)}, exact plan when the planner estimates ≤ max("
+        f"{settings.FASHIONREC_RECOMMEND_EXACT_MAX_ROWS} rows, "
+        f"{settings.FASHIONREC_RECOMMEND_EXACT_FRACTION:.0%} of the garments).",
+        "",
+        f"Load (COPY, triggers off): {timings['load_s']:.1f} s. HNSW build (m=16, ef_construction=200): "
+        f"{timings['hnsw_build_s']:.1f} s, {timings['hnsw_mb']:.0f} MB. "
+        + (f"FAISS HNSW build (same parameters, 1 thread): {faiss_index.build_s:.1f} s." if faiss_index else ""),
+        "",
+        "Recall@10: production query vs the same statement with index scans disabled (exact). db: "
+        "estimate + SET LOCAL + statement, client-side round trips. REST: `GET /api/v1/products/{id}/similar/` "
+        "through Django's test client. FAISS: HNSW, ef_search neighbours post-filtered in Python.",
+        "",
+        "| selectivity | actual | exact plan | recall@10 | rows min/mean | db p50 | db p95 | REST p50 | REST p95 "
+        "| REST recall | FAISS recall | FAISS rows min | FAISS p95 |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['selectivity'] * 100:g} % | {r['actual'] * 100:.2f} % | {r['exact_share']:.0%} | {r['recall']:.3f} "
+            f"| {r['min_rows']}/{r['mean_rows']:.1f} | {r['db_p50']:.1f} ms | {r['db_p95']:.1f} ms "
+            f"| {r['rest_p50']:.1f} ms | {r['rest_p95']:.1f} ms | {r['rest_recall']:.3f} | {r['faiss_recall']:.3f} "
+            f"| {r['faiss_min_rows']} | {r['faiss_p95']:.2f} ms |"
+        )
+    lines += ["", f"min_recall@10 {min_recall:.3f} db_p95_ms {db_p95:.1f} rest_p95_ms {rest_p95:.1f}"]
+    out = ROOT / "bench" / "reports" / f"recommend-{n}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    print(f"\nwrote {out.relative_to(ROOT)}")
+    print(lines[-1])
+
+
+if __name__ == "__main__":
+    main()
