@@ -13,3 +13,13 @@ def season_winter(db):
     from catalog.models import Season
 
     return Season.objects.create(name="Winter", slug="winter", start_month=12, start_day=1, end_month=2, end_day=28)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters live in the cache: without this, tests would throttle each other."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
