@@ -51,8 +51,10 @@
     startedAt: null, // performance.now() when the user chose the photo
   };
 
-  // Every upload → results-on-screen time, in ms, for the browser test and curious people.
+  // Every upload → results-on-screen time, in ms, for the browser test and curious people;
+  // the details split it into phases (ms since the photo was chosen) and the server's own total.
   window.fashionrecTimings = [];
+  window.fashionrecTimingDetails = [];
 
   // ---------------------------------------------------------------- small helpers
 
@@ -189,7 +191,9 @@
     el.photoBoxes.replaceChildren();
     const image = state.image;
     if (!image || !image.width || !image.height) return;
-    state.garments.forEach((garment) => {
+    // A product photo is the product: a whole-photo "box" around it would say nothing.
+    const shown = config.mode === "image" ? state.garments : state.garments.filter((garment) => !garment.is_whole_image);
+    shown.forEach((garment) => {
       const [x1, y1, x2, y2] = garment.box;
       // On a product page the garments are only shown: similar items are for the product.
       const interactive = config.mode === "image";
@@ -228,7 +232,7 @@
       const hint = config.mode === "image" ? " Select a box to search for it." : "";
       el.photoCaption.textContent = real.length
         ? `Found ${real.length} garment${real.length === 1 ? "" : "s"}.${hint}`
-        : state.garments.length
+        : state.garments.length && config.mode === "image"
           ? "No single garment stood out, so the whole photo is used."
           : "";
     }
@@ -322,6 +326,7 @@
     el.resultsSection.setAttribute("aria-busy", "true");
     if (!fresh) setStatus("Updating results…");
     const { url, init } = buildRequest();
+    const marks = { sent: performance.now() };
     let response;
     try {
       response = await fetch(url, { ...init, signal: controller.signal, credentials: "same-origin" });
@@ -350,6 +355,7 @@
     }
     const body = await response.json();
     if (generation !== state.generation) return;
+    marks.answered = performance.now();
     clearError();
     if (body.image) state.image = body.image;
     if (Array.isArray(body.garments) && body.garments.length) state.garments = body.garments;
@@ -357,17 +363,29 @@
     if (config.mode === "image") showPhoto(true);
     renderBoxes();
     renderResults(body);
+    marks.rendered = performance.now();
     await firstImagesShown();
     if (generation !== state.generation) return;
-    finish(generation, fresh);
+    marks.server = (body.timings_ms || {}).total;
+    finish(generation, fresh, marks);
   }
 
-  function finish(generation, fresh = false) {
+  function finish(generation, fresh = false, marks = null) {
     el.resultsSection.setAttribute("aria-busy", "false");
     el.resultsSection.dataset.generation = String(generation);
     if (fresh && state.startedAt !== null) {
       const elapsed = performance.now() - state.startedAt;
       window.fashionrecTimings.push(elapsed);
+      if (marks) {
+        const since = (mark) => Math.round(mark - state.startedAt);
+        window.fashionrecTimingDetails.push({
+          total: Math.round(elapsed),
+          sent: since(marks.sent),
+          answered: since(marks.answered),
+          rendered: since(marks.rendered),
+          server: marks.server,
+        });
+      }
       el.resultsSection.dataset.uploadMs = elapsed.toFixed(1);
       state.startedAt = null;
     }
