@@ -304,3 +304,27 @@ def test_product_page_shows_similar_items(page, artifacts):
     # when a filter changes, then the similar items obey it
     requery(page, lambda: page.check("#filter-in-stock"))
     assert all(card["inStock"] == "true" for card in cards(page))
+
+
+def test_phone_layout_offers_the_camera_and_a_two_column_grid(chromium, live_url, clear_throttles, artifacts):
+    # given a phone-sized touch screen
+    context = chromium.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, base_url=live_url
+    )
+    phone = context.new_page()
+    try:
+        # when the page opens, then the camera is offered next to the file picker
+        phone.goto("/")
+        camera = phone.locator("label[for=camera-input]")
+        assert camera.is_visible()
+        assert phone.get_attribute("#camera-input", "capture") == "environment"
+        assert phone.get_attribute("#camera-input", "accept") == "image/*"
+
+        # when a photo is taken (the camera input gets a file), then results come in two columns
+        upload(phone, street_photo(1), input_selector="#camera-input")
+        lefts = {round(box["x"]) for box in (card.bounding_box() for card in phone.locator("#results .card").all()[:4])}
+        assert len(lefts) == 2
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # nothing overflows sideways
+        phone.screenshot(path=artifacts / "10-phone.png", full_page=True)
+    finally:
+        context.close()
