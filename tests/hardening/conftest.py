@@ -24,6 +24,9 @@ from tests.factories import brand_create, category_create, garment_create, produ
 ROOT = Path(__file__).resolve().parents[2]
 FUZZ_REPORT = ROOT / "bench" / "reports" / "fuzz.md"
 ROLES = ("anonymous", "shopper", "staff")
+# Random cases per fuzz test (schemathesis: per operation, on top of its boundary cases).
+# Raise it for a deeper run: FASHIONREC_FUZZ_EXAMPLES=500 pytest tests/hardening
+FUZZ_EXAMPLES = int(os.environ.get("FASHIONREC_FUZZ_EXAMPLES", 30))
 
 # (endpoint, technique) -> cases sent, and (endpoint, "2xx" | "4xx" | ...) -> answers; filled by
 # the fuzz tests, written once at the end of the session.
@@ -178,7 +181,3 @@ def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (64, 80), colour: str
     buffer = io.BytesIO()
     Image.new("RGB", size, colour).save(buffer, format=fmt)
     return buffer.getvalue()
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "").lower() in {"1", "true", "yes"}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import io
-import os
 import re
 import struct
 import zlib
@@ -26,6 +25,7 @@ from PIL import Image
 from catalog.models import ProductImage
 from recommender.models import EncoderVersion, Garment
 from tests.hardening.conftest import (
+    FUZZ_EXAMPLES,
     assert_error_format,
     client_for,
     count_case,
@@ -36,7 +36,7 @@ from tests.hardening.conftest import (
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = int(os.environ.get("FASHIONREC_FUZZ_EXAMPLES", 40))
+EXAMPLES = FUZZ_EXAMPLES
 IMAGES_ENDPOINT = "POST /api/v1/products/{product_id}/images/"
 RECOMMEND_ENDPOINT = "POST /api/v1/recommendations/"
 GENERATED_NAME = re.compile(r"^products/\d+/[0-9a-f]{32}\.img$")
