@@ -39,7 +39,11 @@ def serve_media(request: HttpRequest, path: str) -> FileResponse:
         full_path = Path(safe_join(settings.MEDIA_ROOT, path))
     except Exception as exc:  # SuspiciousFileOperation on "../" and absolute paths
         raise Http404("Not found.") from exc
-    if not full_path.is_file():
+    try:
+        is_file = full_path.is_file()
+    except (OSError, ValueError):  # a name longer than the file system allows (ENAMETOOLONG), a NUL byte
+        is_file = False
+    if not is_file:
         raise Http404("Not found.")
     handle = full_path.open("rb")
     content_type = sniff_image_type(handle.read(16))
