@@ -19,3 +19,6 @@ urlpatterns = [
     # image type (see fashionrec/media.py). A CDN or proxy cache can sit in front of it.
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve_media, name="media"),
 ]
+
+handler404 = "fashionrec.api.errors.page_not_found"
+handler500 = "fashionrec.api.errors.server_error"

@@ -13,7 +13,8 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError, connections
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -79,3 +80,17 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         body = error_body(str(code), str(detail))
     response.data = body
     return response
+
+
+# Django's own error pages answer HTML; under /api/ they answer in the API's error format too
+# (an unknown route such as /api/v1/nothing/, or an error outside a DRF view). Set in fashionrec/urls.py.
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("not_found", f"No API endpoint at {request.path}."), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("server_error", "Internal server error."), status=500)
+    return defaults.server_error(request)
