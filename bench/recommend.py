@@ -584,6 +584,18 @@ class FaissBaseline:
         return [pid for pid, _ in ranked], (time.perf_counter() - start) * 1000
 
 
+def select1_ms() -> float:
+    """Median round trip of ``SELECT 1``: how busy the machine is (about 0.05 ms when idle)."""
+    samples = []
+    with connection.cursor() as cursor:
+        for _ in range(200):
+            start = time.perf_counter()
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+            samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
 def recall(found: list[int], truth: list[int]) -> float:
     if not truth:
         return 1.0
@@ -651,6 +663,8 @@ def main() -> None:
     renice(connection.connection)
 
     faiss_index = None if args.no_faiss else FaissBaseline(catalog, settings.FASHIONREC_RECOMMEND_EF_SEARCH)
+    timings["load_before"] = os.getloadavg()[0]
+    timings["select1_ms"] = select1_ms()
     client = Client()
     rng = np.random.default_rng(11)
     firsts = np.flatnonzero(np.r_[True, catalog.product_id[1:] != catalog.product_id[:-1]])
@@ -705,6 +719,7 @@ def main() -> None:
             f"p95 {row['faiss_p95']:.2f} ms",
             flush=True,
         )
+    timings["load_after"] = os.getloadavg()[0]
     if not args.no_report:
         report(args.n, n_queries, timings, faiss_index, rows_out)
 
@@ -728,6 +743,10 @@ def report(n: int, n_queries: int, timings: dict, faiss_index, rows: list[dict])
         f"Load (COPY, triggers off): {timings['load_s']:.1f} s. HNSW build (m=16, ef_construction=200): "
         f"{timings['hnsw_build_s']:.1f} s, {timings['hnsw_mb']:.0f} MB. "
         + (f"FAISS HNSW build (same parameters, 1 thread): {faiss_index.build_s:.1f} s." if faiss_index else ""),
+        "",
+        f"Machine load while measuring: 1-minute load average {timings['load_before']:.1f} before the queries, "
+        f"{timings['load_after']:.1f} after (2 cores; other engineers' jobs were running), median `SELECT 1` "
+        f"round trip {timings['select1_ms']:.2f} ms. Latencies below include that contention.",
         "",
         "Recall@10: production query vs the same statement with index scans disabled (exact). db: "
         "estimate + SET LOCAL + statement, client-side round trips. REST: `GET /api/v1/products/{id}/similar/` "
