@@ -46,7 +46,7 @@ def test_home_offers_upload_controls_and_the_sizes_in_stock(client):
     # then
     assert "The catalog is empty." not in html
     assert 'accept="image/*" capture="environment"' in html
-    assert '<label for="photo-input"' in html
+    assert 'data-pick="photo-input"' in html and 'data-pick="camera-input"' in html
     sizes = html[html.index('id="filter-size"') : html.index("</select>", html.index('id="filter-size"'))]
     assert sizes.index(">XS<") < sizes.index(">M<")
     assert ">XXL<" not in sizes

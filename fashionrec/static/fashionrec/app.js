@@ -47,6 +47,7 @@
     image: config.image || null,
     garment: null, // index of the garment the grid is for; null lets the API pick the most confident
     generation: 0, // bumps per request; a late answer to an older request is dropped
+    lastQuery: null, // filters and garment of the last request sent
     controller: null,
     startedAt: null, // performance.now() when the user chose the photo
   };
@@ -178,11 +179,14 @@
   }
 
   function requery() {
-    if (config.mode === "product") {
-      runQuery();
-    } else if (state.upload) {
-      runQuery();
-    }
+    // A number field fires "input" while typing and "change" when it loses focus: only a real
+    // change of the filters (or of the garment) sends a new request.
+    if (queryKey() === state.lastQuery) return;
+    if (config.mode === "product" || state.upload) runQuery();
+  }
+
+  function queryKey() {
+    return `${filterParams()}|${state.garment}`;
   }
 
   // ---------------------------------------------------------------- the photo and its boxes
@@ -326,6 +330,7 @@
     el.resultsSection.setAttribute("aria-busy", "true");
     if (!fresh) setStatus("Updating results…");
     const { url, init } = buildRequest();
+    state.lastQuery = queryKey();
     const marks = { sent: performance.now() };
     let response;
     try {
@@ -360,6 +365,7 @@
     if (body.image) state.image = body.image;
     if (Array.isArray(body.garments) && body.garments.length) state.garments = body.garments;
     if (typeof body.garment === "number") state.garment = body.garment;
+    state.lastQuery = queryKey(); // the garment the API chose is now part of it
     if (config.mode === "image") showPhoto(true);
     renderBoxes();
     renderResults(body);
@@ -608,6 +614,9 @@
   // ---------------------------------------------------------------- wiring
 
   function wireUpload() {
+    for (const button of document.querySelectorAll("[data-pick]")) {
+      button.addEventListener("click", () => document.getElementById(button.dataset.pick).click());
+    }
     for (const input of [$("#photo-input"), $("#camera-input")]) {
       if (!input) continue;
       input.addEventListener("change", () => {
