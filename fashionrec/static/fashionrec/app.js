@@ -465,7 +465,7 @@
     seasonal: "Seasonal pick",
     preference: "Your preferences",
     taste: "Your taste",
-    dislike: "Unlike your dislikes",
+    dislike: "Near your dislikes",
     inventory: "Stock",
   };
 
