@@ -123,3 +123,24 @@ def test_a_view_is_recorded_but_teaches_nothing(shopper_client, shopper, encoder
 def test_bad_interactions_are_rejected(shopper_client, encoder, payload, status):
     assert_error(shopper_client.post("/api/v1/me/interactions/", payload, format="json"), status)
     assert not Interaction.objects.exists()
+
+
+def test_preference_and_interaction_query_counts_are_fixed(shopper_client, shopper, encoder, django_assert_num_queries):
+    # given
+    product = product_create()
+    garment_create(product)
+    dresses = category_create("women/dresses")
+    shopper_client.put("/api/v1/me/preferences/", {"colours": ["red"]}, format="json")  # the row exists now
+    # 1 the categories named in the body (no brands named: no query); 2 SAVEPOINT; 3 the preference row
+    # FOR UPDATE; 4 UPDATE it; 5-6 categories.set (current links, insert the new one); 7 brands.set
+    # (current links); 8 RELEASE; 9-10 the categories and brands of the response
+    with django_assert_num_queries(10):
+        response = shopper_client.put("/api/v1/me/preferences/", {"categories": [dresses.pk]}, format="json")
+    assert response.status_code == 200
+    # 1 the product exists; 2 SAVEPOINT; 3 INSERT the interaction; 4 context (active encoder, the product's
+    # vector); 5 the preference row FOR UPDATE; 6 UPDATE its taste vector; 7 RELEASE
+    with django_assert_num_queries(7):
+        response = shopper_client.post(
+            "/api/v1/me/interactions/", {"product_id": product.pk, "kind": "like"}, format="json"
+        )
+    assert response.status_code == 201

@@ -121,3 +121,12 @@ def test_an_index_of_another_encoder_version_is_503_not_noise(client, db):
 def test_the_photo_embedding_is_unit_length(indexed_catalog):
     analysis = get_pipeline().analyse(photo("PNG").getvalue())
     assert np.linalg.norm(analysis.garments[0].embedding) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_image_query_count_is_fixed(client, indexed_catalog, django_assert_num_queries):
+    get_pipeline()  # models loaded outside the count
+    # 1 context (active encoder, filter ids); 2 EXPLAIN estimate; 3 SAVEPOINT (BEGIN in production);
+    # 4 set_config (SET LOCAL); 5 the recommend statement; 6 RELEASE (COMMIT); 7-10 product cards
+    with django_assert_num_queries(10):
+        response = client.post("/api/v1/recommendations/", {"image": photo(), "k": 3}, format="multipart")
+    assert response.status_code == 200

@@ -29,7 +29,9 @@ def preference_update(
     preference.sizes = list(dict.fromkeys(sizes))
     preference.price_min = price_min
     preference.price_max = price_max
-    preference.full_clean(exclude=["user", "taste_vector", "dislike_vector"])
+    # Field validation only: the price-order constraint is checked by the caller's serializer and
+    # enforced by the database, so re-checking it here would only add a query.
+    preference.full_clean(exclude=["user", "taste_vector", "dislike_vector"], validate_constraints=False)
     preference.save()
     preference.categories.set(list(categories))
     preference.brands.set(list(brands))
