@@ -7,6 +7,7 @@ is never lost when the broker or a worker is down (the catch-up task finds it la
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass, field
@@ -100,37 +101,41 @@ def product_image_create(
     if existing is not None:
         raise ImageDuplicate(existing)
 
-    image = ProductImage(
-        product=product,
-        is_primary=is_primary,
-        checksum=validated.checksum,
-        width=validated.width,
-        height=validated.height,
-        status=ProcessingStatus.PENDING,
-    )
-    try:
-        with transaction.atomic():
-            if is_primary:
-                # One primary per product (a partial unique index): demote the current one first.
-                product.images.filter(is_primary=True).update(is_primary=False)
-            elif not product.images.exists():
-                image.is_primary = True  # a product's first image is its primary image
-            image.file.save("upload", ContentFile(validated.data), save=False)
-            image.save()
-            if enqueue:
-                image_id = image.pk
-                transaction.on_commit(lambda: _enqueue([image_id]))
-    except IntegrityError:
-        _delete_stored_file(image)
-        # Lost a race with a concurrent upload of the same bytes.
-        existing = ProductImage.objects.filter(product=product, checksum=validated.checksum).first()
-        if existing is not None:
-            raise ImageDuplicate(existing) from None
-        raise
-    except BaseException:
-        _delete_stored_file(image)
-        raise
-    return image
+    # Two attempts: a concurrent upload to the same product can win the "one primary image"
+    # unique index between our check and our insert; the second attempt sees its row.
+    for attempt in (1, 2):
+        image = ProductImage(
+            product=product,
+            is_primary=is_primary,
+            checksum=validated.checksum,
+            width=validated.width,
+            height=validated.height,
+            status=ProcessingStatus.PENDING,
+        )
+        try:
+            with transaction.atomic():
+                if is_primary:
+                    # One primary per product (a partial unique index): demote the current one first.
+                    product.images.filter(is_primary=True).update(is_primary=False)
+                elif not product.images.exists():
+                    image.is_primary = True  # a product's first image is its primary image
+                image.file.save("upload", ContentFile(validated.data), save=False)
+                image.save()
+                if enqueue:
+                    transaction.on_commit(functools.partial(_enqueue, [image.pk]))
+            return image
+        except IntegrityError:
+            _delete_stored_file(image)
+            # Lost a race with a concurrent upload of the same bytes, or of a primary image.
+            existing = ProductImage.objects.filter(product=product, checksum=validated.checksum).first()
+            if existing is not None:
+                raise ImageDuplicate(existing) from None
+            if attempt == 2:
+                raise
+        except BaseException:
+            _delete_stored_file(image)
+            raise
+    raise AssertionError("unreachable")
 
 
 def product_image_reprocess(*, image: ProductImage) -> ProductImage:

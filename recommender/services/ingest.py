@@ -323,9 +323,10 @@ def _write_images(rows: dict[int, tuple[object, str]], *, version_name: str, res
             image = locked.get(image_id)
             if image is None:
                 result.skipped.append(image_id)  # deleted while it was being analysed
-            elif image.checksum != checksum:
-                result.skipped.append(image_id)  # the file was replaced: its own task will handle it
             else:
+                # The garments describe the bytes that were analysed: the checksum must too (a
+                # file swapped outside the upload service would otherwise keep a stale one).
+                image.checksum = checksum
                 current[image_id] = (image, analysis)
         if not current:
             return
@@ -342,7 +343,7 @@ def _write_images(rows: dict[int, tuple[object, str]], *, version_name: str, res
             image.processed_at = now
         ProductImage.objects.bulk_update(
             [image for image, _ in current.values()],
-            ["status", "error", "width", "height", "encoder_version", "processed_at"],
+            ["status", "error", "width", "height", "encoder_version", "processed_at", "checksum"],
         )
     result.ready.extend(current)
 
