@@ -234,9 +234,12 @@ def main() -> None:
     rows: list[str] = []
     import_s = None
     if not args.skip_import:
-        started = time.perf_counter()
+        load_before = os.getloadavg()[0]
+        started, cpu_started, backends = time.perf_counter(), time.process_time(), BackendCpu()
         call_command("import_catalog", str(train), "--no-progress", "--batch-size", str(args.batch_size))
         import_s = time.perf_counter() - started
+        import_cpu_s = time.process_time() - cpu_started + backends.used()
+        import_load = (load_before + os.getloadavg()[0]) / 2
         purge_queue(args.broker, queue)  # the worker runs below choose what they process
     total = ProductImage.objects.count()
     ids = list(ProductImage.objects.order_by("pk").values_list("pk", flat=True)[: args.images])
@@ -259,7 +262,7 @@ def main() -> None:
     rows.append("# Ingestion benchmark\n")
     rows.append(
         f"Machine: {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), shared with other "
-        f"jobs; torch {torch.__version__} with {torch.get_num_threads()} thread(s) per process. Dataset: "
+        f"jobs; torch {torch.__version__}, each worker process using cores / processes torch threads. Dataset: "
         f"`{train}` ({total} photos imported). Batches of {args.batch_size} images per task; workers "
         "`celery worker --pool prefork` under `nice -n 10`, Redis broker, embedded PostgreSQL.\n"
     )
@@ -267,7 +270,9 @@ def main() -> None:
         rows.append(
             f"**Import of the whole train split** (`import_catalog`: read, validate, checksum, colour estimate, "
             f"product + variants + seasons + image rows, enqueue): {total} photos in **{import_s:.1f} s** "
-            f"({total / import_s:.1f} photos/s), no worker running.\n"
+            f"({total / import_s:.1f} photos/s), no worker running; it used {import_cpu_s:.1f} s of CPU (this "
+            f"process and its PostgreSQL backend), i.e. {total / import_cpu_s:.1f} photos per CPU-second; "
+            f"load average {import_load:.1f} during the import.\n"
         )
     rows.append("| worker processes | images | seconds | images/s | failed | garments | read ms/img | "
                 "analyse ms/img | write ms/img | worker CPU ms/img | PostgreSQL CPU ms/img | "
