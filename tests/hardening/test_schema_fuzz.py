@@ -47,9 +47,14 @@ class _InProcessApp:
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", _InProcessApp())
 
-# Ids that exist in this test's catalog; path parameters use them half of the time, so
-# generated bodies reach the code behind the 404 check.
+# Ids that exist in this test's catalog. Path parameters and id fields of bodies use them half
+# of the time, so generated requests get past "unknown id" and reach the writes behind it.
 _KNOWN: dict[str, list[int]] = {"product_id": [], "variant_id": []}
+_KNOWN_IN_BODY: dict[str, list[int]] = {}
+_LIST_FIELDS = {"seasons": "season", "categories": "category", "brands": "brand", "exclude": "product_id"}
+# drf-spectacular's decimal pattern admits "" and negative prices, which the serializers refuse:
+# offer valid ones too, or almost no generated product write would be accepted.
+_VALID_VALUES = {"price": ["0", "9.90", "99999999.99"], "price_min": ["0", "10"], "price_max": ["50", "1000.5"]}
 
 
 @schema.hook
@@ -66,13 +71,38 @@ def flatmap_path_parameters(context, path_parameters):
     return st.fixed_dictionaries(choices).map(lambda known: {**path_parameters, **known})
 
 
+@schema.hook
+def flatmap_body(context, body):
+    if not isinstance(body, dict):
+        return st.just(body)
+    choices = {}
+    for name, value in body.items():
+        if name in _VALID_VALUES:
+            choices[name] = st.sampled_from(_VALID_VALUES[name]) | st.just(value)
+        elif _KNOWN_IN_BODY.get(name):
+            choices[name] = st.sampled_from(_KNOWN_IN_BODY[name]) | st.just(value)
+        elif name in _LIST_FIELDS and _KNOWN_IN_BODY.get(_LIST_FIELDS[name]):
+            known = st.lists(st.sampled_from(_KNOWN_IN_BODY[_LIST_FIELDS[name]]), max_size=2)
+            choices[name] = known | st.just(value)
+    if not choices:
+        return st.just(body)
+    return st.fixed_dictionaries(choices).map(lambda known: {**body, **known})
+
+
 @pytest.fixture
 def fuzz_context(shop, tokens, media_root):
     _KNOWN["product_id"] = [p.pk for p in shop["products"]]
     _KNOWN["variant_id"] = [v.pk for p in shop["products"] for v in p.variants.all()]
+    _KNOWN_IN_BODY.update(
+        product_id=_KNOWN["product_id"],
+        category=[c.pk for c in shop["categories"]],
+        brand=[shop["brand"].pk],
+        season=[shop["season"].pk],
+    )
     # The state after the last accepted request: a rejected one must leave it exactly so.
     yield {"token": tokens["staff"], "media_root": media_root, "state": None}
     _KNOWN["product_id"], _KNOWN["variant_id"] = [], []
+    _KNOWN_IN_BODY.clear()
 
 
 @schema.parametrize()
