@@ -214,6 +214,7 @@ def test_search_by_photo_boxes_grid_filters_and_bad_uploads(page, artifacts, set
     answer = upload(page, {"name": "huge.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8\xff" + b"0" * 80_000})
     assert answer["error"]["code"] == "too_large"
     assert answer["error"]["message"] in error.inner_text()
+    assert "Try a smaller photo" in error.inner_text()
     page.screenshot(path=artifacts / "07-too-large.png", full_page=True)
     settings.FASHIONREC_MAX_UPLOAD_BYTES = limit
 

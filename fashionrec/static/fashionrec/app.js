@@ -354,7 +354,7 @@
         showPhoto(false);
         clearResults();
       }
-      showError(error.message, error.code === "no_active_encoder" ? importHint() : null);
+      showError(error.message, error.code === "no_active_encoder" ? importHint() : uploadHint(error.code));
       el.error.dataset.code = error.code || "";
       return;
     }
@@ -420,6 +420,24 @@
     el.resultsEmpty.hidden = results.length > 0;
     if (!results.length) renderEmpty();
     setStatus(results.length ? `Showing ${results.length} similar item${results.length === 1 ? "" : "s"}${about}.` : "No similar items found.");
+  }
+
+  // What to try next, under the API's own message.
+  const UPLOAD_HINTS = {
+    too_large: "Try a smaller photo: a phone photo or a screenshot works well.",
+    too_many_pixels: "Try a smaller photo: a phone photo or a screenshot works well.",
+    not_an_image: "Choose a JPEG, PNG or WebP photo.",
+    unsupported_format: "Choose a JPEG, PNG or WebP photo.",
+    truncated: "The file seems incomplete; try saving or exporting the photo again.",
+    empty: "The file is empty; choose another photo.",
+  };
+
+  function uploadHint(code) {
+    if (!UPLOAD_HINTS[code]) return null;
+    const p = document.createElement("p");
+    p.className = "notice__hint";
+    p.textContent = UPLOAD_HINTS[code];
+    return p;
   }
 
   function importHint() {
