@@ -474,7 +474,8 @@ def model_card_markdown(card: dict, weights_path: Path, model: GarmentAutoencode
     lines = [
         f"# Garment encoder `{card['version']}`",
         "",
-        "Residual convolutional autoencoder: a narrow ResNet trunk (stride-2 stem + 4 basic blocks, widths "
+        "Residual convolutional autoencoder: a narrow ResNet trunk (stride-4 stem: conv + max-pool, "
+        "then 4 basic blocks, widths "
         f"{'/'.join(map(str, model.config.widths))}, {settings.get('image_size')} px input) → 128-d bottleneck, "
         "L2-normalised = the stored embedding; a small "
         "decoder reconstructs a 32×32 thumbnail from it; a cosine-softmax classifier over the catalog "

@@ -97,7 +97,7 @@ def test_the_decoder_reconstructs_thumbnails_better_than_flat_grey(shipped, phot
     assert thumbnails.dtype == np.uint8
     error = ((thumbnails / 255.0 - targets) ** 2).mean()
     flat_grey_error = ((0.5 - targets) ** 2).mean()
-    assert error < flat_grey_error
+    assert error < 0.8 * flat_grey_error
 
 
 def test_a_torchvision_backbone_from_a_local_file_replaces_the_encoder(tmp_path, photos):
