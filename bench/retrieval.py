@@ -128,7 +128,8 @@ def draw_grid(path: Path, query_paths, index_paths, neighbours, query_labels, in
             hit = index_labels[n] == query_labels[q]
             draw.rectangle([x, y, x + cell - 1, y + cell - 1], outline=(20, 160, 20) if hit else (210, 30, 30), width=3)
     path.parent.mkdir(parents=True, exist_ok=True)
-    grid.save(path, optimize=True)
+    # An adaptive 256-colour palette keeps the committed PNG small (~3x) at no visible cost.
+    grid.quantize(256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
 
 
 def main() -> None:
