@@ -162,6 +162,7 @@ def test_search_by_photo_boxes_grid_filters_and_bad_uploads(page, artifacts, set
     assert first.locator(".score__panel").is_visible()
     assert "Looks similar" in first.locator(".score__panel").inner_text()
     page.screenshot(path=artifacts / "03-score-breakdown.png")
+    page.mouse.move(0, 0)
 
     # when another garment is chosen with the keyboard (boxes are buttons), then the grid is for it
     assert boxes.count() >= 2
