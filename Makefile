@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 N ?= 100000
+DATASET ?= $(or $(FASHIONREC_DATASET),../shared/datasets/clothing-small)
 
 .PHONY: install run test lint format worker beat bench-retrieval bench-vision bench-ingest bench-recommend bench-load
 
@@ -19,6 +20,11 @@ install: $(VENV)/.installed
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py ensure_admin
+	@# First run only: an empty catalog is filled from the clothing dataset when it is there.
+	@if [ -d "$(DATASET)/train" ] && [ "$$($(PY) manage.py shell -c 'from catalog.models import Product; print(Product.objects.exists())' 2>/dev/null | tail -n 1)" = "False" ]; then \
+	  echo "Empty catalog: importing $(DATASET)/train (first run only; a few minutes on 2 cores)"; \
+	  $(PY) manage.py import_catalog "$(DATASET)/train" || echo "import failed: the app starts with what was imported"; \
+	fi
 	@echo "fashionrec: http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/, API docs: http://$(HOST):$(PORT)/api/v1/docs/)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 

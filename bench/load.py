@@ -97,6 +97,9 @@ def manage(*args: str, env: dict[str, str]) -> None:
 def prepare_catalog(dataset: Path, products: int, env: dict[str, str]) -> tuple[list[int], str]:
     manage("migrate", "--noinput", "-v", "0", env=env)
     manage("import_catalog", str(dataset / "train"), "--limit", str(products), "--no-progress", env=env)
+    # A catalog imported by an earlier run may hold another encoder's vectors: bring it up to
+    # the shipped encoder (a no-op when it is current), or the API answers 503 encoder_mismatch.
+    manage("reindex", "--no-progress", "--prune", env=env)
     script = (
         "from django.contrib.auth import get_user_model;"
         "from rest_framework.authtoken.models import Token;"
