@@ -12,17 +12,7 @@ from rest_framework.views import APIView
 
 from catalog.models import Product, ProductImage
 from catalog.services.images import ImageDuplicate, ImageRejected, product_image_create
-from fashionrec.api.errors import ApiError
-
-# Which HTTP status a rejected upload gets: too big → 413, not a photo we take → 415, else 400.
-REJECTION_STATUS = {
-    "too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-    "too_many_pixels": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-    "unsupported_format": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-    "not_an_image": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-    "empty": status.HTTP_400_BAD_REQUEST,
-    "truncated": status.HTTP_400_BAD_REQUEST,
-}
+from fashionrec.api.errors import ApiError, image_rejected_error
 
 
 class GarmentOutputSerializer(serializers.Serializer):
@@ -142,11 +132,7 @@ class ProductImageListCreateApi(APIView):
                 is_primary=serializer.validated_data["is_primary"],
             )
         except ImageRejected as rejected:
-            raise ApiError(
-                rejected.message,
-                code=rejected.code,
-                status_code=REJECTION_STATUS.get(rejected.code, status.HTTP_400_BAD_REQUEST),
-            ) from None
+            raise image_rejected_error(rejected) from None
         except ImageDuplicate as duplicate:
             raise ApiError(
                 str(duplicate),

@@ -94,3 +94,22 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse(error_body("server_error", "Internal server error."), status=500)
     return defaults.server_error(request)
+
+
+# Which HTTP status a rejected image gets: too big → 413, not a photo we accept → 415, else 400.
+_IMAGE_REJECTION_STATUS = {
+    "too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    "too_many_pixels": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    "unsupported_format": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    "not_an_image": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+}
+
+
+def image_rejected_error(rejected: Exception) -> ApiError:
+    """The API answer to a ``recommender.vision.preprocess.ImageRejected`` (same for every endpoint)."""
+    code = getattr(rejected, "code", "invalid_image")
+    return ApiError(
+        getattr(rejected, "message", str(rejected)),
+        code=code,
+        status_code=_IMAGE_REJECTION_STATUS.get(code, status.HTTP_400_BAD_REQUEST),
+    )

@@ -8,7 +8,7 @@ import time
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -24,7 +24,7 @@ from catalog.api.products import (
     plain_data,
     product_card,
 )
-from fashionrec.api.errors import ApiError
+from fashionrec.api.errors import ApiError, image_rejected_error
 from recommender import queries, selectors
 from recommender.api import schema
 from recommender.api.throttles import RECOMMENDATION_THROTTLES
@@ -33,16 +33,6 @@ from recommender.vision.preprocess import ImageRejected
 logger = logging.getLogger(__name__)
 
 LIST_FIELDS = ("sizes", "exclude")
-
-# Which HTTP status a rejected image gets: too big → 413, not a photo we accept → 415, else 400.
-REJECTION_STATUS = {
-    "too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-    "too_many_pixels": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-    "unsupported_format": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-    "not_an_image": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-    "empty": status.HTTP_400_BAD_REQUEST,
-    "truncated": status.HTTP_400_BAD_REQUEST,
-}
 
 
 class RecommendFilterInputSerializer(ProductFilterInputSerializer):
@@ -291,9 +281,7 @@ class RecommendationsApi(APIView):
         try:
             analysis = pipeline.analyse(upload.read())
         except ImageRejected as rejected:
-            raise ApiError(
-                rejected.message, code=rejected.code, status_code=REJECTION_STATUS.get(rejected.code, 400)
-            ) from None
+            raise image_rejected_error(rejected) from None
         index = values.get("garment", 0)
         if index >= len(analysis.garments):
             raise ApiError(
