@@ -170,7 +170,24 @@ class Sample:
     name: str  # file stem in the dataset
     source: Path
     split: str  # "train" or "val"
-    kind: str  # "ccp" or "flat"
+    kind: str  # "ccp", "flat" or "staff"
+    boxes: tuple[GarmentBox, ...] = ()  # staff samples carry their labels
+
+
+def staff_samples(labels: dict[str, list[tuple[str, tuple[int, int, int, int]]]]) -> list[Sample]:
+    """Training samples from boxes staff corrected in admin: ``{image path: [(garment, box)]}``.
+
+    Only the boxes staff touched are labels; any other garment on such a photo stays unlabelled
+    (the detector's own guesses are not ground truth), which is why these photos only ever go to
+    the training split.
+    """
+    samples = []
+    for path, boxes in sorted(labels.items()):
+        known = tuple(GarmentBox(garment, tuple(box)) for garment, box in boxes if garment in GARMENT_CLASSES)
+        if known and Path(path).is_file():
+            stem = hashlib.sha1(path.encode()).hexdigest()[:12]
+            samples.append(Sample(f"staff_{stem}", Path(path), "train", "staff", known))
+    return samples
 
 
 def ccp_samples(ccp_dir: Path) -> list[Sample]:
@@ -203,6 +220,8 @@ def _yolo_line(class_index: int, box: tuple[int, int, int, int], width: int, hei
 
 
 def sample_boxes(sample: Sample, image: Image.Image, ccp_label_names_: list[str]) -> list[GarmentBox]:
+    if sample.kind == "staff":
+        return list(sample.boxes)
     if sample.kind == "ccp":
         stem = sample.source.stem
         label_map = scipy.io.loadmat(str(sample.source.parent.parent / "annotations" / "pixel-level" / f"{stem}.mat"))[
@@ -231,13 +250,15 @@ def build_yolo_dataset(
     catalog_dir: Path,
     flat_per_folder: int = 100,
     limit: int | None = None,
+    staff_labels: dict[str, list[tuple[str, tuple[int, int, int, int]]]] | None = None,
     progress: Callable[[str], None] = lambda message: None,
 ) -> Path:
     """Write (or reuse) the ultralytics dataset and return the path of its data.yaml.
 
     The folder name hashes every input that changes the data, so a finished build is reused and a
     changed setting never mixes with an old one. `limit` keeps the first N photos of each source
-    and split (tiny test runs).
+    and split (tiny test runs). `staff_labels` adds the photos whose boxes staff corrected in
+    admin (``recommender.services.corrections.detector_training_labels``) to the training split.
     """
     config = {
         "format": DATASET_FORMAT_VERSION,
@@ -249,6 +270,8 @@ def build_yolo_dataset(
         "long_side": CACHE_LONG_SIDE,
         "holdout_modulus": CCP_HOLDOUT_MODULUS,
     }
+    if staff_labels:
+        config["staff"] = {path: sorted([g, list(box)] for g, box in boxes) for path, boxes in staff_labels.items()}
     digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
     root = Path(cache_root) / f"detector-data-{digest}"
     data_yaml = root / "data.yaml"
@@ -258,6 +281,7 @@ def build_yolo_dataset(
 
     label_names = ccp_label_names(ccp_dir)
     samples = list(_iter_limited(ccp_samples(ccp_dir) + flat_samples(catalog_dir, flat_per_folder), limit))
+    samples += staff_samples(staff_labels or {})
     counts: dict[str, dict[str, int]] = {"train": {}, "val": {}}
     images_per_kind: dict[str, int] = {}
     for index, sample in enumerate(samples, 1):

@@ -61,6 +61,8 @@ class TrainConfig:
     seed: int = 0
     flat_per_folder: int = 100
     limit: int | None = None
+    # {image path: [(garment, (x1, y1, x2, y2))]}: boxes staff corrected in admin, added to training
+    staff_labels: dict | None = None
     patience: int = 100
     close_mosaic: int = 3
     evaluate_flat: bool = True
@@ -162,6 +164,7 @@ def train_detector(config: TrainConfig, *, resume: Path | None = None, progress:
             catalog_dir=config.catalog_dir,
             flat_per_folder=config.flat_per_folder,
             limit=config.limit,
+            staff_labels=config.staff_labels,
             progress=progress,
         )
         run_dir = next_version_dir(config.output_dir)

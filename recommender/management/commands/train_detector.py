@@ -48,6 +48,9 @@ class Command(BaseCommand):
             help="copy the finished weights and metrics to the folder of FASHIONREC_DETECTOR_WEIGHTS",
         )
         parser.add_argument("--no-flat-eval", action="store_true", help="skip the flat-lay label accuracy check")
+        parser.add_argument(
+            "--no-staff-labels", action="store_true", help="leave out the boxes staff corrected in admin"
+        )
 
     def handle(self, *args, **options):
         import torch
@@ -82,6 +85,7 @@ class Command(BaseCommand):
             seed=options["seed"],
             flat_per_folder=options["flat_per_folder"],
             limit=options["limit"],
+            staff_labels=None if options["no_staff_labels"] else staff_labels(),
             close_mosaic=options["close_mosaic"],
             hours=options["hours"],
             evaluate_flat=not options["no_flat_eval"],
@@ -96,3 +100,13 @@ class Command(BaseCommand):
         if options["install"]:
             target = install_run(run_dir, Path(settings.FASHIONREC_DETECTOR_WEIGHTS).parent)
             self.stdout.write(self.style.SUCCESS(f"installed {target}"))
+
+
+def staff_labels() -> dict[str, list[tuple[str, tuple[int, int, int, int]]]]:
+    """The boxes staff corrected in admin, grouped by image file (kept as detector training data)."""
+    from recommender.services.corrections import detector_training_labels
+
+    grouped: dict[str, list[tuple[str, tuple[int, int, int, int]]]] = {}
+    for label in detector_training_labels():
+        grouped.setdefault(str(label.image_path), []).append((label.label, tuple(label.box)))
+    return grouped

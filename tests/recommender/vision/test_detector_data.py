@@ -72,3 +72,43 @@ def test_flat_lay_box_finds_a_garment_on_a_plain_floor():
     # then the weak box hugs the garment (within a few pixels), not the photo
     assert abs(x1 - 100) <= 8 and abs(y1 - 100) <= 8 and abs(x2 - 300) <= 8 and abs(y2 - 420) <= 8
     assert flat_lay_box(image) == (x1, y1, x2, y2)
+
+
+def test_boxes_corrected_by_staff_become_training_labels(tmp_path, settings):
+    from pathlib import Path
+
+    from recommender.vision.detector_data import build_yolo_dataset
+    from recommender.vision.taxonomy import GARMENT_CLASSES
+
+    # given a stored catalog photo whose skirt box staff corrected in admin
+    photo = tmp_path / "upload.img"
+    Image.new("RGB", (400, 500), (220, 220, 220)).save(photo, format="JPEG")
+    staff = {str(photo): [("skirt", (100, 150, 300, 450))]}
+
+    # when the detector's dataset is built (one photo per source: a tiny build)
+    data_yaml = build_yolo_dataset(
+        tmp_path / "cache",
+        ccp_dir=Path(settings.FASHIONREC_CCP_DATASET),
+        catalog_dir=Path(settings.FASHIONREC_DATASET),
+        limit=1,
+        staff_labels=staff,
+    )
+
+    # then the photo is in the training split with the staff box as its only label
+    labels = list((data_yaml.parent / "labels" / "train").glob("staff_*.txt"))
+    assert len(labels) == 1
+    class_index, cx, cy, w, h = labels[0].read_text().split()
+    assert GARMENT_CLASSES[int(class_index)] == "skirt"
+    # (normalised centre and size; the cache shrinks photos, so allow its rounding)
+    assert np.allclose([float(cx), float(cy), float(w), float(h)], [0.5, 0.6, 0.5, 0.6], atol=0.005)
+    assert not list((data_yaml.parent / "labels" / "val").glob("staff_*"))
+    # and a build without staff labels is another dataset (never a stale cache)
+    assert (
+        build_yolo_dataset(
+            tmp_path / "cache",
+            ccp_dir=Path(settings.FASHIONREC_CCP_DATASET),
+            catalog_dir=Path(settings.FASHIONREC_DATASET),
+            limit=1,
+        )
+        != data_yaml
+    )
