@@ -1,18 +1,9 @@
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from recommender.models import EncoderVersion
 
 VERSION = "test-v1"  # tests.factories.garment_create's default version
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttles():
-    # Throttle counters live in the cache; each test starts with a clean budget.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

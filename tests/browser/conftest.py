@@ -182,18 +182,7 @@ def clothing_catalog(django_db_setup, django_db_blocker, media_root):
 
 
 @pytest.fixture
-def clear_throttles():
-    # Anonymous recommendation requests are throttled per client address; the history lives in
-    # the cache, which outlives a test. Start each browser test with a clean slate.
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def page(chromium, live_url, clear_throttles):
+def page(chromium, live_url):
     """A fresh browser context (no cookies) on the live server; fails the test on any JS error."""
     context = chromium.new_context(viewport={"width": 1280, "height": 900}, base_url=live_url)
     context.set_default_timeout(15_000)

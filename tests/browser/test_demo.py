@@ -330,7 +330,7 @@ def test_product_page_shows_similar_items(page, artifacts):
     assert all(card["inStock"] == "true" for card in cards(page))
 
 
-def test_phone_layout_offers_the_camera_and_a_two_column_grid(chromium, live_url, clear_throttles, artifacts):
+def test_phone_layout_offers_the_camera_and_a_two_column_grid(chromium, live_url, artifacts):
     # given a phone-sized touch screen
     context = chromium.new_context(
         viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, base_url=live_url

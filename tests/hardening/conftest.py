@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from django.apps import apps
-from django.core.cache import cache
 from django.db import connection
 from PIL import Image
 from rest_framework.authtoken.models import Token
@@ -116,14 +115,6 @@ def assert_error_format(response, status: int | None = None) -> dict:
 
 
 # --- users and data -----------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttles():
-    # Throttle counters live in the cache: each test starts with a full budget.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
