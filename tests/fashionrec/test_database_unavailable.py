@@ -9,6 +9,7 @@ from django.test import RequestFactory
 from fashionrec.middleware import DatabaseUnavailableMiddleware
 
 
+@pytest.mark.django_db  # the middleware checks open connections, which an earlier test may have left
 def test_a_database_error_becomes_a_503_with_retry_after():
     middleware = DatabaseUnavailableMiddleware(lambda request: HttpResponse("ok"))
     request = RequestFactory().get("/admin/")
