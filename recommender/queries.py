@@ -25,11 +25,12 @@ columns are denormalised onto ``recommender_garment`` and kept in sync by trigge
 
 * **exact** (``plan="exact"``): a ``MATERIALIZED`` CTE computes the distance of every row of
   the filtered subset (found with the B-tree/GIN indexes on the denormalised columns:
-  ``garment_version_category_idx``, ``garment_version_price_idx``, ``garment_sizes_gin``,
-  ``garment_seasons_gin`` and the brand/colour/department indexes of migration
-  ``recommender/0003``), then sorts. It never uses the HNSW index (a CTE with no ORDER BY
-  cannot), so its answer is exact. Expected plan: ``Bitmap Heap Scan`` (or ``Index Scan``
-  on one of those indexes) -> ``Sort`` -> ``Limit``.
+  ``garment_category_price_idx``, ``garment_brand_price_idx``, ``garment_colour_price_idx``,
+  ``garment_department_price_idx`` (price second, so a price window is decided in the index),
+  ``garment_version_price_idx``, ``garment_sizes_gin`` and ``garment_seasons_gin``), then
+  sorts. It never uses the HNSW index (a CTE with no ORDER BY cannot), so its answer is exact.
+  Expected plan: ``Bitmap Heap Scan`` (or ``Index Scan`` on one of those indexes) -> ``Sort``
+  -> ``Limit``.
 
 Plan rule (:func:`choose_plan`): a filter that keeps a small fraction of rows starves the
 HNSW graph walk (iterative scans visit ~pool/selectivity tuples and recall decays: measured
@@ -58,12 +59,16 @@ similarity to the dislike vector)) + ``inventory`` (w x min(stock, cap)/cap). Ea
 returned, so the breakdown adds up to the score. An optional cap per category diversifies the
 list. Ties break on similarity, then product id, so the same request gives the same answer.
 
-Preconditions: :func:`recommend` must run inside a transaction (``transaction.atomic``) because
-it sets ``hnsw.ef_search``, ``hnsw.iterative_scan``, ``hnsw.max_scan_tuples`` and ``jit`` with
-``set_config(..., is_local => true)`` (``SET LOCAL``), which outside a transaction would last
-for one statement only; it raises ``RuntimeError`` otherwise. JIT is switched off because
-PostgreSQL's cost-based JIT threshold fires on the exact form and adds tens of milliseconds
-of compilation to a query that runs in a few.
+Search settings: ``hnsw.ef_search``, ``hnsw.iterative_scan = relaxed_order``,
+``hnsw.max_scan_tuples`` and ``jit = off`` are set once per database connection
+(:func:`set_search_settings`, run by ``recommender.apps`` when Django opens a connection), so a
+request spends no round trip on them; PostgreSQL keeps them as placeholders until pgvector's
+library loads and then applies them. JIT is off because PostgreSQL's cost-based JIT threshold
+fires on the exact form and adds tens of milliseconds of compilation to a query that runs in a
+few. An explicit ``ef_search`` (benchmarks, sweeps) is set with ``SET LOCAL`` and then needs a
+transaction (``transaction.atomic``); :func:`recommend` raises ``RuntimeError`` otherwise. Behind
+a transaction-mode connection pooler (PgBouncer), set the four per database instead
+(``ALTER DATABASE … SET``), since session settings do not survive there.
 """
 
 from __future__ import annotations
@@ -504,9 +509,13 @@ def recommend(
     max_per_category: int = 0,
     ef_search: int | None = None,
 ) -> list[RecommendRow]:
-    """Run the recommend statement. Precondition: inside ``transaction.atomic()``."""
-    if not connection.in_atomic_block:
-        raise RuntimeError("recommend() sets hnsw.* with SET LOCAL: call it inside transaction.atomic().")
+    """Run the recommend statement (the search settings come from the connection).
+
+    ``ef_search`` overrides the setting for this statement with ``SET LOCAL``: then the call
+    must be inside ``transaction.atomic()``.
+    """
+    if ef_search is not None and not connection.in_atomic_block:
+        raise RuntimeError("recommend(ef_search=...) uses SET LOCAL: call it inside transaction.atomic().")
     sql, params = _statement(
         vector=vector,
         version=version,
@@ -519,7 +528,8 @@ def recommend(
         max_per_category=max_per_category,
     )
     with connection.cursor() as cursor:
-        set_local_search_settings(cursor, ef_search=ef_search)
+        if ef_search is not None:
+            set_search_settings(cursor, ef_search=ef_search, local=True)
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [
@@ -559,18 +569,20 @@ def explain_recommend(
         max_per_category=0,
     )
     with transaction.atomic(), connection.cursor() as cursor:
-        set_local_search_settings(cursor)
+        set_search_settings(cursor, local=True)
         cursor.execute(("EXPLAIN (ANALYZE, BUFFERS) " if analyze else "EXPLAIN ") + sql, params)
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
-def set_local_search_settings(cursor, *, ef_search: int | None = None) -> None:
-    """``SET LOCAL`` the HNSW search settings (one round trip); needs a transaction."""
+def set_search_settings(cursor, *, ef_search: int | None = None, local: bool = False) -> None:
+    """Set the HNSW search settings and ``jit = off`` for the session, or the transaction."""
     cursor.execute(
-        "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true),"
-        " set_config('hnsw.max_scan_tuples', %s, true), set_config('jit', 'off', true)",
-        [
-            str(ef_search or settings.FASHIONREC_RECOMMEND_EF_SEARCH),
-            str(settings.FASHIONREC_RECOMMEND_MAX_SCAN_TUPLES),
-        ],
+        "SELECT set_config('hnsw.ef_search', %(ef)s, %(local)s),"
+        " set_config('hnsw.iterative_scan', 'relaxed_order', %(local)s),"
+        " set_config('hnsw.max_scan_tuples', %(max)s, %(local)s), set_config('jit', 'off', %(local)s)",
+        {
+            "ef": str(ef_search or settings.FASHIONREC_RECOMMEND_EF_SEARCH),
+            "max": str(settings.FASHIONREC_RECOMMEND_MAX_SCAN_TUPLES),
+            "local": local,
+        },
     )

@@ -1,8 +1,8 @@
 """Recommendation reads: resolve the request, run the one recommend query, attach products.
 
-Round trips for a product query (the image path skips none): 1 context (active encoder, the
-query product's vector, filter ids), 1 planner estimate, 1 ``SET LOCAL`` + 1 recommend
-statement inside a transaction, then 1 for the product cards (built as JSON by PostgreSQL).
+Round trips for a product query (the image path makes the same): 1 context (active encoder, the
+query product's vector, filter ids), 1 planner estimate, 1 recommend statement, 1 for the
+product cards (built as JSON by PostgreSQL). The search settings come with the connection.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from catalog.selectors import product_cards
@@ -113,21 +112,20 @@ def _run(
     start = time.perf_counter()
     estimate = queries.estimate_rows(version=version, filters=filters)
     plan = queries.choose_plan(estimate)
-    with transaction.atomic():
-        rows = queries.recommend(
-            vector=vector,
-            version=version,
-            filters=filters,
-            k=k,
-            plan=plan,
-            today=today or timezone.localdate(),
-            user_id=user_id,
-            max_per_category=(
-                request.max_per_category
-                if request.max_per_category is not None
-                else settings.FASHIONREC_RECOMMEND_MAX_PER_CATEGORY
-            ),
-        )
+    rows = queries.recommend(
+        vector=vector,
+        version=version,
+        filters=filters,
+        k=k,
+        plan=plan,
+        today=today or timezone.localdate(),
+        user_id=user_id,
+        max_per_category=(
+            request.max_per_category
+            if request.max_per_category is not None
+            else settings.FASHIONREC_RECOMMEND_MAX_PER_CATEGORY
+        ),
+    )
     timings["query"] = _ms(start)
     start = time.perf_counter()
     cards = product_cards(row.product_id for row in rows)

@@ -221,13 +221,10 @@ def test_similar_query_count_is_fixed(client, shop, django_assert_num_queries):
     url = f"/api/v1/products/{query.pk}/similar/"
     # 1 context: active encoder, the product's query vector, filter ids
     # 2 EXPLAIN: the planner's estimate of the filtered subset (plan rule)
-    # 3 SAVEPOINT (BEGIN in production, where 6 is COMMIT)
-    # 4 set_config: hnsw.ef_search, hnsw.iterative_scan, hnsw.max_scan_tuples, jit (SET LOCAL)
-    # 5 the recommend statement
-    # 6 RELEASE SAVEPOINT
-    # 7 the product cards, built as JSON by PostgreSQL (brand, category, image, stock, seasons)
+    # 3 the recommend statement (the HNSW search settings come with the connection)
+    # 4 the product cards, built as JSON by PostgreSQL (brand, category, image, stock, seasons)
     for params in ({"k": 3}, {"k": 50, "in_stock": "true", "sizes": "M,L", "category": query.category_id}):
-        with django_assert_num_queries(7):
+        with django_assert_num_queries(4):
             assert client.get(url, params).status_code == 200
 
 
@@ -238,8 +235,8 @@ def test_post_query_count_is_fixed_for_a_token_user(shop, shopper, django_assert
     query, _ = shop
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=shopper).key}")
-    # 1 token and its user; then the 7 queries of the product path (see above)
-    with django_assert_num_queries(8):
+    # 1 token and its user; then the 4 queries of the product path (see above)
+    with django_assert_num_queries(5):
         response = api.post("/api/v1/recommendations/", {"product_id": query.pk}, format="json")
     assert response.status_code == 200
 

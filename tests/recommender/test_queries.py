@@ -9,6 +9,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 import time_machine
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
@@ -315,7 +316,7 @@ def test_the_same_request_gives_the_same_answer(catalog):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_recommend_refuses_to_run_outside_a_transaction():
+def test_an_ef_search_override_refuses_to_run_outside_a_transaction():
     with pytest.raises(RuntimeError, match="atomic"):
         queries.recommend(
             vector=queries.vector_literal(unit_vector(0)),
@@ -324,6 +325,24 @@ def test_recommend_refuses_to_run_outside_a_transaction():
             k=5,
             plan="ann",
             today=dt.date(2026, 1, 1),
+            ef_search=200,
+        )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_new_connection_gets_the_search_settings():
+    connection.close()
+    with connection.cursor() as cursor:  # a new connection
+        cursor.execute("SELECT '[1,0]'::vector <=> '[0,1]'::vector")  # pgvector's library loads
+        cursor.execute(
+            "SELECT current_setting('hnsw.ef_search'), current_setting('hnsw.iterative_scan'),"
+            " current_setting('hnsw.max_scan_tuples'), current_setting('jit')"
+        )
+        assert cursor.fetchone() == (
+            str(settings.FASHIONREC_RECOMMEND_EF_SEARCH),
+            "relaxed_order",
+            str(settings.FASHIONREC_RECOMMEND_MAX_SCAN_TUPLES),
+            "off",
         )
 
 
