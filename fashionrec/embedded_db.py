@@ -63,14 +63,14 @@ def server_settings() -> dict[str, str]:
     HNSW graph (about 170 MB; 1.6 GB at 1M) mostly outside shared memory, and the recommend
     query then spends most of its time copying pages in from the OS cache (measured: 4,800
     buffer reads, 66 ms, for an exact scan of a 3 % filter). So: a quarter of RAM for shared
-    buffers (PostgreSQL's usual advice, capped at 4 GB), enough maintenance memory for an
+    buffers (PostgreSQL's usual advice, capped at 8 GB), enough maintenance memory for an
     HNSW build to keep its graph in memory, and no JIT (its compile time exceeds the run time
     of every query this app makes). ``FASHIONREC_EMBEDDED_DB_SHARED_BUFFERS`` (e.g. ``512MB``)
     overrides the first. Shared buffers are reserved, not touched, until pages are read.
     """
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     shared = os.environ.get("FASHIONREC_EMBEDDED_DB_SHARED_BUFFERS") or (
-        f"{min(max(ram // 4, 128 * _MB), 4096 * _MB) // _MB}MB"
+        f"{min(max(ram // 4, 128 * _MB), 8192 * _MB) // _MB}MB"
     )
     return {
         "shared_buffers": shared,

@@ -152,9 +152,12 @@ def vector_literal(vector: Sequence[float] | np.ndarray) -> str:
     return "[" + ",".join(f"{x:.7g}" for x in array.tolist()) + "]"
 
 
+def _like_escape(path: str) -> str:
+    return path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _like_prefix(path: str) -> str:
-    escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + "/%"
+    return _like_escape(path) + "/%"
 
 
 # --- statement 1: resolve ids in one round trip --------------------------------------------
@@ -210,10 +213,20 @@ def recommend_context(
 # --- filters: constant fragments, values bound ----------------------------------------------
 
 
-def _filter_sql(filters: RecommendFilters, params: dict) -> str:
+def _filter_sql(filters: RecommendFilters, params: dict, *, for_estimate: bool = False) -> str:
     clauses = ["g.encoder_version = %(version)s", "g.is_active"]
     if filters.category_path is not None:
-        clauses.append("(g.category_path = %(category_path)s OR g.category_path LIKE %(category_like)s)")
+        subtree = "(g.category_path = %(category_path)s OR g.category_path LIKE %(category_like)s)"
+        if for_estimate:
+            # The planner estimates the subtree well from this form, and badly from the one below
+            # (it multiplies the two overlapping conditions as if they were independent).
+            clauses.append(subtree)
+        else:
+            # The first LIKE is one range of garment_category_price_idx, which an index-only scan
+            # can use (the OR alone becomes a bitmap scan that reads the heap); the second drops
+            # siblings that merely share the prefix ("tops" vs "topshop").
+            clauses.append(f"g.category_path LIKE %(category_range)s AND {subtree}")
+            params["category_range"] = _like_escape(filters.category_path) + "%"
         params["category_path"] = filters.category_path
         params["category_like"] = _like_prefix(filters.category_path)
     if filters.price_min is not None:
@@ -264,7 +277,7 @@ def estimate_rows(*, version: str, filters: RecommendFilters) -> Estimate:
     One ``EXPLAIN`` of a ``UNION ALL`` of both counts, so one round trip gives both numbers.
     """
     params: dict = {"version": version}
-    where = _filter_sql(filters, params)
+    where = _filter_sql(filters, params, for_estimate=True)
     sql = (
         "EXPLAIN (FORMAT JSON) "
         "SELECT 1 FROM recommender_garment g WHERE g.encoder_version = %(version)s AND g.is_active "

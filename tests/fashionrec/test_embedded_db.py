@@ -18,7 +18,7 @@ def _megabytes(value: str) -> int:
 def test_shared_buffers_are_a_quarter_of_ram_within_bounds(monkeypatch):
     monkeypatch.delenv("FASHIONREC_EMBEDDED_DB_SHARED_BUFFERS", raising=False)
     values = embedded_db.server_settings()
-    assert 128 <= _megabytes(values["shared_buffers"]) <= 4096
+    assert 128 <= _megabytes(values["shared_buffers"]) <= 8192
     assert values["jit"] == "off"
     assert _megabytes(values["effective_cache_size"]) >= _megabytes(values["shared_buffers"])
 
