@@ -149,6 +149,20 @@ def test_a_like_pattern_in_a_category_slug_is_matched_literally(encoder):
     assert ids(rows) == [literal.pk]
 
 
+@pytest.mark.parametrize("plan", ["ann", "exact"])
+def test_a_category_filter_keeps_its_subtree_and_not_siblings_sharing_its_prefix(encoder, plan):
+    # given: "women/topshop" starts with "women/tops" but is not under it
+    itself = product_create(category=category_create("women/tops"))
+    child = product_create(category=category_create("women/tops/knitwear"))
+    sibling = product_create(category=category_create("women/topshop"))
+    for seed, product in enumerate((itself, child, sibling), start=1):
+        set_embedding(garment_create(product), near(seed, 0.1 * seed))
+    # when
+    rows = run(unit_vector(0), plan=plan, filters=RecommendFilters(category_path="women/tops"))
+    # then
+    assert ids(rows) == [itself.pk, child.pk]
+
+
 def test_one_row_per_product_from_its_best_garment(encoder):
     # given: a product with two images and three garments, one of them the nearest
     product = product_create()

@@ -145,6 +145,8 @@ def test_very_selective_filters_scan_the_subset_exactly(big_catalog, settings, f
     assert rule == "exact"
     assert "garment_embedding_hnsw" not in explained, explained
     assert "Sort" in explained
+    # the covering indexes (migration 0007) answer it without reading the table
+    assert "Index Only Scan using garment_" in explained, explained
 
 
 def test_the_exact_plan_finds_the_same_answer_as_a_scan_without_indexes(big_catalog, settings):
