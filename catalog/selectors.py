@@ -23,14 +23,6 @@ def _with_card_relations(queryset: QuerySet[Product]) -> QuerySet[Product]:
     )
 
 
-def products_by_ids(ids: Iterable[int]) -> dict[int, Product]:
-    """Products with everything a product card shows, keyed by id (4 queries)."""
-    ids = list(ids)
-    if not ids:
-        return {}
-    return {product.pk: product for product in _with_card_relations(Product.objects.filter(pk__in=ids))}
-
-
 # The card of catalog.api.products.ProductCardSerializer, built by PostgreSQL: one round trip for any
 # number of products instead of four queries and a model instance per row (13 ms for 10 cards
 # through the ORM, about 1 ms this way). tests/api/test_product_cards.py holds both to the

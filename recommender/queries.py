@@ -25,12 +25,12 @@ columns are denormalised onto ``recommender_garment`` and kept in sync by trigge
 
 * **exact** (``plan="exact"``): a ``MATERIALIZED`` CTE computes the distance of every row of
   the filtered subset (found with the B-tree/GIN indexes on the denormalised columns:
-  ``garment_category_price_idx``, ``garment_brand_price_idx``, ``garment_colour_price_idx``,
-  ``garment_department_price_idx`` (price second, so a price window is decided in the index),
-  ``garment_version_price_idx``, ``garment_sizes_gin`` and ``garment_seasons_gin``), then
-  sorts. It never uses the HNSW index (a CTE with no ORDER BY cannot), so its answer is exact.
-  Expected plan: ``Bitmap Heap Scan`` (or ``Index Scan`` on one of those indexes) -> ``Sort``
-  -> ``Limit``.
+  ``garment_category_price_idx``, ``garment_brand_price_idx`` and ``garment_version_price_idx``,
+  which cover every column this form reads (migration ``recommender/0007``), then
+  ``garment_colour_price_idx``, ``garment_department_price_idx``, ``garment_sizes_gin`` and
+  ``garment_seasons_gin``), then sorts. It never uses the HNSW index (a CTE with no ORDER BY
+  cannot), so its answer is exact. Expected plan: ``Index Only Scan`` on a covering index (a
+  bitmap or plain index scan for filters they do not lead with) -> ``Sort`` -> ``Limit``.
 
 Plan rule (:func:`choose_plan`): a filter that keeps a small fraction of rows starves the
 HNSW graph walk (iterative scans visit ~pool/selectivity tuples and recall decays: measured

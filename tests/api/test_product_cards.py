@@ -6,14 +6,14 @@ import pytest
 
 from catalog.api.products import ProductCardSerializer
 from catalog.models import ProductVariant
-from catalog.selectors import product_cards, products_by_ids
+from catalog.selectors import product_cards, product_get
 from tests.factories import brand_create, category_create, image_create, product_create
 
 pytestmark = pytest.mark.django_db
 
 
 def serializer_cards(ids: list[int]) -> dict[int, dict]:
-    return {pk: dict(ProductCardSerializer(product).data) for pk, product in products_by_ids(ids).items()}
+    return {pk: dict(ProductCardSerializer(product_get(pk, include_inactive=True)).data) for pk in ids}
 
 
 def test_cards_match_the_serializer_on_every_field(season_summer, season_winter):
