@@ -108,6 +108,19 @@ def street_photo_with_several_garments():
     raise AssertionError("the detector found two garments in none of 10 street photos")
 
 
+def intercept_file_choosers(page) -> None:
+    """Turn on file-chooser interception for the page and wait until the browser has it.
+
+    Playwright turns interception on when the first "filechooser" listener is added, with a
+    message it does not wait for; a key press sent right after can reach the page first, and
+    then the chooser opens unobserved and ``expect_file_chooser`` times out (seen in CI). A
+    listener that stays for the page's life, followed by a round trip to the page, closes
+    that window.
+    """
+    page.on("filechooser", lambda chooser: None)
+    page.evaluate("() => document.readyState")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
@@ -125,6 +138,7 @@ def test_search_by_photo_boxes_grid_filters_and_bad_uploads(page, artifacts, set
 
     # when a street photo (a person wearing several garments) is chosen with the file picker,
     # opened from the keyboard
+    intercept_file_choosers(page)
     photo_path = street_photo_with_several_garments()
     page.get_by_role("button", name="Choose a photo").focus()
     before = generation(page)
