@@ -30,7 +30,10 @@ columns are denormalised onto ``recommender_garment`` and kept in sync by trigge
   ``garment_colour_price_idx``, ``garment_department_price_idx``, ``garment_sizes_gin`` and
   ``garment_seasons_gin``), then sorts. It never uses the HNSW index (a CTE with no ORDER BY
   cannot), so its answer is exact. Expected plan: ``Index Only Scan`` on a covering index (a
-  bitmap or plain index scan for filters they do not lead with) -> ``Sort`` -> ``Limit``.
+  bitmap or plain index scan for filters they do not lead with) -> ``Sort`` -> ``Limit``. A
+  category filter is the list of its subtree's paths (``category_path = ANY(...)``), so the
+  scan reads one index range per path with the price bounds as index conditions, i.e. only
+  the matching rows.
 
 Plan rule (:func:`choose_plan`): a filter that keeps a small fraction of rows starves the
 HNSW graph walk (iterative scans visit ~pool/selectivity tuples and recall decays: measured
@@ -91,7 +94,10 @@ Plan = Literal["ann", "exact"]
 class RecommendFilters:
     """Validated filter values (the API layer parses and checks them)."""
 
-    category_path: str | None = None  # includes the sub-categories
+    # A category and its sub-categories, as the paths of all of them (``category_subtree``, or
+    # ``QueryContext.category_paths``): equality on a list lets each path be one range of
+    # ``garment_category_price_idx`` with the price bounds inside it.
+    category_paths: tuple[str, ...] = ()
     price_min: Decimal | None = None
     price_max: Decimal | None = None
     sizes: tuple[str, ...] = ()  # any of these sizes in stock
@@ -137,7 +143,7 @@ class QueryContext:
     """What :func:`recommend_context` resolved in one round trip."""
 
     encoder_version: str | None
-    category_path: str | None
+    category_paths: tuple[str, ...]  # the category and its sub-categories; () when none asked
     category_found: bool
     brand_found: bool
     season_found: bool
@@ -152,22 +158,18 @@ def vector_literal(vector: Sequence[float] | np.ndarray) -> str:
     return "[" + ",".join(f"{x:.7g}" for x in array.tolist()) + "]"
 
 
-def _like_escape(path: str) -> str:
-    return path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _like_prefix(path: str) -> str:
-    return _like_escape(path) + "/%"
-
-
 # --- statement 1: resolve ids in one round trip --------------------------------------------
 
 _CONTEXT_SQL = """
-SELECT v.name, cat.path, cat.id IS NOT NULL, brand.ok IS NOT NULL, season.ok IS NOT NULL,
+SELECT v.name, subtree.paths, cat.id IS NOT NULL, brand.ok IS NOT NULL, season.ok IS NOT NULL,
        p.id IS NOT NULL, COALESCE(p.is_active, false), qg.embedding::text
 FROM (SELECT 1) AS one
 LEFT JOIN recommender_encoderversion v ON v.is_active
 LEFT JOIN catalog_category cat ON cat.id = %(category_id)s
+LEFT JOIN LATERAL (
+    SELECT ARRAY(SELECT c.path FROM catalog_category c
+                 WHERE c.path = cat.path OR starts_with(c.path, cat.path || '/') ORDER BY c.path) AS paths
+) subtree ON cat.id IS NOT NULL
 LEFT JOIN LATERAL (SELECT true AS ok FROM catalog_brand WHERE id = %(brand_id)s) brand ON true
 LEFT JOIN LATERAL (SELECT true AS ok FROM catalog_season WHERE id = %(season_id)s) season ON true
 LEFT JOIN catalog_product p ON p.id = %(product_id)s
@@ -200,7 +202,7 @@ def recommend_context(
         row = cursor.fetchone()
     return QueryContext(
         encoder_version=row[0],
-        category_path=row[1],
+        category_paths=tuple(row[1] or ()),
         category_found=row[2],
         brand_found=row[3],
         season_found=row[4],
@@ -213,22 +215,25 @@ def recommend_context(
 # --- filters: constant fragments, values bound ----------------------------------------------
 
 
-def _filter_sql(filters: RecommendFilters, params: dict, *, for_estimate: bool = False) -> str:
+def category_subtree(path: str) -> tuple[str, ...]:
+    """The paths of a category and of every category below it (for ``RecommendFilters``)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT path FROM catalog_category WHERE path = %(path)s OR starts_with(path, %(path)s || '/') "
+            "ORDER BY path",
+            {"path": path},
+        )
+        return tuple(row[0] for row in cursor.fetchall())
+
+
+def _filter_sql(filters: RecommendFilters, params: dict) -> str:
     clauses = ["g.encoder_version = %(version)s", "g.is_active"]
-    if filters.category_path is not None:
-        subtree = "(g.category_path = %(category_path)s OR g.category_path LIKE %(category_like)s)"
-        if for_estimate:
-            # The planner estimates the subtree well from this form, and badly from the one below
-            # (it multiplies the two overlapping conditions as if they were independent).
-            clauses.append(subtree)
-        else:
-            # The first LIKE is one range of garment_category_price_idx, which an index-only scan
-            # can use (the OR alone becomes a bitmap scan that reads the heap); the second drops
-            # siblings that merely share the prefix ("tops" vs "topshop").
-            clauses.append(f"g.category_path LIKE %(category_range)s AND {subtree}")
-            params["category_range"] = _like_escape(filters.category_path) + "%"
-        params["category_path"] = filters.category_path
-        params["category_like"] = _like_prefix(filters.category_path)
+    if filters.category_paths:
+        # Equality on a list of paths, not a prefix LIKE: the index scans one range per path with
+        # the price bounds inside it (a prefix range would read the whole subtree and filter the
+        # price row by row), and the planner estimates it from the most-common values.
+        clauses.append("g.category_path = ANY(%(category_paths)s::varchar[])")
+        params["category_paths"] = list(filters.category_paths)
     if filters.price_min is not None:
         clauses.append("g.price >= %(price_min)s")
         params["price_min"] = filters.price_min
@@ -277,7 +282,7 @@ def estimate_rows(*, version: str, filters: RecommendFilters) -> Estimate:
     One ``EXPLAIN`` of a ``UNION ALL`` of both counts, so one round trip gives both numbers.
     """
     params: dict = {"version": version}
-    where = _filter_sql(filters, params, for_estimate=True)
+    where = _filter_sql(filters, params)
     sql = (
         "EXPLAIN (FORMAT JSON) "
         "SELECT 1 FROM recommender_garment g WHERE g.encoder_version = %(version)s AND g.is_active "

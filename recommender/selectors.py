@@ -98,7 +98,7 @@ def _run(
 ) -> RecommendationResult:
     k = min(request.k, settings.FASHIONREC_RECOMMEND_K_MAX)
     filters = RecommendFilters(
-        category_path=context.category_path if request.category_id is not None else None,
+        category_paths=context.category_paths if request.category_id is not None else (),
         price_min=request.price_min,
         price_max=request.price_max,
         sizes=request.sizes,

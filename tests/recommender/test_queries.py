@@ -31,6 +31,10 @@ def encoder(db):
     return EncoderVersion.objects.create(name=VERSION, is_active=True)
 
 
+def in_category(path: str) -> RecommendFilters:
+    return RecommendFilters(category_paths=queries.category_subtree(path))
+
+
 def near(seed: int, noise: float, base: int = 0) -> list[float]:
     """A unit vector whose cosine similarity to ``unit_vector(base)`` is 1/sqrt(1 + noise**2)."""
     anchor = np.asarray(unit_vector(base))
@@ -107,8 +111,8 @@ def test_nearest_products_come_first_with_both_plans(catalog, plan):
 @pytest.mark.parametrize(
     ("filters", "check"),
     [
-        (lambda c: RecommendFilters(category_path="women"), lambda p: p.category.path.startswith("women/")),
-        (lambda c: RecommendFilters(category_path="women/tops"), lambda p: p.category.path == "women/tops/t-shirts"),
+        (lambda c: in_category("women"), lambda p: p.category.path.startswith("women/")),
+        (lambda c: in_category("women/tops"), lambda p: p.category.path == "women/tops/t-shirts"),
         (
             lambda c: RecommendFilters(price_min=Decimal("50"), price_max=Decimal("90")),
             lambda p: Decimal("50") <= p.price <= Decimal("90"),
@@ -144,7 +148,7 @@ def test_a_like_pattern_in_a_category_slug_is_matched_literally(encoder):
     set_embedding(garment_create(literal), near(1, 0.1))
     set_embedding(garment_create(lookalike), near(2, 0.1))
     # when
-    rows = run(unit_vector(0), filters=RecommendFilters(category_path="women/t_shirts"))
+    rows = run(unit_vector(0), filters=in_category("women/t_shirts"))
     # then
     assert ids(rows) == [literal.pk]
 
@@ -158,7 +162,7 @@ def test_a_category_filter_keeps_its_subtree_and_not_siblings_sharing_its_prefix
     for seed, product in enumerate((itself, child, sibling), start=1):
         set_embedding(garment_create(product), near(seed, 0.1 * seed))
     # when
-    rows = run(unit_vector(0), plan=plan, filters=RecommendFilters(category_path="women/tops"))
+    rows = run(unit_vector(0), plan=plan, filters=in_category("women/tops"))
     # then
     assert ids(rows) == [itself.pk, child.pk]
 
