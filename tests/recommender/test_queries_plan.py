@@ -151,6 +151,25 @@ def test_very_selective_filters_scan_the_subset_exactly(big_catalog, settings, f
     assert "Index Only Scan using garment_" in explained, explained
 
 
+def test_a_category_filter_is_one_index_range_per_path_of_its_subtree(big_catalog, settings):
+    # given: men/shoes (a third of the rows) with a price window, under the exact threshold
+    settings.FASHIONREC_RECOMMEND_EXACT_MAX_ROWS = 5000
+    filters = RecommendFilters(
+        category_paths=queries.category_subtree("men"), price_min=Decimal("10"), price_max=Decimal("69")
+    )
+    # when
+    rule, explained = plan_for(filters)
+    # then: the subtree's paths and the price bounds are conditions of the covering index, so
+    # the scan reads the matching entries only (a prefix LIKE could not bound the price)
+    assert rule == "exact"
+    assert queries.category_subtree("men") == ("men", "men/shoes")
+    scan = next(line for line in explained.splitlines() if "Index Only Scan using" in line)
+    assert "garment_category_price_idx" in scan, explained
+    condition = explained.split(scan, 1)[1].splitlines()[1]
+    assert "Index Cond" in condition
+    assert "category_path = ANY ('{men,men/shoes}'" in condition and "price >=" in condition, condition
+
+
 def test_the_exact_plan_finds_the_same_answer_as_a_scan_without_indexes(big_catalog, settings):
     # given: a narrow filter answered both ways
     from django.db import transaction
