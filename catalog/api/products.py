@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,48 +14,10 @@ from catalog import selectors
 from catalog.models import Brand, Category, Product, ProductVariant, Season
 from catalog.models.products import Colour, Department
 from catalog.services import products as product_services
+from fashionrec.api import schema
 from fashionrec.api.errors import ApiError
-from fashionrec.api.pagination import CappedLimitOffsetPagination
-from recommender.api import schema
-
-MAX_ID = 2**63 - 1  # bigint: a larger id would overflow in SQL instead of being "not found"
-
-
-# --- input helpers shared with the recommendation endpoints ---------------------------------
-
-
-class CommaSeparatedListField(serializers.ListField):
-    """A list given as repeated parameters, a JSON list, or one comma-separated string."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, str):
-            data = [part for part in (item.strip() for item in data.split(",")) if part]
-        elif isinstance(data, list | tuple):
-            flat = []
-            for item in data:
-                if isinstance(item, str):
-                    flat.extend(part for part in (p.strip() for p in item.split(",")) if part)
-                else:
-                    flat.append(item)
-            data = flat
-        return super().to_internal_value(data)
-
-
-def id_field(**kwargs) -> serializers.IntegerField:
-    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
-
-
-def plain_data(data, list_fields: tuple[str, ...]) -> dict:
-    """A QueryDict (query string, form) or a JSON object as a plain dict; list fields as lists."""
-    if hasattr(data, "getlist"):
-        plain = {key: data.get(key) for key in data}
-        for name in list_fields:
-            if name in data:
-                plain[name] = data.getlist(name)
-        return plain
-    if isinstance(data, Mapping):
-        return dict(data)
-    raise ApiError("Expected an object of named fields.", code="invalid")
+from fashionrec.api.fields import CommaSeparatedListField, id_field, parse_id, plain_data
+from fashionrec.api.pagination import CappedLimitOffsetPagination, validated_paginator
 
 
 class ProductFilterInputSerializer(serializers.Serializer):
@@ -241,20 +200,11 @@ class VariantWriteSerializer(serializers.Serializer):
 
 
 def _product_or_404(product_id: str, *, include_inactive: bool) -> Product:
-    pk = _parse_id(product_id)
+    pk = parse_id(product_id)
     product = selectors.product_get(pk, include_inactive=include_inactive) if pk else None
     if product is None:
         raise ApiError(f"Product {product_id} does not exist.", code="not_found", status_code=404)
     return product
-
-
-def _parse_id(raw: str) -> int | None:
-    """A URL id as an int, or None when it cannot be one (answered with 404, never 500)."""
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        return None
-    return value if 1 <= value <= MAX_ID else None
 
 
 def _detail(product_id: int) -> dict:
@@ -326,7 +276,7 @@ class ProductListCreateApi(APIView):
             search=values.get("q") or None,
             include_inactive=values.get("include_inactive", False) and request.user.is_staff,
         )
-        paginator = _validated_paginator(request)
+        paginator = validated_paginator(request)
         page = paginator.paginate_queryset(selectors.product_list(filters), request, view=self)
         return paginator.get_paginated_response(ProductCardSerializer(page, many=True).data)
 
@@ -341,16 +291,6 @@ class ProductListCreateApi(APIView):
         serializer.is_valid(raise_exception=True)
         product = product_services.product_create(**serializer.validated_data)
         return Response(_detail(product.pk), status=status.HTTP_201_CREATED)
-
-
-def _validated_paginator(request: Request) -> LimitOffsetPagination:
-    # DRF silently falls back to the default for a malformed limit; we answer 400 instead, so
-    # a client learns that "limit=abc" was not understood.
-    for name in ("limit", "offset"):
-        raw = request.query_params.get(name)
-        if raw is not None and not (raw.isdigit() and len(raw) < 12):
-            raise ApiError(f"{name} must be a non-negative integer.", code="invalid", details={name: ["Invalid."]})
-    return CappedLimitOffsetPagination()
 
 
 class ProductDetailApi(APIView):
@@ -423,7 +363,7 @@ class VariantDetailApi(APIView):
         responses={200: VariantOutputSerializer, 400: schema.BAD_REQUEST, 403: schema.FORBIDDEN, 404: schema.NOT_FOUND},
     )
     def patch(self, request: Request, product_id: str, variant_id: str) -> Response:
-        pk, vpk = _parse_id(product_id), _parse_id(variant_id)
+        pk, vpk = parse_id(product_id), parse_id(variant_id)
         variant = ProductVariant.objects.filter(pk=vpk, product_id=pk).first() if pk and vpk else None
         if variant is None:
             raise ApiError(
@@ -461,7 +401,6 @@ class SeasonListApi(APIView):
 
 __all__ = [
     "CategoryListApi",
-    "CommaSeparatedListField",
     "ProductCardSerializer",
     "ProductDetailApi",
     "ProductFilterInputSerializer",
@@ -469,6 +408,4 @@ __all__ = [
     "SeasonListApi",
     "VariantCreateApi",
     "VariantDetailApi",
-    "id_field",
-    "plain_data",
 ]

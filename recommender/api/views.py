@@ -15,17 +15,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.api.products import (
-    PRODUCT_LIST_PARAMETERS,
-    ProductCardSerializer,
-    ProductFilterInputSerializer,
-    _parse_id,
-    id_field,
-    plain_data,
-)
+from catalog.api.products import PRODUCT_LIST_PARAMETERS, ProductCardSerializer, ProductFilterInputSerializer
+from fashionrec.api import schema
 from fashionrec.api.errors import ApiError, image_rejected_error
+from fashionrec.api.fields import CommaSeparatedListField, id_field, parse_id, plain_data
 from recommender import queries, selectors
-from recommender.api import schema
 from recommender.api.throttles import RECOMMENDATION_THROTTLES
 from recommender.vision.preprocess import ImageRejected
 
@@ -41,27 +35,11 @@ class RecommendFilterInputSerializer(ProductFilterInputSerializer):
         default=settings.FASHIONREC_RECOMMEND_K_DEFAULT,
         help_text=f"Results wanted; capped at {settings.FASHIONREC_RECOMMEND_K_MAX}.",
     )
-    exclude = serializers.ListField(child=id_field(), required=False, default=list, max_length=200)
+    # like sizes, exclude may come comma-separated, repeated or as a JSON list
+    exclude = CommaSeparatedListField(child=id_field(), required=False, default=list, max_length=200)
     max_per_category = serializers.IntegerField(
         min_value=0, max_value=1000, required=False, help_text="Diversify: at most this many per category (0: off)."
     )
-
-    def to_internal_value(self, data):
-        # exclude, like sizes, may come comma-separated, repeated or as a JSON list
-        if "exclude" in data:
-            data = {**data, "exclude": _split(data["exclude"])}
-        return super().to_internal_value(data)
-
-
-def _split(raw) -> list:
-    items = raw if isinstance(raw, list | tuple) else [raw]
-    flat: list = []
-    for item in items:
-        if isinstance(item, str):
-            flat.extend(part.strip() for part in item.split(",") if part.strip())
-        else:
-            flat.append(item)
-    return flat
 
 
 class RecommendationsInputSerializer(RecommendFilterInputSerializer):
@@ -353,7 +331,7 @@ class SimilarProductsApi(APIView):
     )
     def get(self, request: Request, product_id: str) -> Response:
         started = time.perf_counter()
-        pk = _parse_id(product_id)
+        pk = parse_id(product_id)
         if pk is None:
             raise ApiError(f"Product {product_id} does not exist.", code="not_found", status_code=404)
         serializer = RecommendFilterInputSerializer(data=plain_data(request.query_params, LIST_FIELDS))
