@@ -21,7 +21,7 @@ from PIL import Image
 
 from catalog.models import Product, ProductImage
 from catalog.models.products import ProcessingStatus
-from recommender.vision.preprocess import ImageRejected, load_image
+from fashionrec.imaging import ImageRejected, load_image
 
 logger = logging.getLogger(__name__)
 

@@ -106,7 +106,7 @@ _IMAGE_REJECTION_STATUS = {
 
 
 def image_rejected_error(rejected: Exception) -> ApiError:
-    """The API answer to a ``recommender.vision.preprocess.ImageRejected`` (same for every endpoint)."""
+    """The API answer to a ``fashionrec.imaging.ImageRejected`` (same for every endpoint)."""
     code = getattr(rejected, "code", "invalid_image")
     return ApiError(
         getattr(rejected, "message", str(rejected)),

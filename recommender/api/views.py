@@ -19,9 +19,9 @@ from catalog.api.products import PRODUCT_LIST_PARAMETERS, ProductCardSerializer,
 from fashionrec.api import schema
 from fashionrec.api.errors import ApiError, image_rejected_error
 from fashionrec.api.fields import CommaSeparatedListField, id_field, parse_id, plain_data
+from fashionrec.imaging import ImageRejected
 from recommender import queries, selectors
 from recommender.api.throttles import RECOMMENDATION_THROTTLES
-from recommender.vision.preprocess import ImageRejected
 
 logger = logging.getLogger(__name__)
 

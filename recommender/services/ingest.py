@@ -28,8 +28,9 @@ from django.utils import timezone
 
 from catalog.models import ProductImage
 from catalog.models.products import ProcessingStatus
+from fashionrec.imaging import ImageRejected
 from recommender.models import EncoderVersion, Garment, ImageIngestState
-from recommender.vision.preprocess import ImageRejected, clamp_box
+from recommender.vision.preprocess import clamp_box
 
 logger = logging.getLogger(__name__)
 

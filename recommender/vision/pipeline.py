@@ -20,8 +20,9 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
+from fashionrec.imaging import ImageRejected, load_image
 from recommender.vision.encoder import Encoder, load_encoder
-from recommender.vision.preprocess import ImageRejected, clamp_box, load_image
+from recommender.vision.preprocess import clamp_box
 
 logger = logging.getLogger(__name__)
 
