@@ -19,6 +19,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from PIL import Image
 
+from catalog import hooks
 from catalog.models import Product, ProductImage
 from catalog.models.products import ProcessingStatus
 from fashionrec.imaging import ImageRejected, load_image
@@ -149,9 +150,7 @@ def product_image_reprocess(*, image: ProductImage) -> ProductImage:
 
 
 def _enqueue(image_ids: list[int], *, force: bool = False) -> None:
-    from recommender.services.ingest import product_images_enqueue
-
-    product_images_enqueue(image_ids=image_ids, force=force)
+    hooks.product_images_enqueue(image_ids=image_ids, force=force)
 
 
 def _delete_stored_file(image: ProductImage) -> None:
