@@ -1,8 +1,8 @@
 """Work the catalog starts but does not do: the app that does it registers here, in its ``AppConfig.ready``.
 
-The catalog stores product images; detecting and encoding them is the recommender's job, and
-the catalog never imports the recommender (dependencies point one way: fashionrec ← catalog ←
-recommender ← users). ``recommender.apps`` registers its ingestion enqueue. Without a
+The catalog stores product images; detecting and encoding them is the job of an app above it,
+and the catalog never imports the apps above it (dependencies point one way; see the import
+contracts in ``pyproject.toml``). That app registers its ingestion enqueue here. Without a
 registered processor (the catalog on its own) images stay pending, as when the broker is down.
 """
 

@@ -15,9 +15,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
+from catalog.errors import PriceRangeCrossed, ProductNotFound, UnknownFilterValue
 from catalog.selectors import product_cards
-from fashionrec.api.errors import ApiError
+from fashionrec.errors import DomainError
 from recommender import queries
+from recommender.errors import EncoderSwitching, NoActiveEncoder, NotIndexed
 from recommender.queries import Plan, RecommendFilters, RecommendRow
 
 
@@ -59,30 +61,17 @@ def _ms(start: float) -> float:
 
 
 def _check_ids(context: queries.QueryContext, request: RecommendRequest) -> None:
-    errors = {}
+    unknown: dict[str, object] = {}
     if request.category_id is not None and not context.category_found:
-        errors["category"] = [f"Unknown category {request.category_id}."]
+        unknown["category"] = request.category_id
     if request.brand_id is not None and not context.brand_found:
-        errors["brand"] = [f"Unknown brand {request.brand_id}."]
+        unknown["brand"] = request.brand_id
     if request.season_id is not None and not context.season_found:
-        errors["season"] = [f"Unknown season {request.season_id}."]
-    if errors:
-        first = next(iter(errors.values()))
-        raise ApiError(first[0], code="invalid", status_code=400, details=errors)
+        unknown["season"] = request.season_id
+    if unknown:
+        raise UnknownFilterValue(unknown)
     if request.price_min is not None and request.price_max is not None and request.price_min > request.price_max:
-        raise ApiError(
-            "price_min is greater than price_max.",
-            code="invalid",
-            details={"price_min": ["Must not exceed price_max."]},
-        )
-
-
-def _no_active_encoder() -> ApiError:
-    return ApiError(
-        "No encoder version is active yet: the catalog has not been indexed.",
-        code="no_active_encoder",
-        status_code=503,
-    )
+        raise PriceRangeCrossed()
 
 
 def _run(
@@ -150,16 +139,12 @@ def recommendations_for_product(
     )
     timings["lookup"] = _ms(start)
     if not context.product_found or not context.product_active:
-        raise ApiError(f"Product {product_id} does not exist.", code="not_found", status_code=404)
+        raise ProductNotFound(product_id)
     _check_ids(context, request)
     if context.encoder_version is None:
-        raise _no_active_encoder()
+        raise NoActiveEncoder()
     if context.product_vector is None:
-        raise ApiError(
-            f"Product {product_id} has no garment embeddings for the active encoder yet; try again after indexing.",
-            code="not_indexed",
-            status_code=409,
-        )
+        raise NotIndexed(product_id)
     return _run(
         vector=context.product_vector,
         version=context.encoder_version,
@@ -190,15 +175,10 @@ def recommendations_for_vector(
     timings["lookup"] = _ms(start)
     _check_ids(context, request)
     if context.encoder_version is None:
-        raise _no_active_encoder()
+        raise NoActiveEncoder()
     if context.encoder_version != encoder_version:
         # Vectors of two encoders live in different spaces: comparing them would return noise.
-        raise ApiError(
-            f"The image encoder ({encoder_version}) is not the active index version "
-            f"({context.encoder_version}); the service is switching versions.",
-            code="encoder_mismatch",
-            status_code=503,
-        )
+        raise EncoderSwitching(encoder_version, context.encoder_version)
     return _run(
         vector=vector,
         version=encoder_version,
@@ -209,3 +189,33 @@ def recommendations_for_vector(
         today=today,
         timings=timings,
     )
+
+
+def recommend_similar_rows(*, product_id: int, k: int, on: dt.date) -> tuple[list[RecommendRow], str]:
+    """What ``GET /api/v1/products/{id}/similar/`` computes (no filters, no shopper), on day ``on``.
+
+    Returns ``(rows, problem)``: rows best first, or an empty list and the sentence of the
+    domain error the API would answer with (no active encoder, the product has no garment yet,
+    the product is inactive). The admin "visually similar" panel and the rule preview both use
+    it, so they show what shoppers get.
+    """
+    try:
+        result = recommendations_for_product(product_id=product_id, request=RecommendRequest(k=k), today=on)
+    except DomainError as error:
+        return [], error.message
+    return [recommendation.row for recommendation in result.results], ""
+
+
+@dataclass(frozen=True)
+class ProductEmbedding:
+    encoder_version: str
+    vector: str  # pgvector's text form
+
+
+def product_query_embedding(*, product_id: int) -> ProductEmbedding | None:
+    """The active encoder's vector of the product's query garment (the one the similar endpoint
+    uses), or None while nothing is indexed for it. One query."""
+    context = queries.recommend_context(product_id=product_id)
+    if context.encoder_version is None or context.product_vector is None:
+        return None
+    return ProductEmbedding(encoder_version=context.encoder_version, vector=context.product_vector)

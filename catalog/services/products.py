@@ -1,7 +1,7 @@
 """Catalog writes for products and variants (the API and imports call these).
 
-Garment rows pick up every change through the database triggers of
-``recommender/0002``, inside the same transaction.
+Rows that copy product fields for search (the garments) pick up every change through database
+triggers, inside the same transaction; the app that owns those rows installs the triggers.
 """
 
 from __future__ import annotations

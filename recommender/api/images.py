@@ -1,4 +1,7 @@
-"""``/api/v1/products/{id}/images/``: staff upload product photos and follow their processing."""
+"""``/api/v1/products/{id}/images/``: staff upload product photos and follow their processing.
+
+The catalog stores the photo (``catalog.services.images``); the answer shows the garments this
+app found in it, so the endpoint lives here."""
 
 from __future__ import annotations
 

@@ -1,0 +1,29 @@
+"""The catalog's domain errors (see ``fashionrec.errors``)."""
+
+from __future__ import annotations
+
+from fashionrec.errors import InvalidInput, NotFound
+
+
+class ProductNotFound(NotFound):
+    def __init__(self, product_id: object) -> None:
+        super().__init__(f"Product {product_id} does not exist.")
+        self.product_id = product_id
+
+
+class VariantNotFound(NotFound):
+    def __init__(self, product_id: object, variant_id: object) -> None:
+        super().__init__(f"Variant {variant_id} of product {product_id} does not exist.")
+
+
+class UnknownFilterValue(InvalidInput):
+    """A filter names a category, brand or season that does not exist."""
+
+    def __init__(self, unknown: dict[str, object]) -> None:
+        details = {field: [f"Unknown {field} {value}."] for field, value in unknown.items()}
+        super().__init__(next(iter(details.values()))[0], details=details)
+
+
+class PriceRangeCrossed(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__("price_min is greater than price_max.", details={"price_min": ["Must not exceed price_max."]})
