@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from fashionrec.errors import InvalidInput, NotFound
+from typing import TYPE_CHECKING
+
+from fashionrec.errors import Conflict, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from catalog.models import ProductImage
 
 
 class ProductNotFound(NotFound):
@@ -27,3 +32,16 @@ class UnknownFilterValue(InvalidInput):
 class PriceRangeCrossed(InvalidInput):
     def __init__(self) -> None:
         super().__init__("price_min is greater than price_max.", details={"price_min": ["Must not exceed price_max."]})
+
+
+class ImageDuplicate(Conflict):
+    """The product already has an image with exactly these bytes."""
+
+    code = "duplicate_image"
+
+    def __init__(self, existing: ProductImage) -> None:
+        super().__init__(
+            f"Product {existing.product_id} already has this image (image {existing.pk}).",
+            details={"image_id": existing.pk},
+        )
+        self.existing = existing

@@ -11,11 +11,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import selectors
+from catalog.errors import ProductNotFound, UnknownFilterValue, VariantNotFound
 from catalog.models import Brand, Category, Product, ProductVariant, Season
 from catalog.models.products import Colour, Department
 from catalog.services import products as product_services
 from fashionrec.api import schema
-from fashionrec.api.errors import ApiError
 from fashionrec.api.fields import CommaSeparatedListField, id_field, parse_id, plain_data
 from fashionrec.api.pagination import CappedLimitOffsetPagination, validated_paginator
 
@@ -203,7 +203,7 @@ def _product_or_404(product_id: str, *, include_inactive: bool) -> Product:
     pk = parse_id(product_id)
     product = selectors.product_get(pk, include_inactive=include_inactive) if pk else None
     if product is None:
-        raise ApiError(f"Product {product_id} does not exist.", code="not_found", status_code=404)
+        raise ProductNotFound(product_id)
     return product
 
 
@@ -258,11 +258,7 @@ class ProductListCreateApi(APIView):
         if "category" in values:
             category = selectors.category_get(values["category"])
             if category is None:
-                raise ApiError(
-                    f"Unknown category {values['category']}.",
-                    code="invalid",
-                    details={"category": [f"Unknown category {values['category']}."]},
-                )
+                raise UnknownFilterValue({"category": values["category"]})
         filters = selectors.ProductListFilters(
             category=category,
             brand_id=values.get("brand"),
@@ -366,9 +362,7 @@ class VariantDetailApi(APIView):
         pk, vpk = parse_id(product_id), parse_id(variant_id)
         variant = ProductVariant.objects.filter(pk=vpk, product_id=pk).first() if pk and vpk else None
         if variant is None:
-            raise ApiError(
-                f"Variant {variant_id} of product {product_id} does not exist.", code="not_found", status_code=404
-            )
+            raise VariantNotFound(product_id, variant_id)
         serializer = VariantWriteSerializer(data=plain_data(request.data, ()), partial=True)
         serializer.is_valid(raise_exception=True)
         variant = product_services.variant_update(variant=variant, **serializer.validated_data)

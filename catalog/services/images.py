@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from PIL import Image
 
 from catalog import hooks
+from catalog.errors import ImageDuplicate
 from catalog.models import Product, ProductImage
 from catalog.models.products import ProcessingStatus
 from fashionrec.imaging import ImageRejected, load_image
@@ -34,14 +35,6 @@ __all__ = [
     "product_image_create",
     "product_image_reprocess",
 ]
-
-
-class ImageDuplicate(Exception):
-    """The product already has an image with exactly these bytes."""
-
-    def __init__(self, existing: ProductImage) -> None:
-        super().__init__(f"Product {existing.product_id} already has this image (image {existing.pk}).")
-        self.existing = existing
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,16 @@ app found in it, so the endpoint lives here."""
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalog.errors import ProductNotFound
 from catalog.models import Product, ProductImage
-from catalog.services.images import ImageDuplicate, ImageRejected, product_image_create
-from fashionrec.api.errors import ApiError, image_rejected_error
+from catalog.services.images import product_image_create
 
 
 class GarmentOutputSerializer(serializers.Serializer):
@@ -59,7 +59,7 @@ def _product_or_404(product_id: str) -> Product:
     pk = int(product_id) if product_id.isdigit() and len(product_id) < 19 else None
     product = Product.objects.filter(pk=pk).first() if pk else None
     if product is None:
-        raise ApiError(f"Product {product_id} does not exist.", code="not_found", status_code=404)
+        raise ProductNotFound(product_id)
     return product
 
 
@@ -128,20 +128,11 @@ class ProductImageListCreateApi(APIView):
         product = _product_or_404(product_id)
         serializer = ProductImageInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            image = product_image_create(
-                product=product,
-                file=serializer.validated_data["image"],
-                is_primary=serializer.validated_data["is_primary"],
-            )
-        except ImageRejected as rejected:
-            raise image_rejected_error(rejected) from None
-        except ImageDuplicate as duplicate:
-            raise ApiError(
-                str(duplicate),
-                code="duplicate_image",
-                status_code=status.HTTP_409_CONFLICT,
-                details={"image_id": duplicate.existing.pk},
-            ) from None
+        # ImageRejected (413, 415, 400) and ImageDuplicate (409) answer through the exception handler
+        image = product_image_create(
+            product=product,
+            file=serializer.validated_data["image"],
+            is_primary=serializer.validated_data["is_primary"],
+        )
         # Re-read: with in-process processing (no broker) the image is already ready here.
         return Response(ProductImageOutputSerializer(_image_with_garments(image.pk)).data, status=201)

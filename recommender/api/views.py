@@ -16,12 +16,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.api.products import PRODUCT_LIST_PARAMETERS, ProductCardSerializer, ProductFilterInputSerializer
+from catalog.errors import ProductNotFound
 from fashionrec.api import schema
-from fashionrec.api.errors import ApiError, image_rejected_error
 from fashionrec.api.fields import CommaSeparatedListField, id_field, parse_id, plain_data
 from fashionrec.imaging import ImageRejected
 from recommender import queries, selectors
 from recommender.api.throttles import RECOMMENDATION_THROTTLES
+from recommender.errors import GarmentNotDetected, VisionUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -249,23 +250,12 @@ class RecommendationsApi(APIView):
     def _for_image(self, request: Request, values: dict, recommend_request, started: float) -> Response:
         upload = values["image"]
         if upload.size is not None and upload.size > settings.FASHIONREC_MAX_UPLOAD_BYTES:
-            raise ApiError(
-                f"The image is larger than {settings.FASHIONREC_MAX_UPLOAD_BYTES} bytes.",
-                code="too_large",
-                status_code=413,
-            )
+            raise ImageRejected("too_large", f"The image is larger than {settings.FASHIONREC_MAX_UPLOAD_BYTES} bytes.")
         pipeline = _pipeline()
-        try:
-            analysis = pipeline.analyse(upload.read())
-        except ImageRejected as rejected:
-            raise image_rejected_error(rejected) from None
+        analysis = pipeline.analyse(upload.read())
         index = values.get("garment", 0)
         if index >= len(analysis.garments):
-            raise ApiError(
-                f"garment {index} does not exist: {len(analysis.garments)} garment(s) detected.",
-                code="invalid",
-                details={"garment": [f"Must be below {len(analysis.garments)}."]},
-            )
+            raise GarmentNotDetected(index, len(analysis.garments))
         crop = analysis.garments[index]
         result = selectors.recommendations_for_vector(
             vector=queries.vector_literal(crop.embedding),
@@ -304,11 +294,7 @@ def _pipeline():
         return get_pipeline()
     except (ImportError, FileNotFoundError, OSError) as missing:
         logger.warning("vision pipeline unavailable: %s", missing)
-        raise ApiError(
-            "Image search is not available: the vision models are not installed.",
-            code="vision_unavailable",
-            status_code=503,
-        ) from None
+        raise VisionUnavailable() from None
 
 
 class SimilarProductsApi(APIView):
@@ -333,7 +319,7 @@ class SimilarProductsApi(APIView):
         started = time.perf_counter()
         pk = parse_id(product_id)
         if pk is None:
-            raise ApiError(f"Product {product_id} does not exist.", code="not_found", status_code=404)
+            raise ProductNotFound(product_id)
         serializer = RecommendFilterInputSerializer(data=plain_data(request.query_params, LIST_FIELDS))
         serializer.is_valid(raise_exception=True)
         result = selectors.recommendations_for_product(
