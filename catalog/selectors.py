@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from decimal import Decimal
 
 from django.core.files.storage import default_storage
 from django.db import connection
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Concat
 
+from catalog.filters import ProductFilters, filters_q
 from catalog.models import Category, Product, ProductImage, ProductVariant, Season
 
 
@@ -80,62 +80,33 @@ def product_get(product_id: int, *, include_inactive: bool = False) -> Product |
     return _with_card_relations(queryset.filter(pk=product_id)).first()
 
 
-@dataclass(frozen=True)
-class ProductListFilters:
-    category: Category | None = None
-    brand_id: int | None = None
-    department: str | None = None
-    colour: str | None = None
-    price_min: Decimal | None = None
-    price_max: Decimal | None = None
-    in_stock: bool = False
-    sizes: tuple[str, ...] = ()
-    season_id: int | None = None
-    search: str | None = None
-    include_inactive: bool = False
-
-
-def product_list(filters: ProductListFilters) -> QuerySet[Product]:
-    """Products matching the filters, newest first; category includes its sub-categories."""
-    queryset = Product.objects.all()
-    if not filters.include_inactive:
+def product_list(
+    filters: ProductFilters, *, search: str | None = None, include_inactive: bool = False
+) -> QuerySet[Product]:
+    """Products matching the filters (``catalog.filters``; the category resolved to its subtree's
+    paths), newest first."""
+    queryset = Product.objects.filter(filters_q(filters))
+    if not include_inactive:
         queryset = queryset.filter(is_active=True)
-    if filters.category is not None:
+    if search:
         queryset = queryset.filter(
-            Q(category__path=filters.category.path) | Q(category__path__startswith=filters.category.path + "/")
-        )
-    if filters.brand_id is not None:
-        queryset = queryset.filter(brand_id=filters.brand_id)
-    if filters.department:
-        queryset = queryset.filter(department=filters.department)
-    if filters.colour:
-        queryset = queryset.filter(colour=filters.colour)
-    if filters.price_min is not None:
-        queryset = queryset.filter(price__gte=filters.price_min)
-    if filters.price_max is not None:
-        queryset = queryset.filter(price__lte=filters.price_max)
-    if filters.in_stock or filters.sizes:
-        stocked = ProductVariant.objects.filter(product=OuterRef("pk"), stock__gt=0)
-        if filters.sizes:
-            stocked = stocked.filter(size__in=filters.sizes)
-        queryset = queryset.filter(Exists(stocked))
-    if filters.season_id is not None:
-        queryset = queryset.filter(seasons__id=filters.season_id)
-    if filters.search:
-        queryset = queryset.filter(
-            Q(title__icontains=filters.search)
-            | Q(sku__icontains=filters.search)
-            | Q(brand__name__icontains=filters.search)
+            Q(title__icontains=search) | Q(sku__icontains=search) | Q(brand__name__icontains=search)
         )
     return _with_card_relations(queryset.order_by("-created_at", "-id"))
 
 
+def category_subtree_paths(category_id: int) -> tuple[str, ...]:
+    """The paths of a category and of every category below it; () when there is no such category."""
+    root = Category.objects.filter(pk=category_id).values("path")
+    return tuple(
+        Category.objects.filter(Q(path__in=Subquery(root)) | Q(path__startswith=Concat(Subquery(root), Value("/"))))
+        .order_by("path")
+        .values_list("path", flat=True)
+    )
+
+
 def category_list() -> QuerySet[Category]:
     return Category.objects.order_by("path")
-
-
-def category_get(category_id: int) -> Category | None:
-    return Category.objects.filter(pk=category_id).first()
 
 
 def season_list() -> QuerySet[Season]:

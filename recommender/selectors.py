@@ -7,37 +7,29 @@ product cards (built as JSON by PostgreSQL). The search settings come with the c
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from django.conf import settings
 from django.utils import timezone
 
 from catalog.errors import PriceRangeCrossed, ProductNotFound, UnknownFilterValue
+from catalog.filters import ProductFilters
 from catalog.selectors import product_cards
 from fashionrec.errors import DomainError
 from recommender import queries
 from recommender.errors import EncoderSwitching, NoActiveEncoder, NotIndexed
-from recommender.queries import Plan, RecommendFilters, RecommendRow
+from recommender.queries import Plan, RecommendRow
 
 
 @dataclass(frozen=True)
 class RecommendRequest:
-    """Validated input (ids not yet checked against the database)."""
+    """Validated input (ids not yet checked against the database, the category not yet resolved)."""
 
     k: int = 12
-    category_id: int | None = None
-    price_min: Decimal | None = None
-    price_max: Decimal | None = None
-    sizes: tuple[str, ...] = ()
-    in_stock: bool = False
-    department: str | None = None
-    brand_id: int | None = None
-    colour: str | None = None
-    season_id: int | None = None
-    exclude: tuple[int, ...] = ()
+    filters: ProductFilters = field(default_factory=ProductFilters)
     max_per_category: int | None = None
 
 
@@ -60,17 +52,17 @@ def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 2)
 
 
-def _check_ids(context: queries.QueryContext, request: RecommendRequest) -> None:
+def _check_ids(context: queries.QueryContext, filters: ProductFilters) -> None:
     unknown: dict[str, object] = {}
-    if request.category_id is not None and not context.category_found:
-        unknown["category"] = request.category_id
-    if request.brand_id is not None and not context.brand_found:
-        unknown["brand"] = request.brand_id
-    if request.season_id is not None and not context.season_found:
-        unknown["season"] = request.season_id
+    if filters.category_id is not None and not context.category_found:
+        unknown["category"] = filters.category_id
+    if filters.brand_id is not None and not context.brand_found:
+        unknown["brand"] = filters.brand_id
+    if filters.season_id is not None and not context.season_found:
+        unknown["season"] = filters.season_id
     if unknown:
         raise UnknownFilterValue(unknown)
-    if request.price_min is not None and request.price_max is not None and request.price_min > request.price_max:
+    if filters.price_min is not None and filters.price_max is not None and filters.price_min > filters.price_max:
         raise PriceRangeCrossed()
 
 
@@ -86,16 +78,9 @@ def _run(
     timings: dict[str, float],
 ) -> RecommendationResult:
     k = min(request.k, settings.FASHIONREC_RECOMMEND_K_MAX)
-    filters = RecommendFilters(
-        category_paths=context.category_paths if request.category_id is not None else (),
-        price_min=request.price_min,
-        price_max=request.price_max,
-        sizes=request.sizes,
-        in_stock=request.in_stock,
-        department=request.department,
-        brand_id=request.brand_id,
-        colour=request.colour,
-        season_id=request.season_id,
+    filters = dataclasses.replace(
+        request.filters,
+        category_paths=context.category_paths if request.filters.category_id is not None else (),
         exclude=exclude,
     )
     start = time.perf_counter()
@@ -133,14 +118,14 @@ def recommendations_for_product(
     start = time.perf_counter()
     context = queries.recommend_context(
         product_id=product_id,
-        category_id=request.category_id,
-        brand_id=request.brand_id,
-        season_id=request.season_id,
+        category_id=request.filters.category_id,
+        brand_id=request.filters.brand_id,
+        season_id=request.filters.season_id,
     )
     timings["lookup"] = _ms(start)
     if not context.product_found or not context.product_active:
         raise ProductNotFound(product_id)
-    _check_ids(context, request)
+    _check_ids(context, request.filters)
     if context.encoder_version is None:
         raise NoActiveEncoder()
     if context.product_vector is None:
@@ -150,7 +135,7 @@ def recommendations_for_product(
         version=context.encoder_version,
         request=request,
         context=context,
-        exclude=tuple(sorted({product_id, *request.exclude})),
+        exclude=tuple(sorted({product_id, *request.filters.exclude})),
         user_id=user_id,
         today=today,
         timings=timings,
@@ -170,10 +155,12 @@ def recommendations_for_vector(
     timings = dict(timings or {})
     start = time.perf_counter()
     context = queries.recommend_context(
-        category_id=request.category_id, brand_id=request.brand_id, season_id=request.season_id
+        category_id=request.filters.category_id,
+        brand_id=request.filters.brand_id,
+        season_id=request.filters.season_id,
     )
     timings["lookup"] = _ms(start)
-    _check_ids(context, request)
+    _check_ids(context, request.filters)
     if context.encoder_version is None:
         raise NoActiveEncoder()
     if context.encoder_version != encoder_version:
@@ -184,7 +171,7 @@ def recommendations_for_vector(
         version=encoder_version,
         request=request,
         context=context,
-        exclude=tuple(sorted(set(request.exclude))),
+        exclude=tuple(sorted(set(request.filters.exclude))),
         user_id=user_id,
         today=today,
         timings=timings,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
+from dataclasses import replace
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAdminUser
@@ -12,32 +13,26 @@ from rest_framework.views import APIView
 
 from catalog import selectors
 from catalog.errors import ProductNotFound, UnknownFilterValue, VariantNotFound
+from catalog.filters import LIST_PARAMETERS, filter_fields, filter_parameters, filters_from, validate_price_range
 from catalog.models import Brand, Category, Product, ProductVariant, Season
 from catalog.models.products import Colour, Department
 from catalog.services import products as product_services
 from fashionrec.api import schema
-from fashionrec.api.fields import CommaSeparatedListField, id_field, parse_id, plain_data
+from fashionrec.api.fields import id_field, parse_id, plain_data
 from fashionrec.api.pagination import CappedLimitOffsetPagination, validated_paginator
 
 
-class ProductFilterInputSerializer(serializers.Serializer):
-    category = id_field(required=False, help_text="A category id; its sub-categories are included.")
-    brand = id_field(required=False)
-    department = serializers.ChoiceField(choices=Department.choices, required=False)
-    colour = serializers.ChoiceField(choices=Colour.choices, required=False)
-    price_min = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
-    price_max = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
-    in_stock = serializers.BooleanField(required=False, default=False)
-    sizes = CommaSeparatedListField(
-        child=serializers.CharField(max_length=16), required=False, max_length=30, default=list
-    )
-    season = id_field(required=False)
+def _validate_filters(self, attrs):
+    validate_price_range(attrs)
+    return attrs
 
-    def validate(self, attrs):
-        low, high = attrs.get("price_min"), attrs.get("price_max")
-        if low is not None and high is not None and low > high:
-            raise serializers.ValidationError({"price_min": ["Must not exceed price_max."]})
-        return attrs
+
+# The filter fields come from their one declaration (catalog.filters); type() keeps their order.
+ProductFilterInputSerializer = type(
+    "ProductFilterInputSerializer",
+    (serializers.Serializer,),
+    {**filter_fields(recommend=False), "validate": _validate_filters, "__module__": __name__},
+)
 
 
 # --- output ---------------------------------------------------------------------------------
@@ -213,15 +208,7 @@ def _detail(product_id: int) -> dict:
 
 PRODUCT_LIST_PARAMETERS = [
     OpenApiParameter("q", str, description="Search in title, SKU and brand name."),
-    OpenApiParameter("category", int, description="Category id; sub-categories included."),
-    OpenApiParameter("brand", int),
-    OpenApiParameter("department", str, enum=Department.values),
-    OpenApiParameter("colour", str, enum=Colour.values),
-    OpenApiParameter("price_min", OpenApiTypes.DECIMAL),
-    OpenApiParameter("price_max", OpenApiTypes.DECIMAL),
-    OpenApiParameter("in_stock", bool),
-    OpenApiParameter("sizes", str, description="Comma-separated, or repeated: any of them in stock."),
-    OpenApiParameter("season", int),
+    *filter_parameters(recommend=False),
     OpenApiParameter("include_inactive", bool, description="Staff only: list inactive products too."),
 ]
 
@@ -248,32 +235,24 @@ class ProductListCreateApi(APIView):
         responses={200: ProductCardSerializer(many=True), 400: schema.BAD_REQUEST},
     )
     def get(self, request: Request) -> Response:
-        data = plain_data(request.query_params, ("sizes",))
+        data = plain_data(request.query_params, LIST_PARAMETERS)
         for name in ("limit", "offset"):
             data.pop(name, None)
         params = ProductListInputSerializer(data=data)
         params.is_valid(raise_exception=True)
         values = params.validated_data
-        category = None
-        if "category" in values:
-            category = selectors.category_get(values["category"])
-            if category is None:
-                raise UnknownFilterValue({"category": values["category"]})
-        filters = selectors.ProductListFilters(
-            category=category,
-            brand_id=values.get("brand"),
-            department=values.get("department"),
-            colour=values.get("colour"),
-            price_min=values.get("price_min"),
-            price_max=values.get("price_max"),
-            in_stock=values.get("in_stock", False),
-            sizes=tuple(values.get("sizes", ())),
-            season_id=values.get("season"),
+        filters = filters_from(values)
+        if filters.category_id is not None:
+            filters = replace(filters, category_paths=selectors.category_subtree_paths(filters.category_id))
+            if not filters.category_paths:
+                raise UnknownFilterValue({"category": filters.category_id})
+        products = selectors.product_list(
+            filters,
             search=values.get("q") or None,
             include_inactive=values.get("include_inactive", False) and request.user.is_staff,
         )
         paginator = validated_paginator(request)
-        page = paginator.paginate_queryset(selectors.product_list(filters), request, view=self)
+        page = paginator.paginate_queryset(products, request, view=self)
         return paginator.get_paginated_response(ProductCardSerializer(page, many=True).data)
 
     @extend_schema(

@@ -15,18 +15,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.api.products import PRODUCT_LIST_PARAMETERS, ProductCardSerializer, ProductFilterInputSerializer
+from catalog.api.products import ProductCardSerializer, ProductFilterInputSerializer
 from catalog.errors import ProductNotFound
+from catalog.filters import FILTERS_BY_NAME, LIST_PARAMETERS, filter_parameters, filters_from
 from fashionrec.api import schema
-from fashionrec.api.fields import CommaSeparatedListField, id_field, parse_id, plain_data
+from fashionrec.api.fields import id_field, parse_id, plain_data
 from fashionrec.imaging import ImageRejected
 from recommender import queries, selectors
 from recommender.api.throttles import RECOMMENDATION_THROTTLES
 from recommender.errors import GarmentNotDetected, VisionUnavailable
 
 logger = logging.getLogger(__name__)
-
-LIST_FIELDS = ("sizes", "exclude")
 
 
 class RecommendFilterInputSerializer(ProductFilterInputSerializer):
@@ -36,8 +35,7 @@ class RecommendFilterInputSerializer(ProductFilterInputSerializer):
         default=settings.FASHIONREC_RECOMMEND_K_DEFAULT,
         help_text=f"Results wanted; capped at {settings.FASHIONREC_RECOMMEND_K_MAX}.",
     )
-    # like sizes, exclude may come comma-separated, repeated or as a JSON list
-    exclude = CommaSeparatedListField(child=id_field(), required=False, default=list, max_length=200)
+    exclude = FILTERS_BY_NAME["exclude"].make_field()
     max_per_category = serializers.IntegerField(
         min_value=0, max_value=1000, required=False, help_text="Diversify: at most this many per category (0: off)."
     )
@@ -62,16 +60,7 @@ class RecommendationsInputSerializer(RecommendFilterInputSerializer):
 def _request(values: dict) -> selectors.RecommendRequest:
     return selectors.RecommendRequest(
         k=min(values.get("k", settings.FASHIONREC_RECOMMEND_K_DEFAULT), settings.FASHIONREC_RECOMMEND_K_MAX),
-        category_id=values.get("category"),
-        price_min=values.get("price_min"),
-        price_max=values.get("price_max"),
-        sizes=tuple(dict.fromkeys(values.get("sizes", ()))),
-        in_stock=values.get("in_stock", False),
-        department=values.get("department"),
-        brand_id=values.get("brand"),
-        colour=values.get("colour"),
-        season_id=values.get("season"),
-        exclude=tuple(dict.fromkeys(values.get("exclude", ()))),
+        filters=filters_from(values),
         max_per_category=values.get("max_per_category"),
     )
 
@@ -236,7 +225,7 @@ class RecommendationsApi(APIView):
     )
     def post(self, request: Request) -> Response:
         started = time.perf_counter()
-        serializer = RecommendationsInputSerializer(data=plain_data(request.data, LIST_FIELDS))
+        serializer = RecommendationsInputSerializer(data=plain_data(request.data, LIST_PARAMETERS))
         serializer.is_valid(raise_exception=True)
         values = serializer.validated_data
         recommend_request = _request(values)
@@ -306,9 +295,8 @@ class SimilarProductsApi(APIView):
         summary="Products that look like this one",
         description="The same filters, `k` and response as POST /recommendations/ with a product_id.",
         parameters=[
-            *[p for p in PRODUCT_LIST_PARAMETERS if p.name not in ("q", "include_inactive")],
+            *filter_parameters(recommend=True),
             OpenApiParameter("k", int, description=f"Default 12, capped at {settings.FASHIONREC_RECOMMEND_K_MAX}."),
-            OpenApiParameter("exclude", str, description="Product ids to leave out (comma-separated or repeated)."),
             OpenApiParameter("max_per_category", int, description="Diversify: at most this many per category."),
             OpenApiParameter("product_id", OpenApiTypes.INT, OpenApiParameter.PATH),
         ],
@@ -320,7 +308,7 @@ class SimilarProductsApi(APIView):
         pk = parse_id(product_id)
         if pk is None:
             raise ProductNotFound(product_id)
-        serializer = RecommendFilterInputSerializer(data=plain_data(request.query_params, LIST_FIELDS))
+        serializer = RecommendFilterInputSerializer(data=plain_data(request.query_params, LIST_PARAMETERS))
         serializer.is_valid(raise_exception=True)
         result = selectors.recommendations_for_product(
             product_id=pk, request=_request(serializer.validated_data), user_id=_user_id(request)

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from catalog.errors import PriceRangeCrossed, ProductNotFound, UnknownFilterValue
+from catalog.filters import ProductFilters
 from fashionrec.api.errors import ApiError
 from recommender.errors import EncoderSwitching, NoActiveEncoder, NotIndexed
 from recommender.models import EncoderVersion
@@ -74,14 +75,18 @@ def test_unknown_filter_ids_and_crossed_prices_are_invalid_input(product):
     # when a filter names a brand that does not exist, then every unknown id is in the details
     with pytest.raises(UnknownFilterValue) as raised:
         recommendations_for_vector(
-            vector=VECTOR, encoder_version="v1", request=RecommendRequest(brand_id=999_999, season_id=999_998)
+            vector=VECTOR,
+            encoder_version="v1",
+            request=RecommendRequest(filters=ProductFilters(brand_id=999_999, season_id=999_998)),
         )
     assert raised.value.details == {"brand": ["Unknown brand 999999."], "season": ["Unknown season 999998."]}
 
     # when the price bounds cross
     with pytest.raises(PriceRangeCrossed):
         recommendations_for_vector(
-            vector=VECTOR, encoder_version="v1", request=RecommendRequest(price_min=10, price_max=5)
+            vector=VECTOR,
+            encoder_version="v1",
+            request=RecommendRequest(filters=ProductFilters(price_min=10, price_max=5)),
         )
 
 
