@@ -11,6 +11,7 @@ from django.db.models.functions import Concat
 
 from catalog.filters import ProductFilters, filters_q
 from catalog.models import Category, Product, ProductImage, ProductVariant, Season
+from fashionrec.db import fetch_dicts
 
 
 def _with_card_relations(queryset: QuerySet[Product]) -> QuerySet[Product]:
@@ -28,17 +29,18 @@ def _with_card_relations(queryset: QuerySet[Product]) -> QuerySet[Product]:
 # through the ORM, about 1 ms this way). tests/api/test_product_cards.py holds both to the
 # same output.
 _CARDS_SQL = """
-SELECT p.id, p.sku, p.title, b.name, COALESCE(NULLIF(replace(c.path, '/', ' › '), ''), c.name),
-       p.category_id, p.department, p.colour, p.price::text, p.currency,
+SELECT p.id, p.sku, p.title, b.name AS brand,
+       COALESCE(NULLIF(replace(c.path, '/', ' › '), ''), c.name) AS category,
+       p.category_id, p.department, p.colour, p.price::text AS price, p.currency,
        (SELECT i.file FROM catalog_productimage i WHERE i.product_id = p.id
-        ORDER BY i.is_primary DESC, i.id LIMIT 1),
+        ORDER BY i.is_primary DESC, i.id LIMIT 1) AS primary_image_url,
        (SELECT COALESCE(json_object_agg(v.size, v.stock ORDER BY v.size), '{}')
         FROM (SELECT size, sum(stock) AS stock FROM catalog_productvariant
-              WHERE product_id = p.id GROUP BY size) v),
+              WHERE product_id = p.id GROUP BY size) v) AS stock_by_size,
        (SELECT COALESCE(json_agg(json_build_object('id', s.id, 'name', s.name)
                                  ORDER BY s.start_month, s.start_day, s.id), '[]')
         FROM catalog_product_seasons ps JOIN catalog_season s ON s.id = ps.season_id
-        WHERE ps.product_id = p.id)
+        WHERE ps.product_id = p.id) AS seasons
 FROM catalog_product p
 JOIN catalog_category c ON c.id = p.category_id
 LEFT JOIN catalog_brand b ON b.id = p.brand_id
@@ -53,26 +55,16 @@ def product_cards(ids: Iterable[int]) -> dict[int, dict]:
         return {}
     with connection.cursor() as cursor:
         cursor.execute(_CARDS_SQL, [ids])
-        rows = cursor.fetchall()
-    return {
-        row[0]: {
-            "id": row[0],
-            "sku": row[1],
-            "title": row[2],
-            "brand": row[3],
-            "category": row[4],
-            "category_id": row[5],
-            "department": row[6],
-            "colour": row[7],
-            "price": row[8],
-            "currency": row[9],
-            "primary_image_url": default_storage.url(row[10]) if row[10] else None,
-            "stock_by_size": row[11],
-            "seasons": row[12],
-            "url": f"/api/v1/products/{row[0]}/",
-        }
-        for row in rows
-    }
+        rows = fetch_dicts(cursor)
+    return {row["id"]: _card(row) for row in rows}
+
+
+def _card(row: dict) -> dict:
+    # The columns come in the card's field order; the image column holds the file name until here.
+    file = row["primary_image_url"]
+    row["primary_image_url"] = default_storage.url(file) if file else None
+    row["url"] = f"/api/v1/products/{row['id']}/"
+    return row
 
 
 def product_get(product_id: int, *, include_inactive: bool = False) -> Product | None:

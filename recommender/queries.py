@@ -89,6 +89,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from catalog.filters import FILTERS, Match, ProductFilters
+from fashionrec.db import fetch_dict, fetch_dicts
 
 Plan = Literal["ann", "exact"]
 
@@ -109,6 +110,10 @@ class Weights:
     @classmethod
     def from_settings(cls) -> Weights:
         return cls(**settings.FASHIONREC_RECOMMEND_WEIGHTS)
+
+
+# The parts of the score, in the order the API lists them (columns p_<part> of the statement).
+BREAKDOWN_PARTS = ("similarity", "seasonal", "preference", "taste", "dislike", "inventory")
 
 
 @dataclass(frozen=True)
@@ -145,8 +150,10 @@ def vector_literal(vector: Sequence[float] | np.ndarray) -> str:
 # --- statement 1: resolve ids in one round trip --------------------------------------------
 
 _CONTEXT_SQL = """
-SELECT v.name, subtree.paths, cat.id IS NOT NULL, brand.ok IS NOT NULL, season.ok IS NOT NULL,
-       p.id IS NOT NULL, COALESCE(p.is_active, false), qg.embedding::text
+SELECT v.name AS encoder_version, subtree.paths AS category_paths, cat.id IS NOT NULL AS category_found,
+       brand.ok IS NOT NULL AS brand_found, season.ok IS NOT NULL AS season_found,
+       p.id IS NOT NULL AS product_found, COALESCE(p.is_active, false) AS product_active,
+       qg.embedding::text AS product_vector
 FROM (SELECT 1) AS one
 LEFT JOIN recommender_encoderversion v ON v.is_active
 LEFT JOIN catalog_category cat ON cat.id = %(category_id)s
@@ -183,17 +190,8 @@ def recommend_context(
     params = {"product_id": product_id, "category_id": category_id, "brand_id": brand_id, "season_id": season_id}
     with connection.cursor() as cursor:
         cursor.execute(_CONTEXT_SQL, params)
-        row = cursor.fetchone()
-    return QueryContext(
-        encoder_version=row[0],
-        category_paths=tuple(row[1] or ()),
-        category_found=row[2],
-        brand_found=row[3],
-        season_found=row[4],
-        product_found=row[5],
-        product_active=row[6],
-        product_vector=row[7],
-    )
+        row = fetch_dict(cursor)
+    return QueryContext(**{**row, "category_paths": tuple(row["category_paths"] or ())})
 
 
 # --- filters: constant fragments, values bound ----------------------------------------------
@@ -535,23 +533,16 @@ def recommend(
         if ef_search is not None:
             set_search_settings(cursor, ef_search=ef_search, local=True)
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
+        rows = fetch_dicts(cursor)
     return [
         RecommendRow(
-            product_id=row[0],
-            garment_id=row[1],
-            image_id=row[2],
-            category_id=row[3],
-            similarity=float(row[4]),
-            score=float(row[5]),
-            breakdown={
-                "similarity": float(row[6]),
-                "seasonal": float(row[7]),
-                "preference": float(row[8]),
-                "taste": float(row[9]),
-                "dislike": float(row[10]),
-                "inventory": float(row[11]),
-            },
+            product_id=row["product_id"],
+            garment_id=row["garment_id"],
+            image_id=row["image_id"],
+            category_id=row["category_id"],
+            similarity=float(row["similarity"]),
+            score=float(row["score"]),
+            breakdown={part: float(row[f"p_{part}"]) for part in BREAKDOWN_PARTS},
         )
         for row in rows
     ]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -22,8 +23,12 @@ from fashionrec.api import schema
 from fashionrec.api.fields import id_field, parse_id, plain_data
 from fashionrec.imaging import ImageRejected
 from recommender import queries, selectors
+from recommender.api.serializers import RecommendationsSerializer
 from recommender.api.throttles import RECOMMENDATION_THROTTLES
 from recommender.errors import GarmentNotDetected, VisionUnavailable
+
+if TYPE_CHECKING:  # the pipeline module loads torch: only when a photo is first analysed
+    from recommender.vision.pipeline import ImageAnalysis
 
 logger = logging.getLogger(__name__)
 
@@ -75,121 +80,81 @@ def _body(
     kind: str,
     product_id: int | None,
     started: float,
-    image: dict | None = None,
-    garments: list | None = None,
+    analysis: ImageAnalysis | None = None,
     garment: int | None = None,
 ) -> dict:
     timings = dict(result.timings_ms)
     timings["total"] = round((time.perf_counter() - started) * 1000, 2)
-    return {
-        "query": {
-            "kind": kind,
-            "product_id": product_id,
-            "k": result.k,
-            "plan": result.plan,
-            "estimated_rows": round(result.estimated_rows),
-        },
-        "image": image,
-        "garments": garments or [],
-        "garment": garment,
-        "results": [
-            {
-                "product": item.card,
-                "similarity": round(item.row.similarity, 6),
-                "score": round(item.row.score, 6),
-                "score_breakdown": {name: round(value, 6) for name, value in item.row.breakdown.items()},
-            }
-            for item in result.results
-        ],
-        "timings_ms": timings,
-    }
+    return RecommendationsSerializer(
+        {
+            "query": {
+                "kind": kind,
+                "product_id": product_id,
+                "k": result.k,
+                "plan": result.plan,
+                "estimated_rows": result.estimated_rows,
+            },
+            "image": analysis,
+            "garments": [{"index": n, "crop": crop} for n, crop in enumerate(analysis.garments)] if analysis else [],
+            "garment": garment,
+            "results": result.results,
+            "timings_ms": timings,
+        }
+    ).data
 
 
 # --- OpenAPI --------------------------------------------------------------------------------
 
-_GARMENT = inline_serializer(
-    "DetectedGarment",
-    many=True,
-    fields={
-        "index": serializers.IntegerField(),
-        "box": serializers.ListField(child=serializers.IntegerField(), help_text="x1, y1, x2, y2 in pixels"),
-        "label": serializers.CharField(),
-        "confidence": serializers.FloatField(),
-        "is_whole_image": serializers.BooleanField(),
-    },
-)
-_RESULT = inline_serializer(
-    "Recommendation",
-    {
-        "product": ProductCardSerializer(),
-        "similarity": serializers.FloatField(help_text="Cosine similarity to the query garment."),
-        "score": serializers.FloatField(help_text="The ranking score: the sum of score_breakdown."),
-        "score_breakdown": serializers.DictField(
-            child=serializers.FloatField(),
-            help_text="similarity, seasonal, preference, taste, dislike (≤ 0), inventory: weighted parts.",
-        ),
-    },
-)
-RECOMMENDATIONS_RESPONSE = inline_serializer(
-    "Recommendations",
-    {
-        "query": inline_serializer(
-            "RecommendationQuery",
-            {
-                "kind": serializers.ChoiceField(choices=["image", "product"]),
-                "product_id": serializers.IntegerField(allow_null=True),
-                "k": serializers.IntegerField(),
-                "plan": serializers.ChoiceField(choices=["ann", "exact"], help_text="See README."),
-                "estimated_rows": serializers.IntegerField(help_text="Planner's estimate of the filtered rows."),
-            },
-        ),
-        "image": inline_serializer(
-            "QueryImage", {"width": serializers.IntegerField(), "height": serializers.IntegerField()}, allow_null=True
-        ),
-        "garments": _GARMENT,
-        "garment": serializers.IntegerField(allow_null=True),
-        "results": serializers.ListField(child=_RESULT),
-        "timings_ms": serializers.DictField(
-            child=serializers.FloatField(), help_text="decode, detect, encode, lookup, query, hydrate, total"
-        ),
-    },
-)
+# The example is rendered by the response serializers from one sample of each part, and its card
+# has exactly the fields of ProductCardSerializer (a KeyError here names a field without a sample).
+_CARD_SAMPLE = {
+    "id": 7,
+    "sku": "SKU-7",
+    "title": "Linen shirt",
+    "brand": "Nordwind",
+    "category": "women › tops",
+    "category_id": 3,
+    "department": "women",
+    "colour": "white",
+    "price": "49.90",
+    "currency": "EUR",
+    "primary_image_url": "/media/products/7/a.img",
+    "stock_by_size": {"M": 3},
+    "seasons": [{"id": 1, "name": "Summer"}],
+    "url": "/api/v1/products/7/",
+}
 _EXAMPLE = OpenApiExample(
     "product query",
-    value={
-        "query": {"kind": "product", "product_id": 1, "k": 12, "plan": "ann", "estimated_rows": 9000},
-        "image": None,
-        "garments": [],
-        "garment": None,
-        "results": [
-            {
-                "product": {
-                    "id": 7,
-                    "sku": "SKU-7",
-                    "title": "Linen shirt",
-                    "brand": "Nordwind",
-                    "category": "women › tops",
-                    "price": "49.90",
-                    "currency": "EUR",
-                    "primary_image_url": "/media/products/7/a.img",
-                    "stock_by_size": {"M": 3},
-                    "seasons": [{"id": 1, "name": "Summer"}],
-                    "url": "/api/v1/products/7/",
-                },
-                "similarity": 0.83,
-                "score": 0.95,
-                "score_breakdown": {
-                    "similarity": 0.83,
-                    "seasonal": 0.1,
-                    "preference": 0.0,
-                    "taste": 0.0,
-                    "dislike": 0.0,
-                    "inventory": 0.02,
-                },
-            }
-        ],
-        "timings_ms": {"lookup": 0.6, "query": 4.2, "hydrate": 2.0, "total": 8.1},
-    },
+    value=RecommendationsSerializer(
+        {
+            "query": {"kind": "product", "product_id": 1, "k": 12, "plan": "ann", "estimated_rows": 9000},
+            "image": None,
+            "garments": [],
+            "garment": None,
+            "results": [
+                selectors.Recommendation(
+                    row=queries.RecommendRow(
+                        product_id=7,
+                        garment_id=70,
+                        image_id=71,
+                        category_id=3,
+                        similarity=0.83,
+                        score=0.95,
+                        breakdown={
+                            "similarity": 0.83,
+                            "seasonal": 0.1,
+                            "preference": 0.0,
+                            "taste": 0.0,
+                            "dislike": 0.0,
+                            "inventory": 0.02,
+                        },
+                    ),
+                    card={name: _CARD_SAMPLE[name] for name in ProductCardSerializer().fields},
+                )
+            ],
+            "timings_ms": {"lookup": 0.6, "query": 4.2, "hydrate": 2.0, "total": 8.1},
+        }
+    ).data,
     response_only=True,
 )
 _ERRORS = {
@@ -220,7 +185,7 @@ class RecommendationsApi(APIView):
             "multipart/form-data": RecommendationsInputSerializer,
             "application/json": RecommendationsInputSerializer,
         },
-        responses={200: RECOMMENDATIONS_RESPONSE, **_ERRORS},
+        responses={200: RecommendationsSerializer, **_ERRORS},
         examples=[_EXAMPLE],
     )
     def post(self, request: Request) -> Response:
@@ -253,25 +218,7 @@ class RecommendationsApi(APIView):
             user_id=_user_id(request),
             timings={name: round(value, 2) for name, value in analysis.timings_ms.items()},
         )
-        garments = [
-            {
-                "index": n,
-                "box": [int(v) for v in garment.box],
-                "label": garment.label,
-                "confidence": round(float(garment.confidence), 4),
-                "is_whole_image": garment.is_whole_image,
-            }
-            for n, garment in enumerate(analysis.garments)
-        ]
-        body = _body(
-            result,
-            kind="image",
-            product_id=None,
-            started=started,
-            image={"width": analysis.width, "height": analysis.height},
-            garments=garments,
-            garment=index,
-        )
+        body = _body(result, kind="image", product_id=None, started=started, analysis=analysis, garment=index)
         return Response(body)
 
 
@@ -300,7 +247,7 @@ class SimilarProductsApi(APIView):
             OpenApiParameter("max_per_category", int, description="Diversify: at most this many per category."),
             OpenApiParameter("product_id", OpenApiTypes.INT, OpenApiParameter.PATH),
         ],
-        responses={200: RECOMMENDATIONS_RESPONSE, **{code: _ERRORS[code] for code in (400, 404, 409, 429, 503)}},
+        responses={200: RecommendationsSerializer, **{code: _ERRORS[code] for code in (400, 404, 409, 429, 503)}},
         examples=[_EXAMPLE],
     )
     def get(self, request: Request, product_id: str) -> Response:
