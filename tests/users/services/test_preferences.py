@@ -44,15 +44,15 @@ def test_an_update_replaces_what_was_stated_and_keeps_what_was_learnt(shopper):
     assert list(updated.taste_vector) == pytest.approx(unit_vector(1), abs=1e-6)
 
 
-def test_an_unknown_colour_is_refused_and_nothing_is_stored(shopper):
-    # when
+def test_a_size_longer_than_the_column_is_refused_and_nothing_is_stored(shopper):
+    # when: the service validates the fields itself, whoever calls it (admin, commands, the API)
     with pytest.raises(ValidationError) as refused:
         preference_update(
-            user=shopper, categories=[], brands=[], colours=["chartreuse"], sizes=[], price_min=None, price_max=None
+            user=shopper, categories=[], brands=[], colours=[], sizes=["M", "x" * 17], price_min=None, price_max=None
         )
 
     # then
-    assert "colours" in refused.value.message_dict
+    assert "sizes" in refused.value.message_dict
     assert not UserPreference.objects.exists()
 
 
