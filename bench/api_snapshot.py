@@ -19,23 +19,30 @@ and HTTP. It imports nothing from ``fashionrec``, ``catalog``, ``recommender`` o
    details, categories and seasons, similar items with each filter, image recommendations with
    and without filters (a flat lay and a street photo with several garments), ``/me/``
    preferences and interactions with a token, error cases (400, 401/403, 404, 405, 413, 415)
-   and the OpenAPI schema.
+   and the OpenAPI schema; then a few similar-item and photo queries against a second server
+   made to take the approximate (HNSW) plan, which sixty garments would never get otherwise.
 4. One JSON file of ``{name, request, status, content_type, body}``. Volatile values are
    normalised: every value under ``timings_ms`` becomes ``"<ms>"``, ISO date-times
    ``"<datetime>"``, UUIDs in stored file names ``"<uuid>"``, floats are rounded to 6 decimals;
    a binary body (a product photo) is recorded as its length and SHA-256. Requests carry
    ``Host: testserver``, so absolute pagination links do not carry the server's random port.
 
-Usage (from the repository root; 4 minutes on this 2-core machine at load average 12, the import
-of the 60 photos a minute or more of it)::
+Usage (from the repository root; 4 to 6 minutes on this 2-core machine at load average 12, the
+import of the 60 photos about 2 of them)::
 
     .venv/bin/python bench/api_snapshot.py                  # writes bench/reports/api-snapshot-<short sha>.json
     .venv/bin/python bench/api_snapshot.py --out /tmp/a.json
     .venv/bin/python bench/api_snapshot.py --compare A.json B.json   # prints differences; exit 1 if any
 
-To check a refactor: ``git worktree add /tmp/before <tag>``, run the script there with
-``--out /tmp/before.json`` (the worktree needs the ``.venv`` symlink), run it on the refactored
-tree, and ``--compare`` the two. Two runs at the same commit compare equal.
+To check a refactor, record the commit before it with this script and ``--root``, then the
+refactored tree, and compare (the checkout runs with this script's Python, so this ``.venv``)::
+
+    git worktree add /tmp/before <tag>
+    .venv/bin/python bench/api_snapshot.py --root /tmp/before --out /tmp/before.json
+    .venv/bin/python bench/api_snapshot.py --out /tmp/after.json
+    .venv/bin/python bench/api_snapshot.py --compare /tmp/before.json /tmp/after.json
+
+Two runs at the same commit compare equal (checked: three fresh runs, identical).
 """
 
 from __future__ import annotations
@@ -313,9 +320,9 @@ def environment(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def manage(env: dict[str, str], *args: str) -> str:
+def manage(project: Path, env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800
+        [sys.executable, "manage.py", *args], cwd=project, env=env, capture_output=True, text=True, timeout=1800
     )
     if result.returncode != 0:
         raise SystemExit(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
@@ -352,13 +359,13 @@ def payload(kind: str) -> tuple[str, bytes, str]:
 
 
 class Server:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, project: Path, env: dict[str, str], log: Path) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"],
-            cwd=ROOT,
+            cwd=project,
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -466,24 +473,29 @@ def send(session: requests.Session, base: str, spec: dict, refs: dict[str, str])
     }
 
 
-def git(*args: str) -> str:
-    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+def git(project: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=project, capture_output=True, text=True).stdout.strip()
 
 
-def record(out: Path, keep: bool) -> None:
+def record(project: Path, out: Path, keep: bool) -> None:
     started = time.monotonic()
     data_dir = Path(tempfile.mkdtemp(prefix="fr-snapshot-"))
     env = environment(data_dir)
     server = None
     try:
         print(f"data dir {data_dir}")
-        manage(env, "migrate", "--noinput")
+        print(f"project {project}")
+        manage(project, env, "migrate", "--noinput")
         photos = photo_folder(data_dir / "photos")
-        print(manage(env, "import_catalog", str(photos), "--seed", str(SEED), "--no-progress").strip().splitlines()[-1])
-        print(manage(env, "shell", "-c", SETUP).strip())
+        print(
+            manage(project, env, "import_catalog", str(photos), "--seed", str(SEED), "--no-progress")
+            .strip()
+            .splitlines()[-1]
+        )
+        print(manage(project, env, "shell", "-c", SETUP).strip())
         entries = []
         for requests_, overrides in ((REQUESTS, {}), (ANN_REQUESTS, ANN_SETTINGS)):
-            server = Server({**env, **overrides}, data_dir / "runserver.log")
+            server = Server(project, {**env, **overrides}, data_dir / "runserver.log")
             refs = references(server.base)
             assert len([key for key in refs if re.fullmatch(r"p\d+", key)]) == 60, "expected 60 products"
             with requests.Session() as session:
@@ -496,8 +508,8 @@ def record(out: Path, keep: bool) -> None:
         if not keep:
             time.sleep(1)  # the embedded server stops once its last client has gone
             shutil.rmtree(data_dir, ignore_errors=True)
-    commit = git("rev-parse", "HEAD")
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    commit = git(project, "rev-parse", "HEAD")
+    dirty = bool(git(project, "status", "--porcelain", "--untracked-files=no"))
     snapshot = {"commit": commit, "dirty": dirty, "requests": len(entries), "responses": entries}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(snapshot, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
@@ -567,12 +579,16 @@ def main() -> None:
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary data folder (database, media, server log)"
     )
+    parser.add_argument(
+        "--root", type=Path, default=ROOT, help="the checkout to record (default: this one), e.g. a worktree at a tag"
+    )
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"), help="compare two snapshots")
     args = parser.parse_args()
     if args.compare:
         sys.exit(compare(*args.compare))
-    short = git("rev-parse", "--short", "HEAD")
-    record(args.out or REPORTS / f"api-snapshot-{short}.json", keep=args.keep)
+    project = args.root.resolve()
+    short = git(project, "rev-parse", "--short", "HEAD")
+    record(project, args.out or REPORTS / f"api-snapshot-{short}.json", keep=args.keep)
 
 
 if __name__ == "__main__":
