@@ -7,7 +7,7 @@ PORT ?= 8000
 N ?= 100000
 DATASET ?= $(or $(FASHIONREC_DATASET),../shared/datasets/clothing-small)
 
-.PHONY: install run test lint format worker beat bench-retrieval bench-vision bench-ingest bench-recommend bench-recommend-clothing bench-load
+.PHONY: install run test lint format worker beat bench-retrieval bench-vision bench-ingest bench-recommend bench-recommend-clothing bench-load api-snapshot
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -71,3 +71,8 @@ bench-recommend-clothing: install
 bench-load: install
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) bench/load.py
+
+# Golden API responses: a fixed list of requests on a fresh 60-photo catalog (own embedded server),
+# written to bench/reports/api-snapshot-<sha>.json; compare two with bench/api_snapshot.py --compare A B.
+api-snapshot: install
+	nice -n 10 $(PY) bench/api_snapshot.py

@@ -32,5 +32,5 @@ REST_FRAMEWORK = {
 }
 STORAGES = {
     **STORAGES,  # noqa: F405
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "fashionrec.static_storage.ModuleManifestStaticFilesStorage"},
 }

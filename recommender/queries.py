@@ -70,10 +70,10 @@ Search settings: ``hnsw.ef_search``, ``hnsw.iterative_scan = relaxed_order``,
 request spends no round trip on them; PostgreSQL keeps them as placeholders until pgvector's
 library loads and then applies them. JIT is off because PostgreSQL's cost-based JIT threshold
 fires on the exact form and adds tens of milliseconds of compilation to a query that runs in a
-few. An explicit ``ef_search`` (benchmarks, sweeps) is set with ``SET LOCAL`` and then needs a
-transaction (``transaction.atomic``); :func:`recommend` raises ``RuntimeError`` otherwise. Behind
-a transaction-mode connection pooler (PgBouncer), set the four per database instead
-(``ALTER DATABASE … SET``), since session settings do not survive there.
+few. A benchmark that sweeps ``ef_search`` calls :func:`set_search_settings` with
+``local=True`` inside ``transaction.atomic``. Behind a transaction-mode connection pooler
+(PgBouncer), set the four per database instead (``ALTER DATABASE … SET``), since session
+settings do not survive there.
 """
 
 from __future__ import annotations
@@ -509,15 +509,8 @@ def recommend(
     user_id: int | None = None,
     weights: Weights | None = None,
     max_per_category: int = 0,
-    ef_search: int | None = None,
 ) -> list[RecommendRow]:
-    """Run the recommend statement (the search settings come from the connection).
-
-    ``ef_search`` overrides the setting for this statement with ``SET LOCAL``: then the call
-    must be inside ``transaction.atomic()``.
-    """
-    if ef_search is not None and not connection.in_atomic_block:
-        raise RuntimeError("recommend(ef_search=...) uses SET LOCAL: call it inside transaction.atomic().")
+    """Run the recommend statement (the search settings come from the connection)."""
     sql, params = _statement(
         vector=vector,
         version=version,
@@ -530,8 +523,6 @@ def recommend(
         max_per_category=max_per_category,
     )
     with connection.cursor() as cursor:
-        if ef_search is not None:
-            set_search_settings(cursor, ef_search=ef_search, local=True)
         cursor.execute(sql, params)
         rows = fetch_dicts(cursor)
     return [

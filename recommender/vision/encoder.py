@@ -16,7 +16,6 @@ Checkpoints are plain dicts of tensors, strings and numbers loaded with
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -224,9 +223,3 @@ def encoder_from_checkpoint(checkpoint: dict) -> Encoder:
         encoder.version = checkpoint["version"]
         return encoder
     raise ValueError(f"unknown encoder kind {kind!r}")
-
-
-def checkpoint_bytes(checkpoint: dict) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(checkpoint, buffer)
-    return buffer.getvalue()

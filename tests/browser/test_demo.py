@@ -149,7 +149,11 @@ def test_search_by_photo_boxes_grid_filters_and_bad_uploads(page, artifacts, set
     wait_settled(page, before)
     body = answer.value.json()
 
-    # then the photo shows a labelled box per detected garment, scaled to the displayed photo
+    # then a page opened without ?testhooks=1 records no timings for tests
+    assert page.evaluate("typeof window.fashionrecTimings") == "undefined"
+    assert page.get_attribute("#results-section", "data-upload-ms") is None
+
+    # and the photo shows a labelled box per detected garment, scaled to the displayed photo
     boxes = page.locator("#photo-boxes .box")
     assert boxes.count() == len(body["garments"]) >= 1
     photo = page.locator("#photo").bounding_box()
@@ -241,8 +245,9 @@ def test_search_by_photo_boxes_grid_filters_and_bad_uploads(page, artifacts, set
 
 def test_upload_to_results_time_in_the_browser(page, artifacts):
     """upload → results on screen (photos of the first cards decoded), measured in the page."""
-    # given a warm page (the first upload loads the models in the server process)
-    page.goto("/")
+    # given a warm page (the first upload loads the models in the server process), opened with
+    # the flag that makes it record its timings
+    page.goto("/?testhooks=1")
     upload(page, street_photo(2))
     # 20 photos not in the catalog: 10 street photos (several garments each), 10 flat lays
     categories = ("t-shirt", "pants", "shoes", "skirt", "outwear")

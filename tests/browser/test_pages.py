@@ -1,6 +1,9 @@
 """The demo pages as the server renders them (the browser tests drive the same pages in chromium)."""
 
 import json
+import posixpath
+import re
+from pathlib import Path
 
 import pytest
 from django.contrib.staticfiles import finders
@@ -10,6 +13,9 @@ from storefront.views import IMPORT_COMMAND
 from tests.factories import category_create, garment_create, image_create, product_create
 
 pytestmark = pytest.mark.django_db
+
+STATIC_TAG = re.compile(r"{% static '([^']+)' %}")
+MODULE_IMPORT = re.compile(r'^(?:import|export)\b[^;]*?\bfrom\s*"(\.{1,2}/[^"]+)";', re.MULTILINE | re.DOTALL)
 
 
 def page_config(response) -> dict:
@@ -91,10 +97,25 @@ def test_unknown_or_inactive_product_page_is_404(client):
 
 
 def test_every_asset_is_served_by_the_app():
-    # given the templates' static references
+    # given the templates' static references, and every module the script modules import
+    templates = Path(__file__).resolve().parents[2] / "fashionrec" / "templates"
+    assets = {name for path in templates.glob("**/*.html") for name in STATIC_TAG.findall(path.read_text())}
+    assert {"fashionrec/app.css", "fashionrec/js/main.js", "fashionrec/favicon.svg"} <= assets
+    pending = [asset for asset in assets if asset.endswith(".js")]
+    while pending:
+        module = pending.pop()
+        found = finders.find(module)
+        assert found, f"{module} is not a static file"
+        source = Path(found).read_text()
+        for relative in MODULE_IMPORT.findall(source):
+            imported = posixpath.normpath(posixpath.join(posixpath.dirname(module), relative))
+            if imported not in assets:
+                assets.add(imported)
+                pending.append(imported)
 
-    # when / then: found by the staticfiles finders (no CDN anywhere)
-    for asset in ("fashionrec/app.css", "fashionrec/app.js", "fashionrec/favicon.svg"):
+    # when / then: each is found by the staticfiles finders (no CDN anywhere)
+    assert len(assets) > 5
+    for asset in sorted(assets):
         assert finders.find(asset), asset
 
 
@@ -106,8 +127,6 @@ def test_sign_in_page_renders(client):
 
 def test_no_asset_is_loaded_from_another_origin():
     # given every template and static file of the demo
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[2] / "fashionrec"
     files = [*root.glob("templates/**/*.html"), *root.glob("static/**/*.*")]
 

@@ -334,20 +334,6 @@ def test_the_same_request_gives_the_same_answer(catalog):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_ef_search_override_refuses_to_run_outside_a_transaction():
-    with pytest.raises(RuntimeError, match="atomic"):
-        queries.recommend(
-            vector=queries.vector_literal(unit_vector(0)),
-            version=VERSION,
-            filters=ProductFilters(),
-            k=5,
-            plan="ann",
-            today=dt.date(2026, 1, 1),
-            ef_search=200,
-        )
-
-
-@pytest.mark.django_db(transaction=True)
 def test_every_new_connection_gets_the_search_settings():
     connection.close()
     with connection.cursor() as cursor:  # a new connection

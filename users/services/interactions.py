@@ -30,8 +30,10 @@ def _running_mean(current, current_weight: float, new: np.ndarray, weight: float
     else:
         mean = (np.asarray(current, dtype=np.float64) * current_weight + new * weight) / total
     norm = np.linalg.norm(mean)
-    # Stored unit-length: cosine ignores the length, and a zero vector would make it NaN.
-    return (mean / norm if norm > 1e-9 else new).tolist(), total
+    # Stored unit-length: cosine ignores the length, and a zero vector would make it NaN. The
+    # vectors are stored as float32, so interactions that cancel out leave rounding noise of
+    # about 1e-7, not zero; normalising that would point the taste at a random direction.
+    return (mean / norm if norm > 1e-4 else new).tolist(), total
 
 
 @transaction.atomic

@@ -1,4 +1,4 @@
-"""GET/PUT /api/v1/me/preferences/ and POST /api/v1/me/interactions/."""
+"""POST /api/v1/me/interactions/."""
 
 from __future__ import annotations
 
@@ -7,66 +7,16 @@ import pytest
 
 from recommender.models import Garment
 from tests.api.conftest import assert_error
-from tests.factories import brand_create, category_create, garment_create, product_create, unit_vector
+from tests.factories import garment_create, product_create, unit_vector
 from users.models import Interaction, UserPreference
 
 pytestmark = pytest.mark.django_db
 
 
-def test_preferences_need_a_user(client):
-    assert client.get("/api/v1/me/preferences/").status_code in (401, 403)
-    assert client.put("/api/v1/me/preferences/", {}, format="json").status_code in (401, 403)
+def test_interactions_need_a_user(client):
+    # when / then
     assert client.post("/api/v1/me/interactions/", {}, format="json").status_code in (401, 403)
-
-
-def test_a_new_shopper_has_empty_preferences_without_a_write(shopper_client, django_assert_num_queries):
-    # 1 the preference row (none yet)
-    with django_assert_num_queries(1):
-        body = shopper_client.get("/api/v1/me/preferences/").json()
-    assert body["categories"] == [] and body["has_taste"] is False
-    assert not UserPreference.objects.exists()
-
-
-def test_put_replaces_preferences(shopper_client, shopper):
-    # given
-    dresses, acme = category_create("women/dresses"), brand_create("Acme")
-    # when
-    response = shopper_client.put(
-        "/api/v1/me/preferences/",
-        {
-            "categories": [dresses.pk],
-            "brands": [acme.pk],
-            "colours": ["red", "red"],
-            "sizes": ["M"],
-            "price_min": "10",
-            "price_max": "80",
-        },
-        format="json",
-    )
-    # then
-    assert response.status_code == 200, response.content
-    body = response.json()
-    assert body["categories"] == [dresses.pk] and body["brands"] == [acme.pk]
-    assert body["colours"] == ["red"] and body["price_max"] == "80.00"
-    again = shopper_client.put("/api/v1/me/preferences/", {"colours": ["blue"]}, format="json").json()
-    assert again["categories"] == [] and again["colours"] == ["blue"] and again["price_min"] is None
-
-
-@pytest.mark.parametrize(
-    "payload",
-    [
-        {"categories": [999999]},
-        {"categories": ["abc"]},
-        {"brands": [2**64]},
-        {"colours": ["chartreuse"]},
-        {"price_min": "90", "price_max": "10"},
-        {"price_min": "abc"},
-        {"sizes": "M"},
-        {"sizes": ["x" * 100]},
-    ],
-)
-def test_bad_preferences_are_400(shopper_client, payload):
-    assert_error(shopper_client.put("/api/v1/me/preferences/", payload, format="json"), 400, "invalid")
+    assert not Interaction.objects.exists()
 
 
 def test_likes_move_the_taste_vector_towards_the_product(shopper_client, shopper, encoder):
@@ -91,23 +41,39 @@ def test_likes_move_the_taste_vector_towards_the_product(shopper_client, shopper
 
 
 def test_a_dislike_moves_only_the_dislike_vector(shopper_client, shopper, encoder):
+    # given
     product = product_create()
     garment = garment_create(product, seed=5)
+    # when
     shopper_client.post("/api/v1/me/interactions/", {"product_id": product.pk, "kind": "dislike"}, format="json")
+    # then
     preference = UserPreference.objects.get(user=shopper)
     assert preference.taste_vector is None
     assert np.allclose(np.asarray(preference.dislike_vector), np.asarray(Garment.objects.get(pk=garment.pk).embedding))
 
 
 def test_a_view_is_recorded_but_teaches_nothing(shopper_client, shopper, encoder):
+    # given
     product = product_create()
     garment_create(product)
+    # when
     response = shopper_client.post(
         "/api/v1/me/interactions/", {"product_id": product.pk, "kind": "view"}, format="json"
     )
+    # then
     assert response.json()["learned"] is False
     assert Interaction.objects.filter(user=shopper, kind="view").count() == 1
     assert not UserPreference.objects.filter(user=shopper).exists()
+
+
+def test_an_inactive_product_is_not_found(shopper_client, encoder):
+    # given
+    hidden = product_create(is_active=False)
+    garment_create(hidden)
+    # when / then
+    response = shopper_client.post("/api/v1/me/interactions/", {"product_id": hidden.pk, "kind": "like"}, format="json")
+    assert_error(response, 404, "not_found")
+    assert not Interaction.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -121,26 +87,22 @@ def test_a_view_is_recorded_but_teaches_nothing(shopper_client, shopper, encoder
     ],
 )
 def test_bad_interactions_are_rejected(shopper_client, encoder, payload, status):
+    # when / then
     assert_error(shopper_client.post("/api/v1/me/interactions/", payload, format="json"), status)
     assert not Interaction.objects.exists()
 
 
-def test_preference_and_interaction_query_counts_are_fixed(shopper_client, shopper, encoder, django_assert_num_queries):
+def test_interaction_query_count_is_fixed(shopper_client, shopper, encoder, django_assert_num_queries):
     # given
     product = product_create()
     garment_create(product)
-    dresses = category_create("women/dresses")
-    shopper_client.put("/api/v1/me/preferences/", {"colours": ["red"]}, format="json")  # the row exists now
-    # 1 the categories named in the body (no brands named: no query); 2 SAVEPOINT; 3 the preference row
-    # FOR UPDATE; 4 UPDATE it; 5-6 categories.set (current links, insert the new one); 7 brands.set
-    # (current links); 8 RELEASE; 9-10 the categories and brands of the response
-    with django_assert_num_queries(10):
-        response = shopper_client.put("/api/v1/me/preferences/", {"categories": [dresses.pk]}, format="json")
-    assert response.status_code == 200
-    # 1 the product exists; 2 SAVEPOINT; 3 INSERT the interaction; 4 context (active encoder, the product's
-    # vector); 5 the preference row FOR UPDATE; 6 UPDATE its taste vector; 7 RELEASE
+    UserPreference.objects.create(user=shopper)
+    # when: 1 the product exists; 2 SAVEPOINT; 3 INSERT the interaction; 4 context (active
+    # encoder, the product's vector); 5 the preference row FOR UPDATE; 6 UPDATE its taste vector;
+    # 7 RELEASE
     with django_assert_num_queries(7):
         response = shopper_client.post(
             "/api/v1/me/interactions/", {"product_id": product.pk, "kind": "like"}, format="json"
         )
+    # then
     assert response.status_code == 201

@@ -1,0 +1,70 @@
+/* The photo (or product image) and its garment boxes. */
+
+import { percent } from "./format.js";
+import { config, el } from "./page.js";
+import { state } from "./state.js";
+
+/** Draw a box per detected garment; on "/" each is a button that calls onSelect(index). */
+export function boxesRender(onSelect) {
+  el.photoBoxes.replaceChildren();
+  const image = state.image;
+  if (!image || !image.width || !image.height) return;
+  // A product photo is the product: a whole-photo "box" around it would say nothing.
+  const shown = config.mode === "image" ? state.garments : state.garments.filter((garment) => !garment.is_whole_image);
+  shown.forEach((garment) => {
+    const [x1, y1, x2, y2] = garment.box;
+    // On a product page the garments are only shown: similar items are for the product.
+    const interactive = config.mode === "image";
+    const button = document.createElement(interactive ? "button" : "span");
+    if (interactive) button.type = "button";
+    button.className = "box" + (garment.is_whole_image ? " box--whole" : "") + (interactive ? "" : " box--static");
+    // Percentages of the analysed image size: the frame is exactly as large as the
+    // displayed photo, so the boxes follow it at any screen width.
+    button.style.left = `${(100 * x1) / image.width}%`;
+    button.style.top = `${(100 * y1) / image.height}%`;
+    button.style.width = `${(100 * (x2 - x1)) / image.width}%`;
+    button.style.height = `${(100 * (y2 - y1)) / image.height}%`;
+    button.dataset.index = garment.index;
+    const selected = garment.index === state.garment;
+    const what = garment.is_whole_image ? "whole photo" : garment.label;
+    if (interactive) {
+      button.setAttribute("aria-pressed", String(selected));
+      button.setAttribute(
+        "aria-label",
+        `${what}, ${percent(garment.confidence)} confident${selected ? ", showing similar items" : ", show similar items"}`,
+      );
+      button.addEventListener("click", () => onSelect(garment.index));
+    } else {
+      button.setAttribute("role", "img");
+      button.setAttribute("aria-label", `${what} detected, ${percent(garment.confidence)} confident`);
+    }
+    const tag = document.createElement("span");
+    tag.className = "box__label";
+    tag.textContent = garment.is_whole_image ? "whole photo" : `${garment.label} ${percent(garment.confidence)}`;
+    tag.setAttribute("aria-hidden", "true");
+    button.append(tag);
+    el.photoBoxes.append(button);
+  });
+  if (el.photoCaption) {
+    const real = state.garments.filter((garment) => !garment.is_whole_image);
+    const hint = config.mode === "image" ? " Select a box to search for it." : "";
+    el.photoCaption.textContent = real.length
+      ? `Found ${real.length} garment${real.length === 1 ? "" : "s"}.${hint}`
+      : state.garments.length && config.mode === "image"
+        ? "No single garment stood out, so the whole photo is used."
+        : "";
+  }
+}
+
+export function boxFocus(index) {
+  const box = el.photoBoxes.querySelector(`[data-index="${index}"]`);
+  if (box) box.focus();
+}
+
+/** The drop zone shows either its invitation or the photo with its boxes. */
+export function photoShow(visible) {
+  el.photoFigure.hidden = !visible;
+  el.dropzoneEmpty.hidden = visible;
+  el.dropzone.dataset.state = visible ? "photo" : "empty";
+  el.photoActions.hidden = !visible;
+}
