@@ -197,17 +197,6 @@ def recommend_context(
 # --- filters: constant fragments, values bound ----------------------------------------------
 
 
-def category_subtree(path: str) -> tuple[str, ...]:
-    """The paths of a category and of every category below it (for ``ProductFilters``)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT path FROM catalog_category WHERE path = %(path)s OR starts_with(path, %(path)s || '/') "
-            "ORDER BY path",
-            {"path": path},
-        )
-        return tuple(row[0] for row in cursor.fetchall())
-
-
 # One template per kind of match (catalog.filters.Match): {column} on the garment row, {param}
 # the bound value. A category is equality on a list of paths, not a prefix LIKE: the index scans
 # one range per path with the price bounds inside it (a prefix range would read the whole subtree

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from catalog.errors import ProductNotFound
 from catalog.models import Product, ProductImage
 from catalog.services.images import product_image_create
+from fashionrec.api.fields import parse_id
 
 
 class GarmentOutputSerializer(serializers.Serializer):
@@ -56,7 +57,7 @@ class ProductImageInputSerializer(serializers.Serializer):
 
 def _product_or_404(product_id: str) -> Product:
     # The route matches any string so that "abc" or an id beyond bigint gets the API's 404 body.
-    pk = int(product_id) if product_id.isdigit() and len(product_id) < 19 else None
+    pk = parse_id(product_id)
     product = Product.objects.filter(pk=pk).first() if pk else None
     if product is None:
         raise ProductNotFound(product_id)

@@ -14,7 +14,8 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
 from catalog.filters import ProductFilters
-from catalog.models import SeasonalRule
+from catalog.models import Category, SeasonalRule
+from catalog.selectors import category_subtree_paths
 from recommender import queries
 from recommender.models import EncoderVersion, Garment
 from recommender.selectors import RecommendRequest, recommendations_for_product, recommendations_for_vector
@@ -22,6 +23,11 @@ from tests.factories import brand_create, category_create, garment_create, image
 from users.models import UserPreference
 
 pytestmark = pytest.mark.django_db
+
+
+def subtree(path: str) -> tuple[str, ...]:
+    return category_subtree_paths(Category.objects.get(path=path).pk)
+
 
 VERSION = "test-v1"
 
@@ -32,7 +38,7 @@ def encoder(db):
 
 
 def in_category(path: str) -> ProductFilters:
-    return ProductFilters(category_paths=queries.category_subtree(path))
+    return ProductFilters(category_paths=subtree(path))
 
 
 def near(seed: int, noise: float, base: int = 0) -> list[float]:

@@ -9,12 +9,19 @@ import pytest
 from django.db import connection, transaction
 
 from catalog.filters import ProductFilters
+from catalog.models import Category
+from catalog.selectors import category_subtree_paths
 from recommender import queries
 from recommender.models import EncoderVersion
 from recommender.queries import Estimate
 from tests.factories import brand_create, category_create, image_create, product_create, unit_vector
 
 pytestmark = pytest.mark.django_db
+
+
+def subtree(path: str) -> tuple[str, ...]:
+    return category_subtree_paths(Category.objects.get(path=path).pk)
+
 
 VERSION = "test-v1"
 GARMENTS = 6000
@@ -101,7 +108,7 @@ def plan_for(filters: ProductFilters) -> tuple[str, str]:
 
 
 def test_the_estimate_follows_the_statistics(big_catalog):
-    women = ProductFilters(category_paths=queries.category_subtree("women"))
+    women = ProductFilters(category_paths=subtree("women"))
     estimate = queries.estimate_rows(version=VERSION, filters=women)
     assert estimate.version_rows == pytest.approx(GARMENTS, rel=0.05)
     assert estimate.fraction == pytest.approx(2 / 3, abs=0.1)
@@ -155,15 +162,13 @@ def test_very_selective_filters_scan_the_subset_exactly(big_catalog, settings, f
 def test_a_category_filter_is_one_index_range_per_path_of_its_subtree(big_catalog, settings):
     # given: men/shoes (a third of the rows) with a price window, under the exact threshold
     settings.FASHIONREC_RECOMMEND_EXACT_MAX_ROWS = 5000
-    filters = ProductFilters(
-        category_paths=queries.category_subtree("men"), price_min=Decimal("10"), price_max=Decimal("69")
-    )
+    filters = ProductFilters(category_paths=subtree("men"), price_min=Decimal("10"), price_max=Decimal("69"))
     # when
     rule, explained = plan_for(filters)
     # then: the subtree's paths and the price bounds are conditions of the covering index, so
     # the scan reads the matching entries only (a prefix LIKE could not bound the price)
     assert rule == "exact"
-    assert queries.category_subtree("men") == ("men", "men/shoes")
+    assert subtree("men") == ("men", "men/shoes")
     scan = next(line for line in explained.splitlines() if "Index Only Scan using" in line)
     assert "garment_category_price_idx" in scan, explained
     condition = explained.split(scan, 1)[1].splitlines()[1]
