@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import selectors
-from catalog.api.permissions import CatalogModelPermission
+from catalog.api.permissions import CatalogModelPermission, PricesAndStockReadOnlyForMerchandisers
 from catalog.errors import ProductNotFound, VariantNotFound
 from catalog.models import Brand, Category, Product, ProductVariant, Season
 from catalog.models.products import Colour, Department
@@ -278,8 +278,9 @@ class ProductListInputSerializer(ProductFilterInputSerializer):
 
 
 class ProductListCreateApi(APIView):
-    permission_classes = [CatalogModelPermission]
+    permission_classes = [CatalogModelPermission, PricesAndStockReadOnlyForMerchandisers]
     permission_model = Product
+    merchandiser_read_only = ("price", "currency")
     pagination_class = CappedLimitOffsetPagination
 
     @extend_schema(
@@ -351,8 +352,9 @@ def _validated_paginator(request: Request) -> LimitOffsetPagination:
 
 
 class ProductDetailApi(APIView):
-    permission_classes = [CatalogModelPermission]
+    permission_classes = [CatalogModelPermission, PricesAndStockReadOnlyForMerchandisers]
     permission_model = Product
+    merchandiser_read_only = ("price", "currency")
 
     @extend_schema(
         operation_id="products_retrieve",
@@ -416,8 +418,9 @@ class ProductDetailApi(APIView):
 
 
 class VariantCreateApi(APIView):
-    permission_classes = [CatalogModelPermission]
+    permission_classes = [CatalogModelPermission, PricesAndStockReadOnlyForMerchandisers]
     permission_model = ProductVariant
+    merchandiser_read_only = ("stock",)
 
     @extend_schema(
         operation_id="products_variants_create",
@@ -453,8 +456,9 @@ def _variant_or_404(product_id: str, variant_id: str) -> ProductVariant:
 
 
 class VariantDetailApi(APIView):
-    permission_classes = [CatalogModelPermission]
+    permission_classes = [CatalogModelPermission, PricesAndStockReadOnlyForMerchandisers]
     permission_model = ProductVariant
+    merchandiser_read_only = ("stock",)
 
     @extend_schema(
         operation_id="products_variants_partial_update",
