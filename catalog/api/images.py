@@ -12,8 +12,7 @@ from rest_framework.views import APIView
 from catalog.api.permissions import CatalogModelPermission
 from catalog.errors import ProductNotFound
 from catalog.models import Product, ProductImage
-from catalog.services.images import ImageDuplicate, ImageRejected, product_image_create
-from catalog.services.products import product_image_delete
+from catalog.services.images import ImageDuplicate, ImageRejected, product_image_create, product_image_delete
 from fashionrec.api.errors import ApiError, image_rejected_error
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "ValidatedImage",
     "image_validate",
     "product_image_create",
+    "product_image_delete",
     "product_image_files_delete_on_commit",
     "product_image_orphan_files_sweep",
     "product_image_reprocess",
@@ -137,6 +138,12 @@ def product_image_create(
         _delete_stored_file(image)
         raise
     return image
+
+
+@transaction.atomic
+def product_image_delete(*, image: ProductImage) -> None:
+    """Delete an image row with its garments; its file goes once the deletion commits (see catalog.signals)."""
+    ProductImage.objects.filter(pk=image.pk).delete()  # 0 rows when deleted concurrently: same end state
 
 
 def product_image_reprocess(*, image: ProductImage) -> ProductImage:

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import NoReturn
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from catalog.errors import ProductNotFound, VariantNotFound
-from catalog.models import Brand, Category, Product, ProductImage, ProductVariant, Season
+from catalog.models import Brand, Category, Product, ProductVariant, Season
 
 _PRODUCT_FIELDS = {
     "sku",
@@ -89,8 +90,8 @@ def product_update(*, product: Product, seasons: Iterable[Season] | None = None,
             with transaction.atomic():
                 # force_update: a product deleted meanwhile must not come back as a new row.
                 product.save(force_update=True)
-        except IntegrityError:
-            _raise_lost_race(product)
+        except IntegrityError as error:
+            _raise_lost_race(product, error)
         except DatabaseError as error:
             if Product.objects.filter(pk=product.pk).exists():
                 raise
@@ -116,12 +117,6 @@ def product_delete(*, product_id: int) -> None:
     if product is None:
         raise ProductNotFound(product_id)
     product.delete()
-
-
-@transaction.atomic
-def product_image_delete(*, image: ProductImage) -> None:
-    """Delete an image row with its garments; its file goes once the deletion commits (see catalog.signals)."""
-    ProductImage.objects.filter(pk=image.pk).delete()  # 0 rows when deleted concurrently: same end state
 
 
 @transaction.atomic
@@ -166,7 +161,7 @@ def variant_delete(*, variant: ProductVariant) -> None:
     ProductVariant.objects.filter(pk=variant.pk).delete()  # 0 rows when deleted concurrently: same end state
 
 
-def _raise_lost_race(obj: Product | ProductVariant, error: IntegrityError) -> None:
+def _raise_lost_race(obj: Product | ProductVariant, error: IntegrityError) -> NoReturn:
     """After a unique violation, raise what ``full_clean()`` says now that the winner has committed.
 
     Re-raises ``error`` when the checks still pass (a constraint they do not cover), which the

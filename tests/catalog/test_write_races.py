@@ -102,6 +102,22 @@ def test_two_creations_of_one_sku_give_the_loser_the_duplicate_sku_400(staff, po
     assert list(Product.objects.values_list("sku", "title")) == [("RACE-1", "Theirs")]
 
 
+def test_renaming_a_sku_to_one_being_created_gives_the_loser_the_duplicate_sku_400(staff, pool):
+    # given
+    category = category_create("women/tops")
+    mine = product_create(sku="MINE-1", category=category)
+    with transaction.atomic():
+        Product.objects.create(sku="RACE-2", title="Theirs", category=category, price="5.00")
+        # when
+        request = in_thread(pool, lambda: staff.patch(f"/api/v1/products/{mine.pk}/", {"sku": "RACE-2"}, format="json"))
+        wait_for_lock_waiters(1, unless_done=[request])
+    response = request.result(timeout=30)
+    # then
+    error = assert_error_format(response, 400)
+    assert "sku" in error["details"], error
+    assert sorted(Product.objects.values_list("sku", flat=True)) == ["MINE-1", "RACE-2"]
+
+
 @pytest.mark.parametrize(
     ("theirs", "mine", "field"),
     [
