@@ -158,6 +158,9 @@ FASHIONREC_INGEST_RETRY_BACKOFF_MAX_S = float(os.environ.get("FASHIONREC_INGEST_
 # down at upload time) after the grace period.
 FASHIONREC_INGEST_STALE_AFTER_S = int(os.environ.get("FASHIONREC_INGEST_STALE_AFTER_S", 900))
 FASHIONREC_INGEST_UNSENT_GRACE_S = int(os.environ.get("FASHIONREC_INGEST_UNSENT_GRACE_S", 60))
+# The catch-up task also deletes image files that no row references (leftovers of deletions that
+# bypassed the ORM or crashed before their commit hook), at most this often: it walks the folder.
+FASHIONREC_MEDIA_SWEEP_EVERY_S = int(os.environ.get("FASHIONREC_MEDIA_SWEEP_EVERY_S", 3600))
 CELERY_BEAT_SCHEDULE["ingest-catch-up"] = {
     "task": "recommender.ingest_catch_up",
     "schedule": float(os.environ.get("FASHIONREC_INGEST_CATCH_UP_EVERY_S", 60)),

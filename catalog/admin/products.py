@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -14,6 +16,7 @@ from django.utils.safestring import mark_safe
 
 from catalog.admin.overlay import garment_boxes, image_with_boxes
 from catalog.admin.roles import is_merchandiser_only
+from catalog.errors import ProductNotFound
 from catalog.models import Brand, Category, Product, ProductImage, ProductVariant
 from catalog.models.products import ProcessingStatus
 from catalog.services.images import (
@@ -23,6 +26,7 @@ from catalog.services.images import (
     product_image_create,
     product_image_reprocess,
 )
+from catalog.services.products import product_delete
 
 # Total stock at or under this is "low" in the stock filter: a size or two left.
 LOW_STOCK_THRESHOLD = 5
@@ -202,6 +206,17 @@ class ProductAdmin(admin.ModelAdmin):
         for image in images:
             product_image_reprocess(image=image)
         self.message_user(request, f"{len(images)} image(s) queued for processing.", messages.SUCCESS)
+
+    # Deletions go through the service, which locks the product first so that an image upload in
+    # flight finishes (and is deleted with it) instead of failing the deletion at commit.
+    def delete_model(self, request: HttpRequest, obj: Product) -> None:
+        # Deleted meanwhile by someone else: the end state is the one asked for.
+        with contextlib.suppress(ProductNotFound):
+            product_delete(product_id=obj.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        for product_id in queryset.values_list("pk", flat=True):
+            self.delete_model(request, Product(pk=product_id))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Product]:
         primary_file = (

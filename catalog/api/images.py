@@ -5,13 +5,14 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalog.api.permissions import CatalogModelPermission
+from catalog.errors import ProductNotFound
 from catalog.models import Product, ProductImage
-from catalog.services.images import ImageDuplicate, ImageRejected, product_image_create
+from catalog.services.images import ImageDuplicate, ImageRejected, product_image_create, product_image_delete
 from fashionrec.api.errors import ApiError, image_rejected_error
 
 
@@ -76,7 +77,9 @@ _ERROR = inline_serializer(
 
 
 class ProductImageListCreateApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [CatalogModelPermission]
+    permission_model = ProductImage
+    staff_reads = True  # processing states and errors are for staff
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
@@ -133,6 +136,8 @@ class ProductImageListCreateApi(APIView):
             )
         except ImageRejected as rejected:
             raise image_rejected_error(rejected) from None
+        except ProductNotFound as error:  # deleted while the upload ran: as if the upload came later
+            raise ApiError(str(error), code="not_found", status_code=status.HTTP_404_NOT_FOUND) from None
         except ImageDuplicate as duplicate:
             raise ApiError(
                 str(duplicate),
@@ -142,3 +147,28 @@ class ProductImageListCreateApi(APIView):
             ) from None
         # Re-read: with in-process processing (no broker) the image is already ready here.
         return Response(ProductImageOutputSerializer(_image_with_garments(image.pk)).data, status=201)
+
+
+class ProductImageDetailApi(APIView):
+    permission_classes = [CatalogModelPermission]
+    permission_model = ProductImage
+    staff_reads = True
+
+    @extend_schema(
+        operation_id="product_images_destroy",
+        summary="Delete a product photo (staff)",
+        description="Deletes the image and its garments; the file is deleted once the deletion commits, "
+        "and its `/media/` URL then answers 404.",
+        request=None,
+        responses={204: None, 403: _ERROR, 404: _ERROR},
+    )
+    def delete(self, request: Request, product_id: str, image_id: str) -> Response:
+        product = _product_or_404(product_id)
+        pk = int(image_id) if image_id.isdigit() and len(image_id) < 19 else None
+        image = ProductImage.objects.filter(pk=pk, product=product).first() if pk else None
+        if image is None:
+            raise ApiError(
+                f"Image {image_id} of product {product_id} does not exist.", code="not_found", status_code=404
+            )
+        product_image_delete(image=image)
+        return Response(status=status.HTTP_204_NO_CONTENT)

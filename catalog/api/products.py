@@ -8,12 +8,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import selectors
+from catalog.api.permissions import CatalogModelPermission, PricesAndStockReadOnlyForMerchandisers
+from catalog.errors import ProductNotFound, VariantNotFound
 from catalog.models import Brand, Category, Product, ProductVariant, Season
 from catalog.models.products import Colour, Department
 from catalog.services import products as product_services
@@ -189,16 +190,6 @@ class SeasonOutputSerializer(serializers.Serializer):
     end_day = serializers.IntegerField()
 
 
-# --- permissions ----------------------------------------------------------------------------
-
-
-class IsStaffOrReadOnly(BasePermission):
-    message = "Only staff can change the catalog."
-
-    def has_permission(self, request, view) -> bool:
-        return request.method in SAFE_METHODS or bool(request.user and request.user.is_staff)
-
-
 # --- product writes -------------------------------------------------------------------------
 
 
@@ -248,6 +239,11 @@ def _product_or_404(product_id: str, *, include_inactive: bool) -> Product:
     return product
 
 
+def not_found(error: ProductNotFound | VariantNotFound) -> ApiError:
+    """A product or variant that is gone (perhaps deleted while the request ran): 404, as if it came later."""
+    return ApiError(str(error), code="not_found", status_code=status.HTTP_404_NOT_FOUND)
+
+
 def _parse_id(raw: str) -> int | None:
     """A URL id as an int, or None when it cannot be one (answered with 404, never 500)."""
     try:
@@ -282,7 +278,9 @@ class ProductListInputSerializer(ProductFilterInputSerializer):
 
 
 class ProductListCreateApi(APIView):
-    permission_classes = [IsStaffOrReadOnly]
+    permission_classes = [CatalogModelPermission, PricesAndStockReadOnlyForMerchandisers]
+    permission_model = Product
+    merchandiser_read_only = ("price", "currency")
     pagination_class = CappedLimitOffsetPagination
 
     @extend_schema(
@@ -334,7 +332,7 @@ class ProductListCreateApi(APIView):
         operation_id="products_create",
         summary="Create a product (staff)",
         request=ProductWriteSerializer,
-        responses={201: ProductDetailSerializer, 400: schema.BAD_REQUEST, 403: schema.FORBIDDEN},
+        responses={201: ProductDetailSerializer, 400: schema.BAD_REQUEST, 403: schema.FORBIDDEN, 409: schema.CONFLICT},
     )
     def post(self, request: Request) -> Response:
         serializer = ProductWriteSerializer(data=plain_data(request.data, ("tags", "seasons")))
@@ -354,7 +352,9 @@ def _validated_paginator(request: Request) -> LimitOffsetPagination:
 
 
 class ProductDetailApi(APIView):
-    permission_classes = [IsStaffOrReadOnly]
+    permission_classes = [CatalogModelPermission, PricesAndStockReadOnlyForMerchandisers]
+    permission_model = Product
+    merchandiser_read_only = ("price", "currency")
 
     @extend_schema(
         operation_id="products_retrieve",
@@ -377,7 +377,10 @@ class ProductDetailApi(APIView):
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         seasons = fields.pop("seasons", None)
-        product_services.product_update(product=product, seasons=seasons, **fields)
+        try:
+            product_services.product_update(product=product, seasons=seasons, **fields)
+        except ProductNotFound as error:
+            raise not_found(error) from None
         return Response(_detail(product.pk))
 
     @extend_schema(
@@ -392,29 +395,70 @@ class ProductDetailApi(APIView):
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         seasons = fields.pop("seasons", [])
-        product_services.product_update(product=product, seasons=seasons, **fields)
+        try:
+            product_services.product_update(product=product, seasons=seasons, **fields)
+        except ProductNotFound as error:
+            raise not_found(error) from None
         return Response(_detail(product.pk))
+
+    @extend_schema(
+        operation_id="products_destroy",
+        summary="Delete a product with its variants and images (staff)",
+        description="The image files are deleted once the deletion commits; their `/media/` URLs then answer 404.",
+        request=None,
+        responses={204: None, 403: schema.FORBIDDEN, 404: schema.NOT_FOUND},
+    )
+    def delete(self, request: Request, product_id: str) -> Response:
+        product = _product_or_404(product_id, include_inactive=True)
+        try:
+            product_services.product_delete(product_id=product.pk)
+        except ProductNotFound as error:
+            raise not_found(error) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class VariantCreateApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [CatalogModelPermission, PricesAndStockReadOnlyForMerchandisers]
+    permission_model = ProductVariant
+    merchandiser_read_only = ("stock",)
 
     @extend_schema(
         operation_id="products_variants_create",
         summary="Add a size/colour variant with its stock (staff)",
         request=VariantWriteSerializer,
-        responses={201: VariantOutputSerializer, 400: schema.BAD_REQUEST, 403: schema.FORBIDDEN, 404: schema.NOT_FOUND},
+        responses={
+            201: VariantOutputSerializer,
+            400: schema.BAD_REQUEST,
+            403: schema.FORBIDDEN,
+            404: schema.NOT_FOUND,
+            409: schema.CONFLICT,
+        },
     )
     def post(self, request: Request, product_id: str) -> Response:
         product = _product_or_404(product_id, include_inactive=True)
         serializer = VariantWriteSerializer(data=plain_data(request.data, ()))
         serializer.is_valid(raise_exception=True)
-        variant = product_services.variant_create(product=product, **serializer.validated_data)
+        try:
+            variant = product_services.variant_create(product=product, **serializer.validated_data)
+        except ProductNotFound as error:
+            raise not_found(error) from None
         return Response(VariantOutputSerializer(variant).data, status=status.HTTP_201_CREATED)
 
 
+def _variant_or_404(product_id: str, variant_id: str) -> ProductVariant:
+    pk, vpk = _parse_id(product_id), _parse_id(variant_id)
+    variant = ProductVariant.objects.filter(pk=vpk, product_id=pk).first() if pk and vpk else None
+    if variant is None:
+        raise ApiError(
+            f"Variant {variant_id} of product {product_id} does not exist.", code="not_found", status_code=404
+        )
+    return variant
+
+
 class VariantDetailApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [CatalogModelPermission, PricesAndStockReadOnlyForMerchandisers]
+    permission_model = ProductVariant
+    merchandiser_read_only = ("stock",)
 
     @extend_schema(
         operation_id="products_variants_partial_update",
@@ -423,16 +467,24 @@ class VariantDetailApi(APIView):
         responses={200: VariantOutputSerializer, 400: schema.BAD_REQUEST, 403: schema.FORBIDDEN, 404: schema.NOT_FOUND},
     )
     def patch(self, request: Request, product_id: str, variant_id: str) -> Response:
-        pk, vpk = _parse_id(product_id), _parse_id(variant_id)
-        variant = ProductVariant.objects.filter(pk=vpk, product_id=pk).first() if pk and vpk else None
-        if variant is None:
-            raise ApiError(
-                f"Variant {variant_id} of product {product_id} does not exist.", code="not_found", status_code=404
-            )
+        variant = _variant_or_404(product_id, variant_id)
         serializer = VariantWriteSerializer(data=plain_data(request.data, ()), partial=True)
         serializer.is_valid(raise_exception=True)
-        variant = product_services.variant_update(variant=variant, **serializer.validated_data)
+        try:
+            variant = product_services.variant_update(variant=variant, **serializer.validated_data)
+        except VariantNotFound as error:
+            raise not_found(error) from None
         return Response(VariantOutputSerializer(variant).data)
+
+    @extend_schema(
+        operation_id="products_variants_destroy",
+        summary="Delete a variant (staff)",
+        request=None,
+        responses={204: None, 403: schema.FORBIDDEN, 404: schema.NOT_FOUND},
+    )
+    def delete(self, request: Request, product_id: str, variant_id: str) -> Response:
+        product_services.variant_delete(variant=_variant_or_404(product_id, variant_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class CategoryListApi(APIView):
@@ -470,5 +522,6 @@ __all__ = [
     "VariantCreateApi",
     "VariantDetailApi",
     "id_field",
+    "not_found",
     "plain_data",
 ]

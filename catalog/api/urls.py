@@ -1,7 +1,7 @@
 from django.urls import path
 
 from catalog.api import products
-from catalog.api.images import ProductImageListCreateApi
+from catalog.api.images import ProductImageDetailApi, ProductImageListCreateApi
 
 # Product ids are matched as <str:...> and parsed by the views, so "abc" or an id beyond bigint
 # gets the API's 404 error body instead of Django's HTML page or a database overflow.
@@ -17,4 +17,9 @@ urlpatterns: list = [
     path("categories/", products.CategoryListApi.as_view(), name="categories"),
     path("seasons/", products.SeasonListApi.as_view(), name="seasons"),
     path("products/<str:product_id>/images/", ProductImageListCreateApi.as_view(), name="product-images"),
+    path(
+        "products/<str:product_id>/images/<str:image_id>/",
+        ProductImageDetailApi.as_view(),
+        name="product-image-detail",
+    ),
 ]

@@ -12,9 +12,10 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError, connections
+from django.db import IntegrityError, InterfaceError, OperationalError, connections
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from psycopg import errors as pg_errors
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -46,7 +47,25 @@ def _validation_message(details: Any) -> str:
     return "Invalid input."
 
 
+# Lost a race that the database resolved by aborting us: the same request can succeed at once.
+_RETRYABLE_DATABASE_ERRORS = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure, pg_errors.LockNotAvailable)
+
+
+def _conflict(message: str, *, retry_after: int | None) -> Response:
+    response = Response(error_body("conflict", message), status=status.HTTP_409_CONFLICT)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, OperationalError) and isinstance(exc.__cause__, _RETRYABLE_DATABASE_ERRORS):
+        # A deadlock, a serialization failure or a lock timeout between concurrent writes.
+        return _conflict("A concurrent change got in the way; retry the request.", retry_after=1)
+    if isinstance(exc, IntegrityError):
+        # Services turn the races they foresee into validation errors or "not found"; any other
+        # constraint a concurrent write made us violate is still the client's conflict, not a 500.
+        return _conflict("The change conflicts with the current state of the data.", retry_after=None)
     if isinstance(exc, (OperationalError, InterfaceError)):
         # The database is restarting or unreachable: tell the client to come back shortly, and
         # drop broken connections so the next request reconnects by itself.
