@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc as pinned static files (fashionrec/api/docs.py)
     "catalog",
     "recommender",
     "users",
@@ -188,6 +189,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Image-based fashion recommendations on PostgreSQL + pgvector.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The docs pages load Swagger UI and Redoc from our static files (drf-spectacular-sidecar),
+    # not from a CDN: they work offline and a pinned version cannot change under us.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
