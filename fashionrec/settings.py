@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything that may read the body (fashionrec/uploads.py).
+    "fashionrec.middleware.RequestLimitsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -126,10 +128,26 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-# Uploads larger than this are refused before they reach the image decoder.
+# --- Request and upload limits (fashionrec/uploads.py; README "Security and integrity") ---
+# One uploaded photo: a file over this stops the upload as it streams in (CappedUploadHandler).
 FASHIONREC_MAX_UPLOAD_BYTES = int(os.environ.get("FASHIONREC_MAX_UPLOAD_BYTES", 15 * 1024 * 1024))
-DATA_UPLOAD_MAX_MEMORY_SIZE = FASHIONREC_MAX_UPLOAD_BYTES + 1024 * 1024
+# A whole request body: a Content-Length over this is answered 413 before the body is read. One
+# photo plus its form fields; admin forms may carry several photos (the product's image inline).
+FASHIONREC_MAX_REQUEST_BYTES = int(
+    os.environ.get("FASHIONREC_MAX_REQUEST_BYTES", FASHIONREC_MAX_UPLOAD_BYTES + 1024 * 1024)
+)
+FASHIONREC_MAX_ADMIN_REQUEST_BYTES = int(
+    os.environ.get("FASHIONREC_MAX_ADMIN_REQUEST_BYTES", 10 * FASHIONREC_MAX_UPLOAD_BYTES + 1024 * 1024)
+)
+# Form fields other than files (Django's default, 2.5 MiB: far more than any of our forms needs).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Files up to this stay in memory; larger ones are spooled to a temporary file while they arrive.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_HANDLERS = [
+    "fashionrec.uploads.CappedUploadHandler",  # first: sees every chunk before it is stored
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- Celery -----------------------------------------------------------------------------
 # With no broker configured (the embedded default) tasks run in-process, so a new user still
