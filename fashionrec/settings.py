@@ -196,6 +196,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon_recommendations": os.environ.get("FASHIONREC_ANON_RECOMMEND_RATE", "60/min"),
         "user_recommendations": os.environ.get("FASHIONREC_USER_RECOMMEND_RATE", "600/min"),
+        # Each like, cart or purchase rewrites the shopper's taste vector (users/api/throttles.py).
+        "interactions": os.environ.get("FASHIONREC_INTERACTION_RATE", "120/min"),
     },
     # Reverse proxies in front of the app. With DRF's default (None) the anonymous throttle keys on
     # X-Forwarded-For, which any client can forge to reset its budget; 0 keys on the socket address.
@@ -219,6 +221,16 @@ if os.environ.get("REDIS_CACHE_URL"):
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_CACHE_URL"]}
     }
+# Throttle counters (fashionrec/api/throttling.py) must be shared by every web process, or each of
+# N gunicorn workers grants the whole budget: Redis at FASHIONREC_THROTTLE_CACHE_URL, else at
+# REDIS_CACHE_URL. Without either they are per process: fine for one development server, and
+# refused by the production settings.
+FASHIONREC_THROTTLE_CACHE_URL = os.environ.get("FASHIONREC_THROTTLE_CACHE_URL") or os.environ.get("REDIS_CACHE_URL", "")
+CACHES["throttle"] = (
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": FASHIONREC_THROTTLE_CACHE_URL}
+    if FASHIONREC_THROTTLE_CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
+)
 
 # --- Models and vision ------------------------------------------------------------------
 # The embedding column is vector(128): every encoder, the shipped one or a drop-in backbone,
