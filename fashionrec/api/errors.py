@@ -120,6 +120,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
 _IMAGE_REJECTION_STATUS = {
     "too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     "too_many_pixels": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    "decoded_too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    "unsupported_mode": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     "unsupported_format": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     "not_an_image": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
 }
