@@ -223,12 +223,14 @@ def _pillow_open():
 
 
 def _exif_oriented(image: Image.Image) -> Image.Image:
+    # In place: without it Pillow returns a copy even when there is nothing to turn (a second
+    # full-size image at the peak of every decode).
     try:
-        oriented = ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)
     except Exception:
         # A malformed EXIF block must not cost the upload: the pixels are fine, keep them as stored.
         return image
-    return oriented if oriented is not None else image
+    return image
 
 
 def to_rgb(image: Image.Image, background: tuple[int, int, int] = WHITE) -> Image.Image:
@@ -260,6 +262,9 @@ def to_rgb(image: Image.Image, background: tuple[int, int, int] = WHITE) -> Imag
         raise ImageRejected("unsupported_format", f"Images in colour mode {mode} are not accepted.") from error
 
 
+_ROWS_PER_BLOCK = 256
+
+
 def _to_uint8(values: np.ndarray) -> np.ndarray:
     """Map a 16/32-bit integer or float single-channel array to 0..255 deterministically."""
     if values.dtype == np.uint16:
@@ -267,7 +272,11 @@ def _to_uint8(values: np.ndarray) -> np.ndarray:
         # path's rint(v / 257) for every 16-bit v (no value lies halfway), in a quarter of the memory.
         if values.size and int(values.max()) <= 255:
             return values.astype(np.uint8)
-        return ((values.astype(np.uint32) + 128) // 257).astype(np.uint8)
+        scaled = np.empty(values.shape, dtype=np.uint8)
+        for start in range(0, values.shape[0], _ROWS_PER_BLOCK):  # bounded temporaries
+            block = values[start : start + _ROWS_PER_BLOCK].astype(np.uint32)
+            scaled[start : start + _ROWS_PER_BLOCK] = (block + 128) // 257
+        return scaled
     values = values.astype(np.float64)
     if values.size == 0:
         return values.astype(np.uint8)
