@@ -6,6 +6,7 @@ import contextlib
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
@@ -59,6 +60,9 @@ class CategoryTreeFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if not self.value():
             return queryset
+        if "\x00" in self.value():
+            # No path holds NUL, and PostgreSQL refuses it in a query: the admin's "bad filter" answer.
+            raise IncorrectLookupParameters("A category path cannot contain NUL characters.")
         return queryset.filter(Q(category__path=self.value()) | Q(category__path__startswith=self.value() + "/"))
 
 

@@ -106,8 +106,8 @@ class ProductImageListCreateApi(APIView):
             400: OpenApiResponse(_ERROR, description="Empty or truncated image, or no `image` field."),
             404: _ERROR,
             409: OpenApiResponse(_ERROR, description="The product already has this exact image."),
-            413: OpenApiResponse(_ERROR, description="File or pixel count over the limits."),
-            415: OpenApiResponse(_ERROR, description="Not an image in an accepted format."),
+            413: OpenApiResponse(_ERROR, description="File, pixel count or decoded size over the limits."),
+            415: OpenApiResponse(_ERROR, description="Not an image in an accepted format or sample type."),
         },
         examples=[
             OpenApiExample(

@@ -84,7 +84,12 @@ def image_validate(source: bytes | Path | BinaryIO, *, max_bytes: int | None = N
     max_bytes = max_bytes or settings.FASHIONREC_MAX_UPLOAD_BYTES
     data = _read_bounded(source, max_bytes)
     # load_image does the real checks (empty, not an image, truncated, decompression bombs).
-    image = load_image(data, max_bytes=max_bytes, max_pixels=settings.FASHIONREC_MAX_IMAGE_PIXELS)
+    image = load_image(
+        data,
+        max_bytes=max_bytes,
+        max_pixels=settings.FASHIONREC_MAX_IMAGE_PIXELS,
+        max_decoded_bytes=settings.FASHIONREC_MAX_DECODED_BYTES,
+    )
     return ValidatedImage(
         data=data, checksum=hashlib.sha256(data).hexdigest(), width=image.width, height=image.height, image=image
     )
