@@ -1,4 +1,5 @@
-"""The catalog's domain errors (see ``fashionrec.errors``)."""
+"""The catalog's domain errors, named for what happened (see ``fashionrec.errors``; the API maps
+their kinds to statuses in one place)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,25 @@ if TYPE_CHECKING:
 
 
 class ProductNotFound(NotFound):
+    """The product does not exist, or was deleted while the write was under way."""
+
     def __init__(self, product_id: object) -> None:
         super().__init__(f"Product {product_id} does not exist.")
         self.product_id = product_id
 
 
 class VariantNotFound(NotFound):
-    def __init__(self, product_id: object, variant_id: object) -> None:
-        super().__init__(f"Variant {variant_id} of product {product_id} does not exist.")
+    """The variant does not exist (any more)."""
+
+    def __init__(self, variant_id: object, *, product_id: object = None) -> None:
+        of_product = f" of product {product_id}" if product_id is not None else ""
+        super().__init__(f"Variant {variant_id}{of_product} does not exist.")
+        self.variant_id = variant_id
+
+
+class ImageNotFound(NotFound):
+    def __init__(self, image_id: object, *, product_id: object) -> None:
+        super().__init__(f"Image {image_id} of product {product_id} does not exist.")
 
 
 class UnknownFilterValue(InvalidInput):

@@ -6,8 +6,8 @@ derived from it, never restated:
 * the input serializer fields (``filter_fields``), hence the request body schemas;
 * the OpenAPI query parameters (``filter_parameters``) of the list and similar endpoints;
 * the ORM condition on ``Product`` (``filters_q``), used by the product list;
-* the SQL condition on the recommender's denormalised garment rows, built by
-  ``recommender.queries`` from each filter's ``match`` and ``column``.
+* the SQL condition on the denormalised garment rows (the search copy of the products), built
+  by the app that owns them from each filter's ``match`` and ``column``.
 
 A category filter is the list of the paths of the category and of every category below it
 (``ProductFilters.category_paths``) in both the ORM and the SQL: equality on a list of paths lets
@@ -34,7 +34,7 @@ from fashionrec.api.fields import CommaSeparatedListField, id_field
 
 
 class Match(StrEnum):
-    """How a filter's value is compared; ``recommender.queries`` has one SQL template per kind."""
+    """How a filter's value is compared; the recommend SQL has one template per kind."""
 
     ANY_OF = "any_of"  # the column equals one of the values
     AT_LEAST = "at_least"
@@ -85,7 +85,7 @@ class ProductFilter:
     attribute: str  # the ProductFilters field the ORM and the SQL read
     make_field: Callable[[], serializers.Field]  # the input field
     match: Match
-    column: str  # the column of the denormalised garment row (recommender_garment) it tests
+    column: str  # the column of the denormalised garment row (the search copy) it tests
     sql_type: str  # the PostgreSQL type of the bound value (arrays: of one element)
     orm: Callable[[Any], Q]  # the condition on Product
     description: str = ""

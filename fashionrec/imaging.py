@@ -1,17 +1,23 @@
 """Safe image decoding, shared by catalog uploads, recommendation photos, ingest and training.
 
 ``load_image`` is the only way bytes from outside become a ``PIL.Image`` in this project: it
-checks the size of the file and the pixel count from the header *before* decoding any pixel,
-restricts decoding to the formats a shop photo comes in, applies EXIF orientation, takes the
-first frame of animated images and returns 8-bit RGB whatever the source mode. Anything it
-cannot turn into such an image is refused with ``ImageRejected`` (a ``ValueError`` carrying a
-machine-readable ``code``), never a crash deep inside Pillow.
+checks the size of the file, the pixel count and the decoded size (pixels × bytes per pixel of
+the mode) from the header *before* decoding any pixel, restricts decoding to the formats and
+modes a shop photo comes in, applies EXIF orientation, takes the first frame of animated images
+and returns 8-bit RGB whatever the source mode. Anything it cannot turn into such an image is
+refused with ``ImageRejected`` (a ``ValueError`` carrying a machine-readable ``code``), never a
+crash deep inside Pillow.
+
+The file size says little about the memory a decode costs: a 252 KB deflated float TIFF of
+6300 × 6300 decoded into 1 GB, a 130 KB PNG of the same size into 300 MB. Hence the decoded-bytes
+budget, which a JPEG over it meets by decoding at 1/2, 1/4 or 1/8 scale (``draft``, almost free
+in libjpeg) and any other format by being refused.
 
 Pure Python: no Django settings are read here; callers pass the limits (``get_pipeline`` reads
-``FASHIONREC_MAX_UPLOAD_BYTES`` / ``FASHIONREC_MAX_IMAGE_PIXELS``). It sits at the bottom layer
-because both the catalog (validating an upload before it is stored) and the recommender (a
-shopper's photo, the vision pipeline) decode images, and the catalog must not import the
-recommender; the model-input resizing stays in ``recommender.vision.preprocess``.
+``FASHIONREC_MAX_UPLOAD_BYTES`` / ``FASHIONREC_MAX_IMAGE_PIXELS`` / ``FASHIONREC_MAX_DECODED_BYTES``).
+It sits at the bottom layer because both the catalog (validating an upload before it is stored)
+and the recommender (a shopper's photo, the vision pipeline) decode images, and the catalog must
+not import the recommender; the model-input resizing stays in ``recommender.vision.preprocess``.
 """
 
 from __future__ import annotations
@@ -25,7 +31,16 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-RejectionCode = Literal["empty", "not_an_image", "truncated", "too_many_pixels", "too_large", "unsupported_format"]
+RejectionCode = Literal[
+    "empty",
+    "not_an_image",
+    "truncated",
+    "too_many_pixels",
+    "too_large",
+    "decoded_too_large",
+    "unsupported_format",
+    "unsupported_mode",
+]
 
 # Formats a shopper's or merchant's photo arrives in. (Camera MPO files, a JPEG with preview
 # frames, open through the JPEG decoder and are accepted with it.)
@@ -34,6 +49,18 @@ ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"
 # Library defaults, used when a caller passes None (settings override them in the pipeline).
 DEFAULT_MAX_BYTES = 15 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 40_000_000
+# 100 MB of decoded pixels: a 25-megapixel RGB photo (Pillow keeps RGB in 4 bytes a pixel). The
+# peak of a whole decode is about twice this (the RGB copy handed to the models).
+DEFAULT_MAX_DECODED_BYTES = 100_000_000
+
+# Bytes a pixel takes once decoded, per Pillow mode: every multi-band 8-bit mode is stored in 4
+# bytes a pixel, single-band modes in their sample size. Unknown modes count as 4.
+_DECODED_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+# TIFF sample formats a camera or a phone never writes for a photo (scientific and HDR data):
+# 16/32-bit integer and float samples, decoded by Pillow into wide single-band modes.
+_WIDE_TIFF_MODES = ("I", "F")  # with "I;16", "I;16B", "I;32"...: any mode starting with these
+# JPEG's decoder can scale by these factors while decoding (DCT scaling), at a fraction of the cost.
+_JPEG_DRAFT_SCALES = (2, 4, 8)
 
 # Documents that are sometimes uploaded as "images" and that Pillow cannot or must not open.
 _DOCUMENT_SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -59,16 +86,21 @@ def load_image(
     *,
     max_bytes: int | None = None,
     max_pixels: int | None = None,
+    max_decoded_bytes: int | None = None,
 ) -> Image.Image:
     """Decode ``data`` (bytes or a file path) into an EXIF-oriented 8-bit RGB image.
 
     Raises ``ImageRejected`` with code ``empty``, ``too_large`` (file over ``max_bytes``),
     ``not_an_image``, ``unsupported_format`` (e.g. SVG, PDF, ICO), ``too_many_pixels`` (header
     announces more than ``max_pixels``: checked before decoding, so a decompression bomb never
-    allocates its pixels) or ``truncated`` (the pixel data ends early or is corrupt).
+    allocates its pixels), ``unsupported_mode`` (a TIFF of 16/32-bit or float samples),
+    ``decoded_too_large`` (pixels × bytes per pixel over ``max_decoded_bytes``, also checked
+    before decoding; a JPEG is decoded at a reduced scale instead where one fits, so its size
+    is then smaller than the file's) or ``truncated`` (the pixel data ends early or is corrupt).
     """
     max_bytes = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
     max_pixels = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+    max_decoded_bytes = DEFAULT_MAX_DECODED_BYTES if max_decoded_bytes is None else max_decoded_bytes
     raw = _read_bytes(data, max_bytes)
 
     image = _open_header(raw)
@@ -80,6 +112,13 @@ def load_image(
             "too_many_pixels",
             f"The image is {width}×{height} = {width * height:,} pixels; at most {max_pixels:,} are accepted.",
         )
+    if image.format == "TIFF" and image.mode.startswith(_WIDE_TIFF_MODES):
+        raise ImageRejected(
+            "unsupported_mode",
+            f"TIFF images of {image.mode} samples (16/32-bit or floating point) are not accepted; "
+            "upload an 8-bit photo.",
+        )
+    _fit_decoded_bytes(image, max_decoded_bytes)
 
     try:
         # Animated GIF/WebP/APNG and multi-page TIFF: open() leaves the first frame selected.
@@ -90,7 +129,40 @@ def load_image(
         raise ImageRejected("truncated", f"The image data is truncated or corrupt ({error}).") from error
 
     image = _exif_oriented(image)
-    return to_rgb(image)
+    # A freshly decoded RGB image is ours already: no copy (it would double the peak).
+    return image if image.mode == "RGB" else to_rgb(image)
+
+
+def decoded_bytes(mode: str, size: tuple[int, int]) -> int:
+    """Memory the pixels of an image of ``mode`` and ``size`` take once decoded by Pillow."""
+    width, height = size
+    return width * height * _DECODED_BYTES_PER_PIXEL.get(mode, 4)
+
+
+def _fit_decoded_bytes(image: Image.Image, max_decoded_bytes: int) -> None:
+    """Refuse an image whose decoded pixels would exceed the budget; a JPEG is scaled down instead.
+
+    Runs on the opened header, before any pixel is decoded. ``draft`` makes libjpeg decode at
+    1/2, 1/4 or 1/8 scale (the smallest reduction that fits is chosen), so a 40-megapixel JPEG
+    costs what a 10-megapixel one does. Other formats cannot decode at a reduced scale.
+    """
+    needed = decoded_bytes(image.mode, image.size)
+    if needed <= max_decoded_bytes:
+        return
+    if image.format in ("JPEG", "MPO"):
+        width, height = image.size
+        for scale in _JPEG_DRAFT_SCALES:
+            reduced = (-(-width // scale), -(-height // scale))  # rounded up, as libjpeg does
+            if decoded_bytes(image.mode, reduced) <= max_decoded_bytes:
+                image.draft(image.mode, reduced)
+                if decoded_bytes(image.mode, image.size) <= max_decoded_bytes:
+                    return
+                break
+    raise ImageRejected(
+        "decoded_too_large",
+        f"The image is {image.width}×{image.height} pixels of {image.mode}, {needed:,} bytes once decoded; "
+        f"at most {max_decoded_bytes:,} are accepted.",
+    )
 
 
 def _read_bytes(data: bytes | bytearray | memoryview | Path | str, max_bytes: int) -> bytes:
@@ -154,12 +226,14 @@ def _pillow_open():
 
 
 def _exif_oriented(image: Image.Image) -> Image.Image:
+    # In place: without it Pillow returns a copy even when there is nothing to turn (a second
+    # full-size image at the peak of every decode).
     try:
-        oriented = ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)
     except Exception:
         # A malformed EXIF block must not cost the upload: the pixels are fine, keep them as stored.
         return image
-    return oriented if oriented is not None else image
+    return image
 
 
 def to_rgb(image: Image.Image, background: tuple[int, int, int] = WHITE) -> Image.Image:
@@ -191,8 +265,21 @@ def to_rgb(image: Image.Image, background: tuple[int, int, int] = WHITE) -> Imag
         raise ImageRejected("unsupported_format", f"Images in colour mode {mode} are not accepted.") from error
 
 
+_ROWS_PER_BLOCK = 256
+
+
 def _to_uint8(values: np.ndarray) -> np.ndarray:
     """Map a 16/32-bit integer or float single-channel array to 0..255 deterministically."""
+    if values.dtype == np.uint16:
+        # The common case (16-bit greyscale PNG), in integers: (v + 128) // 257 equals the float
+        # path's rint(v / 257) for every 16-bit v (no value lies halfway), in a quarter of the memory.
+        if values.size and int(values.max()) <= 255:
+            return values.astype(np.uint8)
+        scaled = np.empty(values.shape, dtype=np.uint8)
+        for start in range(0, values.shape[0], _ROWS_PER_BLOCK):  # bounded temporaries
+            block = values[start : start + _ROWS_PER_BLOCK].astype(np.uint32)
+            scaled[start : start + _ROWS_PER_BLOCK] = (block + 128) // 257
+        return scaled
     values = values.astype(np.float64)
     if values.size == 0:
         return values.astype(np.uint8)

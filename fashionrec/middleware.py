@@ -3,10 +3,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from fashionrec.api.errors import error_body
+from fashionrec.api.errors import error_body, request_refused_response
+from fashionrec.uploads import UploadTooLarge, announced_body_length, request_body_limit
 
 logger = logging.getLogger(__name__)
 
@@ -37,3 +39,34 @@ class DatabaseUnavailableMiddleware:
         )
         response["Retry-After"] = "5"
         return response
+
+
+class RequestLimitsMiddleware:
+    """Refuse an oversized body before reading it, and answer Django's request refusals in our format.
+
+    Goes first (after ``SecurityMiddleware``): nothing before it may read the body. A
+    ``Content-Length`` over the path's limit (``fashionrec.uploads.request_body_limit``) gets 413
+    at once; a proxy in front should refuse it even earlier (README, "Security and integrity").
+
+    Refusals raised while a view reads the request (more than ``DATA_UPLOAD_MAX_NUMBER_FIELDS``
+    parameters, a file over the limit) are answered in the API's error format under /api/, with
+    DEBUG on or off: Django's debug page would read the same parameters again and crash.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = request_body_limit(request)
+        length = announced_body_length(request)
+        if length > limit:
+            message = f"The request body is {length:,} bytes; at most {limit:,} are accepted."
+            return request_refused_response(request, UploadTooLarge(message, limit=limit))
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, SuspiciousOperation):
+            return None
+        if request.path.startswith("/api/") or isinstance(exception, RequestDataTooBig):
+            return request_refused_response(request, exception)
+        return None  # Django's own 400 page

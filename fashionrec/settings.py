@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc as pinned static files (fashionrec/api/docs.py)
     "catalog",
     "recommender",
     "users",
@@ -53,6 +54,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything that may read the body (fashionrec/uploads.py).
+    "fashionrec.middleware.RequestLimitsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -125,10 +128,26 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-# Uploads larger than this are refused before they reach the image decoder.
+# --- Request and upload limits (fashionrec/uploads.py; README "Security and integrity") ---
+# One uploaded photo: a file over this stops the upload as it streams in (CappedUploadHandler).
 FASHIONREC_MAX_UPLOAD_BYTES = int(os.environ.get("FASHIONREC_MAX_UPLOAD_BYTES", 15 * 1024 * 1024))
-DATA_UPLOAD_MAX_MEMORY_SIZE = FASHIONREC_MAX_UPLOAD_BYTES + 1024 * 1024
+# A whole request body: a Content-Length over this is answered 413 before the body is read. One
+# photo plus its form fields; admin forms may carry several photos (the product's image inline).
+FASHIONREC_MAX_REQUEST_BYTES = int(
+    os.environ.get("FASHIONREC_MAX_REQUEST_BYTES", FASHIONREC_MAX_UPLOAD_BYTES + 1024 * 1024)
+)
+FASHIONREC_MAX_ADMIN_REQUEST_BYTES = int(
+    os.environ.get("FASHIONREC_MAX_ADMIN_REQUEST_BYTES", 10 * FASHIONREC_MAX_UPLOAD_BYTES + 1024 * 1024)
+)
+# Form fields other than files (Django's default, 2.5 MiB: far more than any of our forms needs).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Files up to this stay in memory; larger ones are spooled to a temporary file while they arrive.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_HANDLERS = [
+    "fashionrec.uploads.CappedUploadHandler",  # first: sees every chunk before it is stored
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- Celery -----------------------------------------------------------------------------
 # With no broker configured (the embedded default) tasks run in-process, so a new user still
@@ -158,6 +177,9 @@ FASHIONREC_INGEST_RETRY_BACKOFF_MAX_S = float(os.environ.get("FASHIONREC_INGEST_
 # down at upload time) after the grace period.
 FASHIONREC_INGEST_STALE_AFTER_S = int(os.environ.get("FASHIONREC_INGEST_STALE_AFTER_S", 900))
 FASHIONREC_INGEST_UNSENT_GRACE_S = int(os.environ.get("FASHIONREC_INGEST_UNSENT_GRACE_S", 60))
+# The catch-up task also deletes image files that no row references (leftovers of deletions that
+# bypassed the ORM or crashed before their commit hook), at most this often: it walks the folder.
+FASHIONREC_MEDIA_SWEEP_EVERY_S = int(os.environ.get("FASHIONREC_MEDIA_SWEEP_EVERY_S", 3600))
 CELERY_BEAT_SCHEDULE["ingest-catch-up"] = {
     "task": "recommender.ingest_catch_up",
     "schedule": float(os.environ.get("FASHIONREC_INGEST_CATCH_UP_EVERY_S", 60)),
@@ -177,6 +199,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon_recommendations": os.environ.get("FASHIONREC_ANON_RECOMMEND_RATE", "60/min"),
         "user_recommendations": os.environ.get("FASHIONREC_USER_RECOMMEND_RATE", "600/min"),
+        # Each like, cart or purchase rewrites the shopper's taste vector (users/api/throttles.py).
+        "interactions": os.environ.get("FASHIONREC_INTERACTION_RATE", "120/min"),
     },
     # Reverse proxies in front of the app. With DRF's default (None) the anonymous throttle keys on
     # X-Forwarded-For, which any client can forge to reset its budget; 0 keys on the socket address.
@@ -188,6 +212,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Image-based fashion recommendations on PostgreSQL + pgvector.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The docs pages load Swagger UI and Redoc from our static files (drf-spectacular-sidecar),
+    # not from a CDN: they work offline and a pinned version cannot change under us.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -195,6 +224,16 @@ if os.environ.get("REDIS_CACHE_URL"):
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_CACHE_URL"]}
     }
+# Throttle counters (fashionrec/api/throttling.py) must be shared by every web process, or each of
+# N gunicorn workers grants the whole budget: Redis at FASHIONREC_THROTTLE_CACHE_URL, else at
+# REDIS_CACHE_URL. Without either they are per process: fine for one development server, and
+# refused by the production settings.
+FASHIONREC_THROTTLE_CACHE_URL = os.environ.get("FASHIONREC_THROTTLE_CACHE_URL") or os.environ.get("REDIS_CACHE_URL", "")
+CACHES["throttle"] = (
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": FASHIONREC_THROTTLE_CACHE_URL}
+    if FASHIONREC_THROTTLE_CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
+)
 
 # --- Models and vision ------------------------------------------------------------------
 # The embedding column is vector(128): every encoder, the shipped one or a drop-in backbone,
@@ -209,6 +248,10 @@ FASHIONREC_ENCODER_WEIGHTS = os.environ.get(
 )
 FASHIONREC_DETECTOR_CONFIDENCE = float(os.environ.get("FASHIONREC_DETECTOR_CONFIDENCE", 0.25))
 FASHIONREC_MAX_IMAGE_PIXELS = int(os.environ.get("FASHIONREC_MAX_IMAGE_PIXELS", 40_000_000))
+# Decoded pixels (width × height × bytes per pixel of the mode), checked from the header: a small
+# file can decode into a gigabyte. JPEGs over it are decoded at 1/2-1/8 scale, others refused
+# (fashionrec/imaging.py). 100 MB: a 25-megapixel RGB photo.
+FASHIONREC_MAX_DECODED_BYTES = int(os.environ.get("FASHIONREC_MAX_DECODED_BYTES", 100_000_000))
 # torch intra-op threads for the vision pipeline; 0 = min(2, CPU count) (see recommender/vision/pipeline.py).
 FASHIONREC_TORCH_THREADS = int(os.environ.get("FASHIONREC_TORCH_THREADS", 0))
 FASHIONREC_DATASET = os.environ.get(

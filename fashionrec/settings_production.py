@@ -30,6 +30,12 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
+# Several gunicorn workers: throttle counters must be shared (fashionrec/api/throttling.py).
+if not FASHIONREC_THROTTLE_CACHE_URL:  # noqa: F405
+    raise ImproperlyConfigured(
+        "Production throttles need a shared cache: set FASHIONREC_THROTTLE_CACHE_URL or REDIS_CACHE_URL "
+        "(a Redis URL, e.g. redis://redis:6379/1)."
+    )
 STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "fashionrec.static_storage.ModuleManifestStaticFilesStorage"},

@@ -19,5 +19,6 @@ urlpatterns = [
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve_media, name="media"),
 ]
 
+handler400 = "fashionrec.api.errors.bad_request"
 handler404 = "fashionrec.api.errors.page_not_found"
 handler500 = "fashionrec.api.errors.server_error"

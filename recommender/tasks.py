@@ -23,9 +23,11 @@ import time
 from celery import shared_task
 from celery.signals import celeryd_init, worker_process_init
 from django.conf import settings
+from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, connections
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
+from catalog.services.images import product_image_orphan_files_sweep
 from recommender.services import ingest
 
 logger = logging.getLogger(__name__)
@@ -128,12 +130,24 @@ def ingest_catch_up(self) -> dict:
 
     try:
         result = ingest.ingest_catch_up(version_name=get_pipeline().encoder_version)
+        swept = _sweep_orphan_files_if_due()
     except TRANSIENT_ERRORS as error:
         # The next beat tick runs it again; no need to pile up retries of a periodic task.
         logger.warning("catch-up skipped, database or broker unavailable: %s", error)
         return {}
-    logger.info("ingest catch-up: %s", result)
-    return result.__dict__
+    logger.info("ingest catch-up: %s, orphan files deleted: %s", result, swept)
+    return {**result.__dict__, "orphan_files_deleted": swept}
+
+
+def _sweep_orphan_files_if_due() -> int | None:
+    """Delete image files no row references, at most once per ``FASHIONREC_MEDIA_SWEEP_EVERY_S``.
+
+    The catch-up runs every minute; walking the whole images folder that often would cost more
+    than the orphans do (deletions remove their files themselves; the sweep only catches leftovers).
+    """
+    if not cache.add("fashionrec:media-orphan-sweep", True, timeout=settings.FASHIONREC_MEDIA_SWEEP_EVERY_S):
+        return None
+    return product_image_orphan_files_sweep()
 
 
 @celeryd_init.connect

@@ -18,8 +18,12 @@ def season_winter(db):
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Throttle counters live in the cache: without this, tests would throttle each other."""
-    from django.core.cache import cache
+    from django.core.cache import cache, caches
 
-    cache.clear()
+    from fashionrec.api.throttling import THROTTLE_CACHE
+
+    for each in (cache, caches[THROTTLE_CACHE]):
+        each.clear()
     yield
-    cache.clear()
+    for each in (cache, caches[THROTTLE_CACHE]):
+        each.clear()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 from decimal import Decimal
 
 import numpy as np
+from django.contrib.auth.models import Group, Permission, User
 
 from catalog.models import Brand, Category, Product, ProductImage, ProductVariant, Season
 from recommender.models import EMBEDDING_DIM, Garment
@@ -78,3 +80,27 @@ def garment_create(
         label="top",
         confidence=0.9,
     )
+
+
+def staff_group(name: str) -> Group:
+    """A group made by migration ``catalog/0002_staff_groups`` ("Merchandiser", "Catalog staff"), as in production.
+
+    Transactional tests (live server, workers) end with a flush that also empties the rows data
+    migrations wrote; the group is then rebuilt from the migration's own table of grants.
+    """
+    group = Group.objects.filter(name=name).first()
+    if group is None:
+        grants = importlib.import_module("catalog.migrations.0002_staff_groups").GROUPS[name]
+        group = Group.objects.create(name=name)
+        for (app_label, model), actions in grants.items():
+            codenames = [f"{action}_{model}" for action in actions]
+            group.permissions.add(*Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames))
+    return group
+
+
+def staff_user_create(username: str = "staff", *, group: str = "Catalog staff", **flags) -> User:
+    """A staff account in one of the staff groups (catalog writes need the group's permissions)."""
+    # No password: tests authenticate otherwise, and hashing one costs about a second here.
+    user = User.objects.create_user(username, password=None, is_staff=True, **flags)
+    user.groups.add(staff_group(group))
+    return user

@@ -42,9 +42,20 @@ def test_check_deploy_is_clean_with_production_settings():
             "DJANGO_SETTINGS_MODULE": "fashionrec.settings_production",
             "DJANGO_SECRET_KEY": "x" * 64 + "-a-long-random-production-secret",
             "DJANGO_ALLOWED_HOSTS": "shop.example.com",
+            "REDIS_CACHE_URL": "redis://127.0.0.1:6379/1",  # read, never connected to by a check
         },
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_settings_refuse_to_start_without_a_shared_throttle_cache():
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_CACHE_URL", "FASHIONREC_THROTTLE_CACHE_URL"}}
+    env |= {"DJANGO_SETTINGS_MODULE": "fashionrec.settings_production", "DJANGO_SECRET_KEY": "x" * 64}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "Production throttles need a shared cache" in result.stderr
 
 
 def test_production_settings_refuse_to_start_without_a_secret_key():

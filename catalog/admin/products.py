@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
@@ -13,6 +16,7 @@ from django.utils.safestring import mark_safe
 
 from catalog.admin.overlay import Box, image_with_boxes
 from catalog.admin.roles import is_merchandiser_only
+from catalog.errors import ProductNotFound
 from catalog.models import Brand, Category, Product, ProductImage, ProductVariant
 from catalog.models.products import ProcessingStatus
 from catalog.services.images import (
@@ -22,6 +26,7 @@ from catalog.services.images import (
     product_image_create,
     product_image_reprocess,
 )
+from catalog.services.products import product_delete
 
 # Total stock at or under this is "low" in the stock filter: a size or two left.
 LOW_STOCK_THRESHOLD = 5
@@ -54,6 +59,9 @@ class CategoryTreeFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if not self.value():
             return queryset
+        if "\x00" in self.value():
+            # No path holds NUL, and PostgreSQL refuses it in a query: the admin's "bad filter" answer.
+            raise IncorrectLookupParameters("A category path cannot contain NUL characters.")
         return queryset.filter(Q(category__path=self.value()) | Q(category__path__startswith=self.value() + "/"))
 
 
@@ -194,6 +202,17 @@ class ProductAdmin(admin.ModelAdmin):
         for image in images:
             product_image_reprocess(image=image)
         self.message_user(request, f"{len(images)} image(s) queued for processing.", messages.SUCCESS)
+
+    # Deletions go through the service, which locks the product first so that an image upload in
+    # flight finishes (and is deleted with it) instead of failing the deletion at commit.
+    def delete_model(self, request: HttpRequest, obj: Product) -> None:
+        # Deleted meanwhile by someone else: the end state is the one asked for.
+        with contextlib.suppress(ProductNotFound):
+            product_delete(product_id=obj.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        for product_id in queryset.values_list("pk", flat=True):
+            self.delete_model(request, Product(pk=product_id))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Product]:
         primary_file = (

@@ -6,12 +6,12 @@ from dataclasses import replace
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import selectors
+from catalog.api.permissions import CatalogModelPermission, PricesAndStockReadOnlyForMerchandisers
 from catalog.errors import ProductNotFound, UnknownFilterValue, VariantNotFound
 from catalog.filters import LIST_PARAMETERS, filter_fields, filter_parameters, filters_from, validate_price_range
 from catalog.models import Brand, Category, Product, ProductVariant, Season
@@ -143,16 +143,6 @@ class SeasonOutputSerializer(serializers.Serializer):
     end_day = serializers.IntegerField()
 
 
-# --- permissions ----------------------------------------------------------------------------
-
-
-class IsStaffOrReadOnly(BasePermission):
-    message = "Only staff can change the catalog."
-
-    def has_permission(self, request, view) -> bool:
-        return request.method in SAFE_METHODS or bool(request.user and request.user.is_staff)
-
-
 # --- product writes -------------------------------------------------------------------------
 
 
@@ -219,7 +209,9 @@ class ProductListInputSerializer(ProductFilterInputSerializer):
 
 
 class ProductListCreateApi(APIView):
-    permission_classes = [IsStaffOrReadOnly]
+    permission_classes = [CatalogModelPermission, PricesAndStockReadOnlyForMerchandisers]
+    permission_model = Product
+    merchandiser_read_only = ("price", "currency")
     pagination_class = CappedLimitOffsetPagination
 
     @extend_schema(
@@ -259,7 +251,7 @@ class ProductListCreateApi(APIView):
         operation_id="products_create",
         summary="Create a product (staff)",
         request=ProductWriteSerializer,
-        responses={201: ProductDetailSerializer, 400: schema.BAD_REQUEST, 403: schema.FORBIDDEN},
+        responses={201: ProductDetailSerializer, 400: schema.BAD_REQUEST, 403: schema.FORBIDDEN, 409: schema.CONFLICT},
     )
     def post(self, request: Request) -> Response:
         serializer = ProductWriteSerializer(data=plain_data(request.data, ("tags", "seasons")))
@@ -269,7 +261,9 @@ class ProductListCreateApi(APIView):
 
 
 class ProductDetailApi(APIView):
-    permission_classes = [IsStaffOrReadOnly]
+    permission_classes = [CatalogModelPermission, PricesAndStockReadOnlyForMerchandisers]
+    permission_model = Product
+    merchandiser_read_only = ("price", "currency")
 
     @extend_schema(
         operation_id="products_retrieve",
@@ -310,15 +304,35 @@ class ProductDetailApi(APIView):
         product_services.product_update(product=product, seasons=seasons, **fields)
         return Response(_detail(product.pk))
 
+    @extend_schema(
+        operation_id="products_destroy",
+        summary="Delete a product with its variants and images (staff)",
+        description="The image files are deleted once the deletion commits; their `/media/` URLs then answer 404.",
+        request=None,
+        responses={204: None, 403: schema.FORBIDDEN, 404: schema.NOT_FOUND},
+    )
+    def delete(self, request: Request, product_id: str) -> Response:
+        product = _product_or_404(product_id, include_inactive=True)
+        product_services.product_delete(product_id=product.pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class VariantCreateApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [CatalogModelPermission, PricesAndStockReadOnlyForMerchandisers]
+    permission_model = ProductVariant
+    merchandiser_read_only = ("stock",)
 
     @extend_schema(
         operation_id="products_variants_create",
         summary="Add a size/colour variant with its stock (staff)",
         request=VariantWriteSerializer,
-        responses={201: VariantOutputSerializer, 400: schema.BAD_REQUEST, 403: schema.FORBIDDEN, 404: schema.NOT_FOUND},
+        responses={
+            201: VariantOutputSerializer,
+            400: schema.BAD_REQUEST,
+            403: schema.FORBIDDEN,
+            404: schema.NOT_FOUND,
+            409: schema.CONFLICT,
+        },
     )
     def post(self, request: Request, product_id: str) -> Response:
         product = _product_or_404(product_id, include_inactive=True)
@@ -328,8 +342,18 @@ class VariantCreateApi(APIView):
         return Response(VariantOutputSerializer(variant).data, status=status.HTTP_201_CREATED)
 
 
+def _variant_or_404(product_id: str, variant_id: str) -> ProductVariant:
+    pk, vpk = parse_id(product_id), parse_id(variant_id)
+    variant = ProductVariant.objects.filter(pk=vpk, product_id=pk).first() if pk and vpk else None
+    if variant is None:
+        raise VariantNotFound(variant_id, product_id=product_id)
+    return variant
+
+
 class VariantDetailApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [CatalogModelPermission, PricesAndStockReadOnlyForMerchandisers]
+    permission_model = ProductVariant
+    merchandiser_read_only = ("stock",)
 
     @extend_schema(
         operation_id="products_variants_partial_update",
@@ -338,14 +362,21 @@ class VariantDetailApi(APIView):
         responses={200: VariantOutputSerializer, 400: schema.BAD_REQUEST, 403: schema.FORBIDDEN, 404: schema.NOT_FOUND},
     )
     def patch(self, request: Request, product_id: str, variant_id: str) -> Response:
-        pk, vpk = parse_id(product_id), parse_id(variant_id)
-        variant = ProductVariant.objects.filter(pk=vpk, product_id=pk).first() if pk and vpk else None
-        if variant is None:
-            raise VariantNotFound(product_id, variant_id)
+        variant = _variant_or_404(product_id, variant_id)
         serializer = VariantWriteSerializer(data=plain_data(request.data, ()), partial=True)
         serializer.is_valid(raise_exception=True)
         variant = product_services.variant_update(variant=variant, **serializer.validated_data)
         return Response(VariantOutputSerializer(variant).data)
+
+    @extend_schema(
+        operation_id="products_variants_destroy",
+        summary="Delete a variant (staff)",
+        request=None,
+        responses={204: None, 403: schema.FORBIDDEN, 404: schema.NOT_FOUND},
+    )
+    def delete(self, request: Request, product_id: str, variant_id: str) -> Response:
+        product_services.variant_delete(variant=_variant_or_404(product_id, variant_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class CategoryListApi(APIView):

@@ -124,9 +124,14 @@ class ProductVariant(models.Model):
         return f"{self.sku} ({self.size})"
 
 
+# Every product image file lives under this folder of the media storage (and nothing else does:
+# the orphan sweep of catalog.services.images deletes what no image row references).
+IMAGES_FOLDER = "products"
+
+
 def product_image_upload_to(instance: ProductImage, filename: str) -> str:
     # Stored under a generated name: the client's file name never reaches the file system.
-    return f"products/{instance.product_id or 'new'}/{uuid4().hex}.img"
+    return f"{IMAGES_FOLDER}/{instance.product_id or 'new'}/{uuid4().hex}.img"
 
 
 class ProcessingStatus(models.TextChoices):

@@ -10,19 +10,22 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.core.files.storage import default_storage
+from django.db import transaction
 from PIL import Image
 
 from catalog import hooks
-from catalog.errors import ImageDuplicate
+from catalog.errors import ImageDuplicate, ProductNotFound
 from catalog.models import Product, ProductImage
-from catalog.models.products import ProcessingStatus
+from catalog.models.products import IMAGES_FOLDER, ProcessingStatus
 from fashionrec.imaging import ImageRejected, load_image
 
 logger = logging.getLogger(__name__)
@@ -30,9 +33,13 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "ImageDuplicate",
     "ImageRejected",
+    "ProductNotFound",
     "ValidatedImage",
     "image_validate",
     "product_image_create",
+    "product_image_delete",
+    "product_image_files_delete_on_commit",
+    "product_image_orphan_files_sweep",
     "product_image_reprocess",
 ]
 
@@ -70,7 +77,12 @@ def image_validate(source: bytes | Path | BinaryIO, *, max_bytes: int | None = N
     max_bytes = max_bytes or settings.FASHIONREC_MAX_UPLOAD_BYTES
     data = _read_bounded(source, max_bytes)
     # load_image does the real checks (empty, not an image, truncated, decompression bombs).
-    image = load_image(data, max_bytes=max_bytes, max_pixels=settings.FASHIONREC_MAX_IMAGE_PIXELS)
+    image = load_image(
+        data,
+        max_bytes=max_bytes,
+        max_pixels=settings.FASHIONREC_MAX_IMAGE_PIXELS,
+        max_decoded_bytes=settings.FASHIONREC_MAX_DECODED_BYTES,
+    )
     return ValidatedImage(
         data=data, checksum=hashlib.sha256(data).hexdigest(), width=image.width, height=image.height, image=image
     )
@@ -91,45 +103,45 @@ def product_image_create(
     ``enqueue=False`` leaves the image pending for the caller to enqueue in batches (import).
     """
     validated = file if isinstance(file, ValidatedImage) else image_validate(file)
-    existing = ProductImage.objects.filter(product=product, checksum=validated.checksum).first()
-    if existing is not None:
-        raise ImageDuplicate(existing)
-
-    # Two attempts: a concurrent upload to the same product can win the "one primary image"
-    # unique index between our check and our insert; the second attempt sees its row.
-    for attempt in (1, 2):
-        image = ProductImage(
-            product=product,
-            is_primary=is_primary,
-            checksum=validated.checksum,
-            width=validated.width,
-            height=validated.height,
-            status=ProcessingStatus.PENDING,
-        )
-        try:
-            with transaction.atomic():
-                if is_primary:
-                    # One primary per product (a partial unique index): demote the current one first.
-                    product.images.filter(is_primary=True).update(is_primary=False)
-                elif not product.images.exists():
-                    image.is_primary = True  # a product's first image is its primary image
-                image.file.save("upload", ContentFile(validated.data), save=False)
-                image.save()
-                if enqueue:
-                    transaction.on_commit(functools.partial(_enqueue, [image.pk]))
-            return image
-        except IntegrityError:
-            _delete_stored_file(image)
-            # Lost a race with a concurrent upload of the same bytes, or of a primary image.
+    image = ProductImage(
+        product=product,
+        is_primary=is_primary,
+        checksum=validated.checksum,
+        width=validated.width,
+        height=validated.height,
+        status=ProcessingStatus.PENDING,
+    )
+    try:
+        with transaction.atomic():
+            # Uploads to one product take turns on its row: the duplicate check, the demotion of
+            # the current primary image and the insert then see every earlier upload committed
+            # (parallel primary uploads all succeed, the last one wins), and a deletion of the
+            # product waits for the upload or makes it find the product gone. NO KEY: variants
+            # and garments referencing the product are not blocked.
+            if not Product.objects.select_for_update(no_key=True).filter(pk=product.pk).exists():
+                raise ProductNotFound(product.pk)
             existing = ProductImage.objects.filter(product=product, checksum=validated.checksum).first()
             if existing is not None:
-                raise ImageDuplicate(existing) from None
-            if attempt == 2:
-                raise
-        except BaseException:
-            _delete_stored_file(image)
-            raise
-    raise AssertionError("unreachable")
+                raise ImageDuplicate(existing)
+            if is_primary:
+                # One primary per product (a partial unique index): demote the current one first.
+                product.images.filter(is_primary=True).update(is_primary=False)
+            elif not product.images.exists():
+                image.is_primary = True  # a product's first image is its primary image
+            image.file.save("upload", ContentFile(validated.data), save=False)
+            image.save()
+            if enqueue:
+                transaction.on_commit(functools.partial(_enqueue, [image.pk]))
+    except BaseException:
+        _delete_stored_file(image)
+        raise
+    return image
+
+
+@transaction.atomic
+def product_image_delete(*, image: ProductImage) -> None:
+    """Delete an image row with its garments; its file goes once the deletion commits (see catalog.signals)."""
+    ProductImage.objects.filter(pk=image.pk).delete()  # 0 rows when deleted concurrently: same end state
 
 
 def product_image_reprocess(*, image: ProductImage) -> ProductImage:
@@ -149,7 +161,71 @@ def _enqueue(image_ids: list[int], *, force: bool = False) -> None:
 def _delete_stored_file(image: ProductImage) -> None:
     # The row was rolled back: do not leave its file behind.
     if image.file and image.file.name:
+        _delete_files([image.file.name])
+
+
+def _delete_files(names: list[str]) -> None:
+    for name in names:
         try:
-            image.file.storage.delete(image.file.name)
-        except OSError:
-            logger.warning("could not delete orphan file %s", image.file.name, exc_info=True)
+            default_storage.delete(name)
+        except OSError:  # the sweep retries it
+            logger.warning("could not delete file %s", name, exc_info=True)
+
+
+def product_image_files_delete_on_commit(names: list[str], *, using: str | None = None) -> None:
+    """Delete stored image files once the transaction that deleted their rows commits.
+
+    Never before: a deletion that is rolled back keeps its row, so it must keep its file.
+    Outside a transaction (autocommit) the deletion is already committed and the files go at once.
+    """
+    names = [name for name in names if name]
+    if names:
+        transaction.on_commit(functools.partial(_delete_files, names), using=using)
+
+
+# Files under the images folder younger than this are never swept. An upload writes its file
+# just before inserting its row, in a transaction that is invisible to the sweep until it commits
+# (seconds: one product per transaction, even in imports); an hour leaves a wide margin for
+# slow commits and for clocks of the storage and the worker that disagree by minutes.
+ORPHAN_MIN_AGE_S = 3600
+
+
+def product_image_orphan_files_sweep(*, min_age_s: int = ORPHAN_MIN_AGE_S, batch_size: int = 1000) -> int:
+    """Delete files under the product images folder that no image row references; return how many.
+
+    Catches files whose row went without the ORM (raw SQL, a restored backup, a crash between
+    commit and the file deletion). Files younger than ``min_age_s`` are kept: their row may be
+    in a transaction that has not committed yet.
+    """
+    cutoff = time.time() - min_age_s
+    deleted = 0
+    for names in _batches(_stored_image_files(older_than=cutoff), batch_size):
+        referenced = set(ProductImage.objects.filter(file__in=names).values_list("file", flat=True))
+        orphans = [name for name in names if name not in referenced]
+        _delete_files(orphans)
+        deleted += len(orphans)
+    return deleted
+
+
+def _stored_image_files(*, older_than: float):
+    root = Path(settings.MEDIA_ROOT)
+    folder = root / IMAGES_FOLDER
+    for directory, _, files in os.walk(folder):
+        for file_name in files:
+            path = Path(directory) / file_name
+            try:
+                if path.stat().st_mtime < older_than:
+                    yield path.relative_to(root).as_posix()
+            except OSError:  # deleted meanwhile
+                continue
+
+
+def _batches(items, size: int):
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

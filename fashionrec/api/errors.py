@@ -8,19 +8,29 @@ per-field validation messages when there are any.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError, connections
+from django.db import IntegrityError, InterfaceError, OperationalError, connections
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from psycopg import errors as pg_errors
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from fashionrec.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
 from fashionrec.imaging import ImageRejected
+from fashionrec.uploads import UploadTooLarge
 
 
 class ApiError(exceptions.APIException):
@@ -62,7 +72,25 @@ def domain_error_status(error: DomainError) -> int:
     return next((code for kind, code in _DOMAIN_STATUS if isinstance(error, kind)), status.HTTP_400_BAD_REQUEST)
 
 
+# Lost a race that the database resolved by aborting us: the same request can succeed at once.
+_RETRYABLE_DATABASE_ERRORS = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure, pg_errors.LockNotAvailable)
+
+
+def _conflict(message: str, *, retry_after: int | None) -> Response:
+    response = Response(error_body("conflict", message), status=status.HTTP_409_CONFLICT)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, OperationalError) and isinstance(exc.__cause__, _RETRYABLE_DATABASE_ERRORS):
+        # A deadlock, a serialization failure or a lock timeout between concurrent writes.
+        return _conflict("A concurrent change got in the way; retry the request.", retry_after=1)
+    if isinstance(exc, IntegrityError):
+        # Services turn the races they foresee into validation errors or "not found"; any other
+        # constraint a concurrent write made us violate is still the client's conflict, not a 500.
+        return _conflict("The change conflicts with the current state of the data.", retry_after=None)
     if isinstance(exc, DomainError):
         exc = ApiError(exc.message, code=exc.code, status_code=domain_error_status(exc), details=exc.details)
     if isinstance(exc, ImageRejected):
@@ -78,6 +106,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         )
         response["Retry-After"] = "5"
         return response
+    if isinstance(exc, SuspiciousOperation):
+        exc = request_refused(exc)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, Http404):
@@ -110,6 +140,14 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return defaults.page_not_found(request, exception)
 
 
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        if isinstance(exception, SuspiciousOperation):
+            return request_refused_response(request, exception)
+        return JsonResponse(error_body("bad_request", "Bad request."), status=400)
+    return defaults.bad_request(request, exception)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse(error_body("server_error", "Internal server error."), status=500)
@@ -120,6 +158,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
 _IMAGE_REJECTION_STATUS = {
     "too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     "too_many_pixels": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    "decoded_too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    "unsupported_mode": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     "unsupported_format": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     "not_an_image": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
 }
@@ -132,3 +172,36 @@ def image_rejected_error(rejected: ImageRejected) -> ApiError:
         code=rejected.code,
         status_code=_IMAGE_REJECTION_STATUS.get(rejected.code, status.HTTP_400_BAD_REQUEST),
     )
+
+
+def request_refused(exc: SuspiciousOperation) -> ApiError:
+    """The API answer to a request Django refuses while reading it (size, parameter count…).
+
+    Django raises these from ``request.GET``/``POST``/``FILES``; left to Django they become an
+    HTML 400 page, and under DEBUG the debug page reads the same parameters again and crashes.
+    """
+    # Keep Django's own security log of the refusal (it is skipped when we answer ourselves).
+    logging.getLogger(f"django.security.{exc.__class__.__name__}").warning("%s", exc)
+    if isinstance(exc, UploadTooLarge):
+        return ApiError(exc.message, code="too_large", status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, RequestDataTooBig):
+        return ApiError(
+            f"The form fields are larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes.",
+            code="too_large",
+            status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, TooManyFieldsSent):
+        return ApiError(
+            f"More than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} parameters were sent.", code="too_many_fields"
+        )
+    if isinstance(exc, TooManyFilesSent):
+        return ApiError(f"More than {settings.DATA_UPLOAD_MAX_NUMBER_FILES:,} files were sent.", code="too_many_files")
+    return ApiError("The request is malformed.", code="bad_request")
+
+
+def request_refused_response(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+    """``request_refused`` outside DRF views: the error format under /api/, plain text elsewhere."""
+    error = request_refused(exc)
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(error.error_code, str(error.detail)), status=error.status_code)
+    return HttpResponse(str(error.detail), status=error.status_code, content_type="text/plain; charset=utf-8")

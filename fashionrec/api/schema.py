@@ -28,5 +28,11 @@ BAD_REQUEST = error("Malformed input (the details name each field).")
 NOT_FOUND = error("No such object.", "not_found", "Not found.")
 FORBIDDEN = error("Not allowed for this user.", "permission_denied", "You do not have permission.")
 UNAUTHENTICATED = error("Sign in (session) or send a token.", "not_authenticated", "Not signed in.")
+CONFLICT = error(
+    "A concurrent change got in the way; with Retry-After, the same request may succeed then.", "conflict", "Conflict."
+)
+CONFLICT = error(
+    "A concurrent change got in the way; with Retry-After, the same request may succeed then.", "conflict", "Conflict."
+)
 THROTTLED = error("Too many requests; see Retry-After.", "throttled", "Request was throttled.")
 UNAVAILABLE = error("The index or the models are not ready; retry later.", "service_unavailable", "Try again.")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
@@ -157,7 +157,11 @@ class ProductImageAdmin(admin.ModelAdmin):
     def correct_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if not self.can_correct(request) or not self.has_view_permission(request):
             raise PermissionDenied
-        image = get_object_or_404(ProductImage, pk=object_id)
+        # get_object answers None for an id that is not a valid primary key ("abc", "1.5"), as the
+        # change page does, where a plain pk lookup would raise on the conversion.
+        image = self.get_object(request, unquote(object_id))
+        if image is None:
+            raise Http404(f"No image with id “{object_id}”.")
         change_url = reverse("admin:catalog_productimage_change", args=[image.pk])
         if request.method != "POST":
             return HttpResponseRedirect(change_url)

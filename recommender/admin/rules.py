@@ -55,14 +55,14 @@ class SeasonalRulePreviewAdmin(SeasonalRuleAdmin):
         form = self.get_form(request, obj, change=obj is not None)(request.POST, instance=obj)
         context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form, "k": PREVIEW_K}
         sample = (request.POST.get("_preview_product") or "").strip()
-        product = None
-        if sample:
-            lookup = {"pk": int(sample)} if sample.isdigit() else {"sku": sample}
-            product = Product.objects.filter(**lookup).first() or Product.objects.filter(sku=sample).first()
+        product = _sample_product(sample)
         if product is None:
-            context["problem"] = (
-                f"No product with SKU or id “{sample}”." if sample else "Give the SKU or id of a sample product."
-            )
+            if "\x00" in sample:
+                context["problem"] = "A SKU or id cannot contain NUL characters."
+            elif sample:
+                context["problem"] = f"No product with SKU or id “{sample}”."
+            else:
+                context["problem"] = "Give the SKU or id of a sample product."
         if form.is_valid() and product is not None:
             rule = form.instance
             on = _parse_date(request.POST.get("_preview_date")) or seasonal_rule_next_active_day(
@@ -72,6 +72,21 @@ class SeasonalRulePreviewAdmin(SeasonalRuleAdmin):
             context["on"] = on
         context["product"] = product
         return TemplateResponse(request, "admin/catalog/seasonalrule/preview.html", context)
+
+
+def _sample_product(sample: str) -> Product | None:
+    """The product whose id or SKU is ``sample``, or None.
+
+    ``str.isdigit`` accepts superscripts and other scripts' digits ("²", "٣") that ``int`` refuses
+    or reads differently, so only ASCII digits are an id; PostgreSQL text cannot hold NUL at all.
+    """
+    if not sample or "\x00" in sample:
+        return None
+    if sample.isascii() and sample.isdigit():
+        product = Product.objects.filter(pk=int(sample)).first()
+        if product is not None:
+            return product
+    return Product.objects.filter(sku=sample).first()
 
 
 def _parse_date(value: str | None) -> dt.date | None:

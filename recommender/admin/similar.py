@@ -12,7 +12,8 @@ SIMILAR_K = 8
 
 
 def similar_panel_context(request: HttpRequest, object_id: str) -> dict:
-    if request.method != "GET" or not str(object_id).isdigit():
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    if request.method != "GET" or not (str(object_id).isascii() and str(object_id).isdigit()):
         return {}
     product_id = int(object_id)
     rows, problem = recommend_similar_rows(product_id=product_id, k=SIMILAR_K, on=timezone.localdate())

@@ -6,16 +6,16 @@ app found in it, so the endpoint lives here."""
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.errors import ProductNotFound
+from catalog.api.permissions import CatalogModelPermission
+from catalog.errors import ImageNotFound, ProductNotFound
 from catalog.models import Product, ProductImage
-from catalog.services.images import product_image_create
+from catalog.services.images import product_image_create, product_image_delete
 from fashionrec.api.fields import parse_id
 
 
@@ -80,7 +80,9 @@ _ERROR = inline_serializer(
 
 
 class ProductImageListCreateApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [CatalogModelPermission]
+    permission_model = ProductImage
+    staff_reads = True  # processing states and errors are for staff
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
@@ -107,8 +109,8 @@ class ProductImageListCreateApi(APIView):
             400: OpenApiResponse(_ERROR, description="Empty or truncated image, or no `image` field."),
             404: _ERROR,
             409: OpenApiResponse(_ERROR, description="The product already has this exact image."),
-            413: OpenApiResponse(_ERROR, description="File or pixel count over the limits."),
-            415: OpenApiResponse(_ERROR, description="Not an image in an accepted format."),
+            413: OpenApiResponse(_ERROR, description="File, pixel count or decoded size over the limits."),
+            415: OpenApiResponse(_ERROR, description="Not an image in an accepted format or sample type."),
         },
         examples=[
             OpenApiExample(
@@ -129,7 +131,8 @@ class ProductImageListCreateApi(APIView):
         product = _product_or_404(product_id)
         serializer = ProductImageInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        # ImageRejected (413, 415, 400) and ImageDuplicate (409) answer through the exception handler
+        # ImageRejected (413, 415, 400), ImageDuplicate (409) and ProductNotFound (deleted while the
+        # upload ran: 404, as if the upload came later) answer through the exception handler
         image = product_image_create(
             product=product,
             file=serializer.validated_data["image"],
@@ -137,3 +140,26 @@ class ProductImageListCreateApi(APIView):
         )
         # Re-read: with in-process processing (no broker) the image is already ready here.
         return Response(ProductImageOutputSerializer(_image_with_garments(image.pk)).data, status=201)
+
+
+class ProductImageDetailApi(APIView):
+    permission_classes = [CatalogModelPermission]
+    permission_model = ProductImage
+    staff_reads = True
+
+    @extend_schema(
+        operation_id="product_images_destroy",
+        summary="Delete a product photo (staff)",
+        description="Deletes the image and its garments; the file is deleted once the deletion commits, "
+        "and its `/media/` URL then answers 404.",
+        request=None,
+        responses={204: None, 403: _ERROR, 404: _ERROR},
+    )
+    def delete(self, request: Request, product_id: str, image_id: str) -> Response:
+        product = _product_or_404(product_id)
+        pk = parse_id(image_id)
+        image = ProductImage.objects.filter(pk=pk, product=product).first() if pk else None
+        if image is None:
+            raise ImageNotFound(image_id, product_id=product_id)
+        product_image_delete(image=image)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from recommender.api.images import ProductImageListCreateApi
+from recommender.api.images import ProductImageDetailApi, ProductImageListCreateApi
 from recommender.api.views import RecommendationsApi, SimilarProductsApi
 
 urlpatterns: list = [
@@ -9,4 +9,9 @@ urlpatterns: list = [
     path("products/<str:product_id>/similar/", SimilarProductsApi.as_view(), name="product-similar"),
     # uploads are stored by the catalog; the answer shows the garments found in them
     path("products/<str:product_id>/images/", ProductImageListCreateApi.as_view(), name="product-images"),
+    path(
+        "products/<str:product_id>/images/<str:image_id>/",
+        ProductImageDetailApi.as_view(),
+        name="product-image-detail",
+    ),
 ]

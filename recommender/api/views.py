@@ -161,8 +161,14 @@ _ERRORS = {
     400: schema.BAD_REQUEST,
     404: schema.NOT_FOUND,
     409: schema.error("The product has no embeddings for the active encoder yet.", "not_indexed"),
-    413: schema.error("The image is too large (bytes or pixels).", "too_large"),
-    415: schema.error("Not an image format we accept.", "unsupported_format"),
+    413: schema.error(
+        "The image is too large: file bytes (too_large), pixels (too_many_pixels) or decoded bytes "
+        "(decoded_too_large).",
+        "too_large",
+    ),
+    415: schema.error(
+        "Not an image format (unsupported_format) or sample type (unsupported_mode) we accept.", "unsupported_format"
+    ),
     429: schema.THROTTLED,
     503: schema.UNAVAILABLE,
 }

@@ -64,6 +64,7 @@ class VisionPipeline:
         *,
         max_bytes: int | None = None,
         max_pixels: int | None = None,
+        max_decoded_bytes: int | None = None,
         max_garments: int = 6,
         crop_padding: float = 0.0,
     ) -> None:
@@ -72,6 +73,7 @@ class VisionPipeline:
         self.detector = detector
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
+        self.max_decoded_bytes = max_decoded_bytes
         # A catalog photo rarely shows more than a full outfit; more boxes are mostly duplicates
         # and would each cost an embedding row.
         self.max_garments = max_garments
@@ -79,10 +81,15 @@ class VisionPipeline:
 
     # --- public API -------------------------------------------------------------------------
 
+    def _load(self, data: bytes) -> Image.Image:
+        return load_image(
+            data, max_bytes=self.max_bytes, max_pixels=self.max_pixels, max_decoded_bytes=self.max_decoded_bytes
+        )
+
     def analyse(self, data: bytes) -> ImageAnalysis:
         """Analyse one image; raises ``ImageRejected`` for anything that is not a usable photo."""
         started = time.perf_counter()
-        image = load_image(data, max_bytes=self.max_bytes, max_pixels=self.max_pixels)
+        image = self._load(data)
         decoded = time.perf_counter()
         detections = self._detect([image])[0]
         detected = time.perf_counter()
@@ -111,7 +118,7 @@ class VisionPipeline:
         for position, data in enumerate(items):
             started = time.perf_counter()
             try:
-                image = load_image(data, max_bytes=self.max_bytes, max_pixels=self.max_pixels)
+                image = self._load(data)
             except ImageRejected as rejected:
                 results[position] = rejected
                 continue
@@ -153,7 +160,7 @@ class VisionPipeline:
 
     def embed_box(self, data: bytes, box: Sequence[float]) -> np.ndarray:
         """Re-encode one (e.g. staff-corrected) box of an image: float32 (dim,), unit norm."""
-        image = load_image(data, max_bytes=self.max_bytes, max_pixels=self.max_pixels)
+        image = self._load(data)
         clamped = clamp_box(tuple(box), image.width, image.height)  # type: ignore[arg-type]
         return self.encoder.encode([self._crop(image, clamped)])[0]
 
@@ -240,6 +247,7 @@ def build_pipeline_from_settings() -> VisionPipeline:
         detector,
         max_bytes=settings.FASHIONREC_MAX_UPLOAD_BYTES,
         max_pixels=settings.FASHIONREC_MAX_IMAGE_PIXELS,
+        max_decoded_bytes=settings.FASHIONREC_MAX_DECODED_BYTES,
     )
 
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 import io
 
 import pytest
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import User
 from PIL import Image
 
 from recommender.models import EncoderVersion
-from tests.factories import brand_create, category_create, garment_create, image_create, product_create
+from tests.factories import brand_create, category_create, garment_create, image_create, product_create, staff_group
 
 ROLES = ["anonymous", "shopper", "merchandiser", "staff", "superuser"]
 
@@ -18,22 +17,6 @@ ROLES = ["anonymous", "shopper", "merchandiser", "staff", "superuser"]
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-def staff_group(name: str) -> Group:
-    """A group made by migration ``catalog/0002_staff_groups``, as in production.
-
-    Transactional tests (live server, workers) end with a flush that also empties the rows data
-    migrations wrote; the group is then rebuilt from the migration's own table of grants.
-    """
-    group = Group.objects.filter(name=name).first()
-    if group is None:
-        grants = importlib.import_module("catalog.migrations.0002_staff_groups").GROUPS[name]
-        group = Group.objects.create(name=name)
-        for (app_label, model), actions in grants.items():
-            codenames = [f"{action}_{model}" for action in actions]
-            group.permissions.add(*Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames))
-    return group
 
 
 def _user(username: str, *, group: str | None = None, **flags) -> User:

@@ -2,6 +2,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from recommender.models import EncoderVersion
+from tests.factories import staff_user_create
 
 VERSION = "test-v1"  # tests.factories.garment_create's default version
 
@@ -29,8 +30,8 @@ def shopper_client(shopper):
 
 
 @pytest.fixture
-def staff_client(db, django_user_model):
-    staff = django_user_model.objects.create_user("staff", password="pw-staff-1", is_staff=True)
+def staff_client(db):
+    staff = staff_user_create("staff")
     api = APIClient()
     api.force_authenticate(staff)
     return api

@@ -19,12 +19,13 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from recommender.models import EncoderVersion
-from tests.factories import brand_create, category_create, garment_create, product_create
+from tests.factories import brand_create, category_create, garment_create, product_create, staff_user_create
 
 ROOT = Path(__file__).resolve().parents[2]
 # Outside the tracked tree: a test run must not leave the checkout modified.
 FUZZ_REPORT = ROOT / "test-artifacts" / "fuzz.md"
-ROLES = ("anonymous", "shopper", "staff")
+# "staff" is in the Catalog staff group; a merchandiser has staff status but view-only catalog rights.
+ROLES = ("anonymous", "shopper", "merchandiser", "staff", "superuser")
 # Random cases per fuzz test (schemathesis: per operation, on top of its boundary cases).
 # Raise it for a deeper run: FASHIONREC_FUZZ_EXAMPLES=500 pytest tests/hardening
 FUZZ_EXAMPLES = int(os.environ.get("FASHIONREC_FUZZ_EXAMPLES", 30))
@@ -133,7 +134,9 @@ def users(db, django_user_model) -> dict:
     return {
         "anonymous": None,
         "shopper": django_user_model.objects.create_user("shopper", password=None),
-        "staff": django_user_model.objects.create_user("staff", password=None, is_staff=True),
+        "merchandiser": staff_user_create("merch", group="Merchandiser"),
+        "staff": staff_user_create("staff"),
+        "superuser": django_user_model.objects.create_user("root", password=None, is_staff=True, is_superuser=True),
     }
 
 

@@ -122,9 +122,11 @@ def served_app(tmp_path_factory):
             [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True
         )
         setup = (
-            "from django.contrib.auth.models import User; from rest_framework.authtoken.models import Token; "
+            "from django.contrib.auth.models import Group, User; from rest_framework.authtoken.models import Token; "
             "from catalog.models import Category; Category.objects.create(name='Tops', slug='tops'); "
-            "print(Token.objects.create(user=User.objects.create_user('ops', is_staff=True)).key)"
+            "ops = User.objects.create_user('ops', is_staff=True); "
+            "ops.groups.add(Group.objects.get(name='Catalog staff')); "
+            "print(Token.objects.create(user=ops).key)"
         )
         token = (
             subprocess.run(
@@ -291,7 +293,7 @@ def test_uploads_made_while_redis_is_down_are_enqueued_once_when_it_is_back(medi
 
 @pytest.fixture
 def shop_t(transactional_db, django_user_model, season_summer):
-    from tests.factories import product_create
+    from tests.factories import product_create, staff_user_create
 
-    staff = django_user_model.objects.create_user("staff-t", password=None, is_staff=True)
+    staff = staff_user_create("staff-t")
     return {"users": {"staff": staff}, "product": product_create()}

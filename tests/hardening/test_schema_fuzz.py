@@ -49,7 +49,7 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", _InProces
 
 # Ids that exist in this test's catalog. Path parameters and id fields of bodies use them half
 # of the time, so generated requests get past "unknown id" and reach the writes behind it.
-_KNOWN: dict[str, list[int]] = {"product_id": [], "variant_id": []}
+_KNOWN: dict[str, list[int]] = {"product_id": [], "variant_id": [], "image_id": []}
 _KNOWN_IN_BODY: dict[str, list[int]] = {}
 _LIST_FIELDS = {"seasons": "season", "categories": "category", "brands": "brand", "exclude": "product_id"}
 # drf-spectacular's decimal pattern admits "" and negative prices, which the serializers refuse:
@@ -93,6 +93,7 @@ def flatmap_body(context, body):
 def fuzz_context(shop, tokens, media_root):
     _KNOWN["product_id"] = [p.pk for p in shop["products"]]
     _KNOWN["variant_id"] = [v.pk for p in shop["products"] for v in p.variants.all()]
+    _KNOWN["image_id"] = [i.pk for p in shop["products"] for i in p.images.all()]
     _KNOWN_IN_BODY.update(
         product_id=_KNOWN["product_id"],
         category=[c.pk for c in shop["categories"]],
@@ -101,7 +102,7 @@ def fuzz_context(shop, tokens, media_root):
     )
     # The state after the last accepted request: a rejected one must leave it exactly so.
     yield {"token": tokens["staff"], "media_root": media_root, "state": None}
-    _KNOWN["product_id"], _KNOWN["variant_id"] = [], []
+    _KNOWN["product_id"], _KNOWN["variant_id"], _KNOWN["image_id"] = [], [], []
     _KNOWN_IN_BODY.clear()
 
 

@@ -58,10 +58,11 @@ def media_root(settings, tmp_path_factory) -> Path:
 
 @pytest.fixture
 def staff_client(db):
-    from django.contrib.auth import get_user_model
     from rest_framework.test import APIClient
 
-    user = get_user_model().objects.create_user("staff", password="x", is_staff=True)
+    from tests.factories import staff_user_create
+
+    user = staff_user_create("staff")
     client = APIClient()
     client.force_authenticate(user)
     return client

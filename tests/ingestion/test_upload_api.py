@@ -11,7 +11,7 @@ from PIL import Image
 from catalog.models import ProductImage
 from catalog.models.products import ProcessingStatus
 from recommender.models import ImageIngestState
-from tests.factories import product_create
+from tests.factories import product_create, staff_user_create
 from tests.ingestion.conftest import celery_broker, dataset_photos, small_jpeg
 
 
@@ -130,11 +130,10 @@ def test_the_list_shows_each_image_and_its_status(staff_client, media_root, phot
 @pytest.mark.django_db(transaction=True)
 def test_with_the_broker_down_the_upload_is_kept_pending_for_the_catch_up(media_root, photo):
     # given: a broker URL where nothing listens, and a committed upload (on_commit runs)
-    from django.contrib.auth import get_user_model
     from rest_framework.test import APIClient
 
     client = APIClient()
-    client.force_authenticate(get_user_model().objects.create_user("staff", is_staff=True))
+    client.force_authenticate(staff_user_create("staff"))
     product = product_create()
     # when
     with celery_broker("redis://127.0.0.1:1/0", "nowhere"):
@@ -149,11 +148,10 @@ def test_with_the_broker_down_the_upload_is_kept_pending_for_the_catch_up(media_
 @pytest.mark.django_db(transaction=True)
 def test_without_a_broker_the_upload_is_processed_in_the_request(media_root, photo):
     # given: the default settings (no CELERY_BROKER_URL: tasks run in-process after commit)
-    from django.contrib.auth import get_user_model
     from rest_framework.test import APIClient
 
     client = APIClient()
-    client.force_authenticate(get_user_model().objects.create_user("staff", is_staff=True))
+    client.force_authenticate(staff_user_create("staff"))
     # when
     response = upload(client, product_create().pk, photo)
     # then

@@ -13,6 +13,7 @@ from catalog.errors import ProductNotFound
 from catalog.models import Product
 from fashionrec.api import schema
 from fashionrec.api.fields import id_field, plain_data
+from users.api.throttles import InteractionsThrottle
 from users.models import InteractionKind
 from users.services.interactions import interaction_record
 
@@ -32,6 +33,7 @@ class InteractionOutputSerializer(serializers.Serializer):
 
 class InteractionsApi(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_classes = [InteractionsThrottle]
 
     @extend_schema(
         operation_id="me_interactions_create",
@@ -44,6 +46,7 @@ class InteractionsApi(APIView):
             401: schema.UNAUTHENTICATED,
             403: schema.UNAUTHENTICATED,
             404: schema.NOT_FOUND,
+            429: schema.THROTTLED,
         },
     )
     def post(self, request: Request) -> Response:

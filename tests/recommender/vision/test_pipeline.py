@@ -145,6 +145,7 @@ def test_get_pipeline_builds_once_from_settings(settings, encoder, untrained_det
         assert isinstance(first.detector, GarmentDetector)
         assert first.max_bytes == settings.FASHIONREC_MAX_UPLOAD_BYTES
         assert first.max_pixels == settings.FASHIONREC_MAX_IMAGE_PIXELS
+        assert first.max_decoded_bytes == settings.FASHIONREC_MAX_DECODED_BYTES
     finally:
         reset_pipeline()
     assert pipeline_module._pipeline is None

@@ -284,3 +284,96 @@ def test_clamp_box_keeps_boxes_inside_and_non_empty():
     assert clamp_box((10, 10, 10, 10), 40, 30) == (10, 10, 11, 11)
     assert clamp_box((50, 40, 60, 70), 40, 30) == (39, 29, 40, 30)
     assert clamp_box((30, 20, 10, 5), 40, 30) == (10, 5, 30, 20)
+
+
+# --- decoded bytes: a small file must not decode into a huge image --------------------------
+
+# The issue's shapes: 6300 × 6300 is under the pixel limit (39.7 of 40 megapixels).
+HUGE = (6300, 6300)
+
+
+@pytest.fixture
+def decodes(monkeypatch):
+    """Every ``load()`` (the pixel decoding) Pillow runs, by format: a spy, the decoders stay real."""
+    from PIL import ImageFile
+
+    calls: list[str] = []
+    original = ImageFile.ImageFile.load
+
+    def load(self):
+        calls.append(self.format)
+        return original(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    return calls
+
+
+@pytest.mark.parametrize("mode", ["F", "I", "I;16"])
+def test_a_tiff_of_wide_samples_is_refused_before_decoding(decodes, mode):
+    # given: a deflated TIFF of float (or 32/16-bit) samples, small on disk, ~160 MB decoded
+    data = encode(Image.new(mode, HUGE, 1), "TIFF", compression="tiff_adobe_deflate")
+    assert len(data) < 1_000_000
+    # when
+    with pytest.raises(ImageRejected) as rejected:
+        load_image(data)
+    # then: a typed refusal, and no pixel was ever decoded
+    assert rejected.value.code == "unsupported_mode"
+    assert "8-bit" in rejected.value.message
+    assert decodes == []
+
+
+def test_a_png_over_the_decoded_budget_is_refused_before_decoding(decodes):
+    # given: a PNG of 130 KB that decodes into 159 MB (Pillow keeps RGB in 4 bytes a pixel)
+    data = encode(Image.new("RGB", HUGE, (10, 20, 30)), "PNG")
+    assert len(data) < 1_000_000
+    # when
+    with pytest.raises(ImageRejected) as rejected:
+        load_image(data)
+    # then
+    assert rejected.value.code == "decoded_too_large"
+    assert "158,760,000 bytes" in rejected.value.message
+    assert decodes == []
+
+
+def test_a_png_under_the_decoded_budget_is_decoded():
+    data = encode(Image.new("L", (2000, 1000), 90), "PNG")  # 2 MB decoded
+
+    image = load_image(data, max_decoded_bytes=2_000_000)
+
+    assert image.size == (2000, 1000)
+    assert image.getpixel((0, 0)) == (90, 90, 90)
+
+
+def test_a_jpeg_over_the_decoded_budget_is_decoded_at_a_reduced_scale():
+    # given: a 1600 × 1200 JPEG (7.7 MB decoded) and a budget of 2 MB: 1/2 scale is 1.9 MB
+    source = Image.new("RGB", (1600, 1200), (200, 30, 30))
+    source.paste((30, 40, 180), (800, 0, 1600, 1200))
+    data = encode(source, "JPEG", quality=95)
+    # when
+    image = load_image(data, max_decoded_bytes=2_000_000)
+    # then: the smallest reduction that fits, the same picture
+    assert image.mode == "RGB"
+    assert image.size == (800, 600)
+    red, _, blue = image.getpixel((200, 300))
+    assert red > 180 and blue < 60
+    red, _, blue = image.getpixel((600, 300))
+    assert red < 60 and blue > 160
+
+
+def test_a_jpeg_too_large_even_at_an_eighth_is_refused():
+    data = encode(Image.new("RGB", (1600, 1200), "white"), "JPEG")  # 1/8: 200 × 150 × 4 = 120 kB
+
+    with pytest.raises(ImageRejected) as rejected:
+        load_image(data, max_decoded_bytes=100_000)
+
+    assert rejected.value.code == "decoded_too_large"
+
+
+def test_sixteen_bit_greyscale_maps_every_value_like_rounding_v_over_257():
+    # given: every 16-bit value once
+    values = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+
+    image = load_image(encode(Image.fromarray(values), "PNG"))
+
+    expected = np.rint(values / 257.0).astype(np.uint8)
+    assert np.array_equal(np.asarray(image)[:, :, 0], expected)
