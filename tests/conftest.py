@@ -23,3 +23,11 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def start_transaction():
+    """Start a transaction in a thread of its own (``tests.concurrency.TransactionThread``)."""
+    from tests.concurrency import transaction_threads
+
+    yield from transaction_threads()
