@@ -8,7 +8,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAdminUser
+from rest_framework.permissions import (
+    SAFE_METHODS,
+    BasePermission,
+    DjangoModelPermissionsOrAnonReadOnly,
+    IsAdminUser,
+)
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,6 +21,7 @@ from rest_framework.views import APIView
 from catalog import selectors
 from catalog.models import Brand, Category, Product, ProductVariant, Season
 from catalog.models.products import Colour, Department
+from catalog.services import categories as category_services
 from catalog.services import products as product_services
 from fashionrec.api.errors import ApiError
 from fashionrec.api.pagination import CappedLimitOffsetPagination
@@ -435,8 +441,24 @@ class VariantDetailApi(APIView):
         return Response(VariantOutputSerializer(variant).data)
 
 
+class CategoryWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    slug = serializers.SlugField(max_length=120)
+    parent = id_field(required=False, allow_null=True, help_text="The parent category's id; null for a root.")
+
+    def validate(self, attrs):
+        if attrs.get("parent") is not None:
+            attrs["parent"] = _get(Category, attrs["parent"], "parent")
+        return attrs
+
+
+class CategoryPermissions(DjangoModelPermissionsOrAnonReadOnly):
+    """Anyone reads the tree; writing it needs the model permission admin checks (add/change category)."""
+
+
 class CategoryListApi(APIView):
-    permission_classes = []
+    permission_classes = [CategoryPermissions]
+    queryset = Category.objects.all()  # what CategoryPermissions reads the model from
 
     @extend_schema(
         operation_id="categories_list",
@@ -445,6 +467,45 @@ class CategoryListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         return Response(CategoryOutputSerializer(selectors.category_list(), many=True).data)
+
+    @extend_schema(
+        operation_id="categories_create",
+        summary="Add a category (catalog staff)",
+        request=CategoryWriteSerializer,
+        responses={201: CategoryOutputSerializer, 400: schema.BAD_REQUEST, 403: schema.FORBIDDEN},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = CategoryWriteSerializer(data=plain_data(request.data, ()))
+        serializer.is_valid(raise_exception=True)
+        category = category_services.category_create(**serializer.validated_data)
+        return Response(CategoryOutputSerializer(category).data, status=status.HTTP_201_CREATED)
+
+
+class CategoryDetailApi(APIView):
+    permission_classes = [CategoryPermissions]
+    queryset = Category.objects.all()
+
+    @extend_schema(
+        operation_id="categories_partial_update",
+        summary="Rename or move a category (catalog staff); its sub-categories follow",
+        description="Moving a category under itself or one of its sub-categories is refused (400).",
+        request=CategoryWriteSerializer(partial=True),
+        responses={
+            200: CategoryOutputSerializer,
+            400: schema.BAD_REQUEST,
+            403: schema.FORBIDDEN,
+            404: schema.NOT_FOUND,
+        },
+    )
+    def patch(self, request: Request, category_id: str) -> Response:
+        pk = _parse_id(category_id)
+        category = selectors.category_get(pk) if pk else None
+        if category is None:
+            raise ApiError(f"Category {category_id} does not exist.", code="not_found", status_code=404)
+        serializer = CategoryWriteSerializer(data=plain_data(request.data, ()), partial=True)
+        serializer.is_valid(raise_exception=True)
+        category = category_services.category_update(category=category, **serializer.validated_data)
+        return Response(CategoryOutputSerializer(category).data)
 
 
 class SeasonListApi(APIView):
@@ -460,6 +521,7 @@ class SeasonListApi(APIView):
 
 
 __all__ = [
+    "CategoryDetailApi",
     "CategoryListApi",
     "CommaSeparatedListField",
     "ProductCardSerializer",

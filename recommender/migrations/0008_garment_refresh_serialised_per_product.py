@@ -28,6 +28,10 @@ uses, so the two never deadlock). Transactions of REPEATABLE READ or SERIALIZABL
 snapshot: a concurrent write of the same product then fails with a serialisation error
 instead of being lost, as PostgreSQL does for any row.
 
+``category_garments_sync`` now fires on any update that changed a category's path: since
+``catalog/0003`` the path is computed by a trigger, so an ``update(slug=…)`` changes it
+without naming it in its SET list, which ``UPDATE OF path`` would miss.
+
 Proved by ``tests/recommender/test_denormalisation_concurrency.py``.
 """
 
@@ -75,12 +79,20 @@ BEGIN
     FROM recommender_garment_attributes(NEW.product_id) a;
     RETURN NEW;
 END $$;
+
+-- The path is computed by a trigger (catalog/0003), so a statement that sets only the slug or
+-- the parent changes it without naming it: fire on any update that changed it.
+DROP TRIGGER IF EXISTS category_garments_sync ON catalog_category;
+CREATE TRIGGER category_garments_sync AFTER UPDATE ON catalog_category
+    FOR EACH ROW WHEN (OLD.path IS DISTINCT FROM NEW.path) EXECUTE FUNCTION recommender_on_category_change();
 """
 
 # Back to the definitions of 0002 (declared there once).
 BACKWARD = (
     _INITIAL.FORWARD.split("CREATE OR REPLACE FUNCTION recommender_on_product_change()")[0]
     + "\nDROP FUNCTION IF EXISTS recommender_catalog_lock(bigint[], boolean);\n"
+    + "DROP TRIGGER IF EXISTS category_garments_sync ON catalog_category;\n"
+    + _INITIAL.FORWARD[_INITIAL.FORWARD.index("CREATE TRIGGER category_garments_sync") :]
 )
 
 

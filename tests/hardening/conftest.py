@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.apps import apps
+from django.contrib.auth.models import Group
 from django.db import connection
 from PIL import Image
 from rest_framework.authtoken.models import Token
@@ -130,10 +131,14 @@ def media_root(settings, tmp_path) -> Path:
 @pytest.fixture
 def users(db, django_user_model) -> dict:
     # No passwords: hashing one costs about a second on this machine; clients authenticate otherwise.
+    staff = django_user_model.objects.create_user("staff", password=None, is_staff=True)
+    # The group of migration catalog/0002_staff_groups: the views that check model permissions
+    # (the category tree) need its grants, as admin does.
+    staff.groups.add(Group.objects.get(name="Catalog staff"))
     return {
         "anonymous": None,
         "shopper": django_user_model.objects.create_user("shopper", password=None),
-        "staff": django_user_model.objects.create_user("staff", password=None, is_staff=True),
+        "staff": staff,
     }
 
 

@@ -30,6 +30,8 @@ WRITE_POLICY = {
     ("product-variants", "post"): "staff",
     ("product-variant-detail", "patch"): "staff",
     ("product-images", "post"): "staff",
+    ("categories", "post"): "staff",
+    ("category-detail", "patch"): "staff",
     ("recommendations", "post"): "anyone",
     ("me-preferences", "put"): "shopper",
     ("me-interactions", "post"): "shopper",
@@ -73,6 +75,7 @@ def request_for(name: str, route: str, method: str, shop: dict, role: str) -> tu
     product = shop["products"][0]
     variant = product.variants.first()
     path = "/" + route.replace("<str:product_id>", str(product.pk)).replace("<str:variant_id>", str(variant.pk))
+    path = path.replace("<str:category_id>", str(shop["categories"][1].pk))
     tag = f"{role}-{method}"  # unique values: a staff request never collides with an earlier one
     bodies = {
         ("products", "post"): {"sku": f"NEW-{tag}", "title": "New", "category": shop["categories"][0].pk, "price": "9"},
@@ -85,6 +88,8 @@ def request_for(name: str, route: str, method: str, shop: dict, role: str) -> tu
         ("product-detail", "patch"): {"title": f"Renamed {tag}"},
         ("product-variants", "post"): {"sku": f"V-{tag}", "size": "XL", "stock": 2},
         ("product-variant-detail", "patch"): {"stock": 7},
+        ("categories", "post"): {"name": "New", "slug": f"new-{tag}", "parent": shop["categories"][0].pk},
+        ("category-detail", "patch"): {"name": f"Renamed {tag}"},
         ("recommendations", "post"): {"product_id": product.pk, "k": 2},
         ("me-preferences", "put"): {"sizes": ["M"], "colours": ["red"]},
         ("me-interactions", "post"): {"product_id": product.pk, "kind": "like"},
