@@ -498,14 +498,29 @@ class CategoryDetailApi(APIView):
         },
     )
     def patch(self, request: Request, category_id: str) -> Response:
-        pk = _parse_id(category_id)
-        category = selectors.category_get(pk) if pk else None
-        if category is None:
-            raise ApiError(f"Category {category_id} does not exist.", code="not_found", status_code=404)
+        category = _category_or_404(category_id)
         serializer = CategoryWriteSerializer(data=plain_data(request.data, ()), partial=True)
         serializer.is_valid(raise_exception=True)
         category = category_services.category_update(category=category, **serializer.validated_data)
         return Response(CategoryOutputSerializer(category).data)
+
+    @extend_schema(
+        operation_id="categories_destroy",
+        summary="Delete a category nothing uses (catalog staff)",
+        description="Refused with 409 while sub-categories, products or seasonal rules use it.",
+        responses={204: None, 403: schema.FORBIDDEN, 404: schema.NOT_FOUND, 409: schema.IN_USE},
+    )
+    def delete(self, request: Request, category_id: str) -> Response:
+        category_services.category_delete(category=_category_or_404(category_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _category_or_404(category_id: str) -> Category:
+    pk = _parse_id(category_id)
+    category = selectors.category_get(pk) if pk else None
+    if category is None:
+        raise ApiError(f"Category {category_id} does not exist.", code="not_found", status_code=404)
+    return category
 
 
 class SeasonListApi(APIView):

@@ -40,6 +40,16 @@ def category_update(*, category: Category, **fields) -> Category:
     return category
 
 
+@transaction.atomic
+def category_delete(*, category: Category) -> None:
+    """Delete a category that nothing uses.
+
+    Raises ``django.db.models.ProtectedError`` while sub-categories, products or seasonal rules
+    point at it (all ``PROTECT``: see ``SeasonalRule.target_category`` for why rules do too).
+    """
+    category.delete()
+
+
 def _save(category: Category) -> None:
     try:
         category.save()

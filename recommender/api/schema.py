@@ -30,3 +30,8 @@ FORBIDDEN = error("Not allowed for this user.", "permission_denied", "You do not
 UNAUTHENTICATED = error("Sign in (session) or send a token.", "not_authenticated", "Not signed in.")
 THROTTLED = error("Too many requests; see Retry-After.", "throttled", "Request was throttled.")
 UNAVAILABLE = error("The index or the models are not ready; retry later.", "service_unavailable", "Try again.")
+IN_USE = error(
+    "Still used by other rows (sub-categories, products, seasonal rules); change or delete those first.",
+    "in_use",
+    "Still used by 1 seasonal rule; change or delete them first.",
+)

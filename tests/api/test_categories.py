@@ -104,9 +104,46 @@ def test_only_people_allowed_to_change_categories_can(client, django_user_model,
     # when
     patched = client.patch(f"/api/v1/categories/{tree['hats'].pk}/", {"slug": "caps"}, format="json")
     created = client.post("/api/v1/categories/", {"name": "Caps", "slug": "caps"})
+    deleted = client.delete(f"/api/v1/categories/{tree['hats'].pk}/")
     # then
-    assert patched.status_code in (401, 403)
-    assert created.status_code in (401, 403)
+    assert {patched.status_code, created.status_code, deleted.status_code} <= {401, 403}
     assert Category.objects.get(pk=tree["hats"].pk).slug == "hats"
     assert not Category.objects.filter(slug="caps").exists()
     assert client.get("/api/v1/categories/").status_code == 200
+
+
+def test_deleting_a_category_a_rule_targets_is_a_409_and_keeps_both(catalog_staff, tree):
+    # given
+    from catalog.models import SeasonalRule
+    from catalog.services.rules import seasonal_rule_create
+
+    rule = seasonal_rule_create(
+        user=None,
+        data={"name": "Hat week", "weight": 0.3, "starts_on": "2026-06-01", "ends_on": "2026-06-07"}
+        | {"target_category": tree["hats"]},
+    )
+    # when
+    response = catalog_staff.delete(f"/api/v1/categories/{tree['hats'].pk}/")
+    # then
+    error = assert_error(response, 409, "in_use")
+    assert error["details"] == {"used_by": {"seasonal rules": 1}}
+    assert "1 seasonal rule" in error["message"]
+    assert Category.objects.filter(pk=tree["hats"].pk).exists()
+    assert SeasonalRule.objects.filter(pk=rule.pk).exists()
+
+
+def test_deleting_a_category_with_products_or_children_is_a_409(catalog_staff, tree):
+    product_create(category=tree["hats"])
+
+    with_products = catalog_staff.delete(f"/api/v1/categories/{tree['hats'].pk}/")
+    with_children = catalog_staff.delete(f"/api/v1/categories/{tree['accessories'].pk}/")
+
+    assert assert_error(with_products, 409, "in_use")["details"] == {"used_by": {"products": 1}}
+    assert assert_error(with_children, 409, "in_use")["details"] == {"used_by": {"categories": 1}}
+
+
+def test_deleting_an_unused_category_is_a_204(catalog_staff, tree):
+    response = catalog_staff.delete(f"/api/v1/categories/{tree['hats'].pk}/")
+
+    assert response.status_code == 204, response.content
+    assert not Category.objects.filter(pk=tree["hats"].pk).exists()

@@ -17,6 +17,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.views import APIView
 
+from tests.factories import category_create
 from tests.hardening.conftest import ROLES, assert_error_format, client_for, database_fingerprint, image_bytes
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +33,7 @@ WRITE_POLICY = {
     ("product-images", "post"): "staff",
     ("categories", "post"): "staff",
     ("category-detail", "patch"): "staff",
+    ("category-detail", "delete"): "staff",
     ("recommendations", "post"): "anyone",
     ("me-preferences", "put"): "shopper",
     ("me-interactions", "post"): "shopper",
@@ -75,8 +77,10 @@ def request_for(name: str, route: str, method: str, shop: dict, role: str) -> tu
     product = shop["products"][0]
     variant = product.variants.first()
     path = "/" + route.replace("<str:product_id>", str(product.pk)).replace("<str:variant_id>", str(variant.pk))
-    path = path.replace("<str:category_id>", str(shop["categories"][1].pk))
     tag = f"{role}-{method}"  # unique values: a staff request never collides with an earlier one
+    # A category in use cannot be deleted (409); the delete gets a spare one of its own.
+    category = category_create(f"spare/{tag}") if method == "delete" else shop["categories"][1]
+    path = path.replace("<str:category_id>", str(category.pk))
     bodies = {
         ("products", "post"): {"sku": f"NEW-{tag}", "title": "New", "category": shop["categories"][0].pk, "price": "9"},
         ("product-detail", "put"): {
@@ -90,6 +94,7 @@ def request_for(name: str, route: str, method: str, shop: dict, role: str) -> tu
         ("product-variant-detail", "patch"): {"stock": 7},
         ("categories", "post"): {"name": "New", "slug": f"new-{tag}", "parent": shop["categories"][0].pk},
         ("category-detail", "patch"): {"name": f"Renamed {tag}"},
+        ("category-detail", "delete"): {},
         ("recommendations", "post"): {"product_id": product.pk, "k": 2},
         ("me-preferences", "put"): {"sizes": ["M"], "colours": ["red"]},
         ("me-interactions", "post"): {"product_id": product.pk, "kind": "like"},
@@ -127,6 +132,7 @@ def test_session_writes_need_the_csrf_token(users, shop, media_root, name, route
     role = "staff" if WRITE_POLICY[(name, method)] == "staff" else "shopper"
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(users[role])
+    request_for(name, route, method, shop, role)  # creates what the request needs (a spare category) first
     before = database_fingerprint()
 
     def send(**headers):
