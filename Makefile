@@ -7,7 +7,7 @@ PORT ?= 8000
 N ?= 100000
 DATASET ?= $(or $(FASHIONREC_DATASET),../shared/datasets/clothing-small)
 
-.PHONY: install run test lint format worker beat bench-retrieval bench-vision bench-ingest bench-recommend bench-recommend-clothing bench-load
+.PHONY: install chromium run test lint format worker beat bench-retrieval bench-vision bench-ingest bench-recommend bench-recommend-clothing bench-load
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,12 @@ run: install
 	@echo "fashionrec: http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/, API docs: http://$(HOST):$(PORT)/api/v1/docs/)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-test: install
+# The browser tests drive Debian's chromium and never skip it: installed with apt when missing (as root or
+# with passwordless sudo); otherwise make stops here, before pytest, with the command to run.
+chromium:
+	@scripts/ensure_chromium.sh
+
+test: install chromium
 	$(VENV)/bin/pytest
 
 lint: install
