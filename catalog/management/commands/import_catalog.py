@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
+from catalog.selectors import product_image_status_counts
 from catalog.services.catalog_import import (
     CLOTHING_DATASET_URL,
     IMAGE_SUFFIXES,
@@ -67,7 +70,16 @@ class Command(BaseCommand):
             total = min(total, options["limit"])
 
         started = time.perf_counter()
-        with tqdm(total=total, unit="img", disable=options["no_progress"] or None, desc="import") as bar:
+        # One bar, with any log line printed above it rather than through it. Off a terminal (a
+        # log file, CI) every redraw is kept on the same line, so it is redrawn rarely there.
+        bar = tqdm(
+            total=total,
+            unit="img",
+            desc="import",
+            disable=options["no_progress"],
+            mininterval=0.1 if sys.stderr.isatty() else 10,
+        )
+        with logging_redirect_tqdm(), bar:
             try:
                 summary = catalog_import(
                     rows,
@@ -80,10 +92,17 @@ class Command(BaseCommand):
                 raise CommandError(str(error)) from error
         elapsed = time.perf_counter() - started
 
-        self.stdout.write(
-            f"created {summary.created}, skipped {summary.skipped_total}, failed {len(summary.failed)} "
-            f"in {elapsed:.1f}s ({summary.batches_sent} processing batches sent)"
-        )
+        failed = len(summary.failed)
+        line = f"created {summary.created}, skipped {summary.skipped_total}, failed {failed} in {elapsed:.1f}s"
+        if summary.batches_sent:
+            # Without a broker the batches ran in this process: say how they ended (a model that
+            # cannot load leaves them pending). With one, most are still pending for the workers.
+            statuses = product_image_status_counts(summary.image_ids)
+            line += (
+                f"; images {statuses['ready']} ready, {statuses['failed']} failed, {statuses['pending']} pending "
+                f"({summary.batches_sent} processing batches sent)"
+            )
+        self.stdout.write(line)
         for reason, count in summary.skipped.most_common():
             self.stdout.write(f"  skipped {count}: {reason}")
         for where, reason in summary.failed[:50]:
