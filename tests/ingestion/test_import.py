@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import logging
 import os
+import pty
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -209,9 +211,44 @@ def test_an_in_process_import_logs_its_batches_at_debug_only(eight_photos, media
     assert noisy == []
 
 
+def run_with_stderr_on(stderr_to: str, command: list[str], env: dict) -> tuple[int, str, str]:
+    """Run ``command`` with stdout piped and stderr on a pipe or on a pseudo-terminal.
+
+    The pseudo-terminal is 0 columns wide, as under ``script`` or a CI runner that never sizes it.
+    Bytes, not text: text mode would turn the bar's carriage returns into newlines.
+    """
+    if stderr_to == "pipe":
+        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, timeout=300)
+        return result.returncode, result.stdout.decode(), result.stderr.decode()
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave
+    )
+    os.close(slave)
+    chunks: list[bytes] = []
+
+    def drain() -> None:  # a full terminal buffer would block the command
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the command closed its end
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    stdout, _ = process.communicate(timeout=300)
+    reader.join(timeout=30)
+    os.close(master)
+    return process.returncode, stdout.decode(), b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize("stderr_to", ["pipe", "terminal"])
 @pytest.mark.django_db(transaction=True)
-def test_the_import_command_prints_one_progress_bar_and_a_summary_line(eight_photos, media_root):
-    # given: the command as `make run` runs it, output captured (not a terminal), on the test database
+def test_the_import_command_prints_one_progress_bar_and_a_summary_line(stderr_to, eight_photos, media_root):
+    # given: the command as `make run` runs it, on the test database, no broker
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "fashionrec.settings",
@@ -219,19 +256,13 @@ def test_the_import_command_prints_one_progress_bar_and_a_summary_line(eight_pho
         "CELERY_BROKER_URL": "",
         "FASHIONREC_MEDIA_ROOT": str(media_root),
     }
+    command = [sys.executable, "manage.py", "import_catalog", str(eight_photos), "--batch-size", "4"]
     # when
-    result = subprocess.run(
-        [sys.executable, "manage.py", "import_catalog", str(eight_photos), "--batch-size", "4"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        timeout=300,
-    )
+    returncode, stdout, stderr = run_with_stderr_on(stderr_to, command, env)
     # then: stdout is the summary; stderr, as a terminal shows it (a carriage return redraws the
     # line), is the finished bar and at most the encoder's one-time activation notice, never a
-    # line per batch. (Text mode would turn the carriage returns into newlines: bytes here.)
-    stdout, stderr = result.stdout.decode(), result.stderr.decode()
-    assert result.returncode == 0, stderr
+    # line per batch
+    assert returncode == 0, stderr
     assert re.fullmatch(
         r"created 8, skipped 0, failed 0 in [0-9.]+s; images 8 ready, 0 failed, 0 pending "
         r"\(2 processing batches sent\)\n",

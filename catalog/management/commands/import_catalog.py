@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -72,12 +73,14 @@ class Command(BaseCommand):
         started = time.perf_counter()
         # One bar, with any log line printed above it rather than through it. Off a terminal (a
         # log file, CI) every redraw is kept on the same line, so it is redrawn rarely there.
+        on_terminal = sys.stderr.isatty()
         bar = tqdm(
             total=total,
             unit="img",
             desc="import",
             disable=options["no_progress"],
-            mininterval=0.1 if sys.stderr.isatty() else 10,
+            mininterval=0.1 if on_terminal else 10,
+            **(_unsized_terminal_shape() if on_terminal else {}),
         )
         with logging_redirect_tqdm(), bar:
             try:
@@ -128,3 +131,16 @@ class Command(BaseCommand):
         if not source.exists():
             raise CommandError(f"{source} does not exist")
         return source
+
+
+def _unsized_terminal_shape() -> dict[str, int]:
+    """A shape for tqdm where stderr is a terminal that reports 0 columns or rows, else nothing.
+
+    A pseudo-terminal nobody sized (``script``, some CI runners) reports 0x0, and tqdm then draws
+    nothing at all: the import would look silent for minutes.
+    """
+    try:
+        size = os.get_terminal_size(sys.stderr.fileno())
+    except (OSError, ValueError):
+        return {}
+    return {} if size.columns and size.lines else {"ncols": size.columns or 80, "nrows": size.lines or 24}
