@@ -33,11 +33,12 @@ run: install
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # The browser tests drive Debian's chromium and never skip it: installed with apt when missing (as root or
-# with passwordless sudo); otherwise make stops here, before pytest, with the command to run.
+# with passwordless sudo); otherwise make stops here, before pytest (and before a long first install),
+# with the command to run.
 chromium:
 	@scripts/ensure_chromium.sh
 
-test: install chromium
+test: chromium install
 	$(VENV)/bin/pytest
 
 lint: install
