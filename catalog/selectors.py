@@ -8,9 +8,10 @@ from decimal import Decimal
 
 from django.core.files.storage import default_storage
 from django.db import connection
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from catalog.models import Category, Product, ProductImage, ProductVariant, Season
+from catalog.models.products import ProcessingStatus
 
 
 def _with_card_relations(queryset: QuerySet[Product]) -> QuerySet[Product]:
@@ -140,3 +141,11 @@ def category_get(category_id: int) -> Category | None:
 
 def season_list() -> QuerySet[Season]:
     return Season.objects.order_by("hemisphere", "start_month", "start_day", "id")
+
+
+def product_image_status_counts(image_ids: Iterable[int]) -> dict[str, int]:
+    """How many of these images are in each processing status (every status, zeros included)."""
+    counts = dict.fromkeys(ProcessingStatus.values, 0)
+    rows = ProductImage.objects.filter(pk__in=list(image_ids)).values_list("status").annotate(count=Count("pk"))
+    counts.update(dict(rows))
+    return counts
