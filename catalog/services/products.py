@@ -108,9 +108,12 @@ def _product_lock(product_id: int) -> None:
 
     The garment-refresh trigger locks the product anyway; taken after the variant's row lock,
     a stock update racing an admin save of the same product would deadlock. Must be called
-    inside an atomic block (the lock lasts until the transaction ends).
+    inside an atomic block (the lock lasts until the transaction ends). Raises
+    :class:`ProductNotFound` when the product was deleted (possibly while we waited for it).
     """
-    list(Product.objects.select_for_update(no_key=True).filter(pk=product_id).values_list("pk", flat=True))
+    locked = Product.objects.select_for_update(no_key=True).filter(pk=product_id).values_list("pk", flat=True)
+    if not list(locked):
+        raise ProductNotFound(product_id)
 
 
 @transaction.atomic
@@ -152,7 +155,10 @@ def variant_update(*, variant: ProductVariant, **fields) -> ProductVariant:
     unknown = set(fields) - {"sku", "size", "colour", "stock"}
     if unknown:
         raise TypeError(f"variant_update() got unknown fields: {sorted(unknown)}")
-    _product_lock(variant.product_id)
+    try:
+        _product_lock(variant.product_id)
+    except ProductNotFound:
+        raise VariantNotFound(variant.pk) from None
     for name, value in fields.items():
         setattr(variant, name, value)
     variant.full_clean()

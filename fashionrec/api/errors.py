@@ -74,7 +74,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, OperationalError) and isinstance(exc.__cause__, _RETRYABLE_DATABASE_ERRORS):
         # A deadlock, a serialization failure or a lock timeout between concurrent writes.
         return _conflict("A concurrent change got in the way; retry the request.", retry_after=1)
-    if isinstance(exc, IntegrityError):
+    if isinstance(exc, ProtectedError | RestrictedError):  # IntegrityError's subclasses: first
+        exc = still_used_error(exc)
+    elif isinstance(exc, IntegrityError):
         # Services turn the races they foresee into validation errors or "not found"; any other
         # constraint a concurrent write made us violate is still the client's conflict, not a 500.
         return _conflict("The change conflicts with the current state of the data.", retry_after=None)
@@ -91,8 +93,6 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return response
     if isinstance(exc, SuspiciousOperation):
         exc = request_refused(exc)
-    if isinstance(exc, ProtectedError | RestrictedError):
-        exc = still_used_error(exc)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, Http404):
