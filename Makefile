@@ -7,18 +7,22 @@ PORT ?= 8000
 N ?= 100000
 DATASET ?= $(or $(FASHIONREC_DATASET),../shared/datasets/clothing-small)
 
-.PHONY: install run test lint format worker beat bench-retrieval bench-vision bench-ingest bench-recommend bench-recommend-clothing bench-load api-snapshot
+.PHONY: install chromium run test lint format worker beat bench-retrieval bench-vision bench-ingest bench-recommend bench-recommend-clothing bench-load api-snapshot
 
+# pip -qq: its errors still show (and stop make); its warnings (on some machines one per package
+# about an index it cannot use) would bury the first run's output.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
+	@echo "Installing the Python packages into $(VENV)/ (first run only; several minutes)"
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --upgrade --quiet pip
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
-	touch $@
+	$(VENV)/bin/pip install -qq --upgrade pip
+	$(VENV)/bin/pip install -qq -r requirements-dev.txt
+	@touch $@
 
 install: $(VENV)/.installed
 
 run: install
-	$(PY) manage.py migrate --noinput
+	@# Quiet: a fresh database would list every migration (~35 lines) before the server starts.
+	$(PY) manage.py migrate --noinput --verbosity 0
 	$(PY) manage.py ensure_admin
 	@# First run only: an empty catalog is filled from the clothing dataset when it is there.
 	@if [ -d "$(DATASET)/train" ] && [ "$$($(PY) manage.py shell -c 'from catalog.models import Product; print(Product.objects.exists())' 2>/dev/null | tail -n 1)" = "False" ]; then \
@@ -28,7 +32,13 @@ run: install
 	@echo "fashionrec: http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/, API docs: http://$(HOST):$(PORT)/api/v1/docs/)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-test: install
+# The browser tests drive Debian's chromium and never skip it: installed with apt when missing (as root or
+# with passwordless sudo); otherwise make stops here, before pytest (and before a long first install),
+# with the command to run.
+chromium:
+	@scripts/ensure_chromium.sh
+
+test: chromium install
 	$(VENV)/bin/pytest
 
 lint: install

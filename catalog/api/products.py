@@ -12,10 +12,11 @@ from rest_framework.views import APIView
 
 from catalog import selectors
 from catalog.api.permissions import CatalogModelPermission, PricesAndStockReadOnlyForMerchandisers
-from catalog.errors import ProductNotFound, UnknownFilterValue, VariantNotFound
+from catalog.errors import CategoryNotFound, ProductNotFound, UnknownFilterValue, VariantNotFound
 from catalog.filters import LIST_PARAMETERS, filter_fields, filter_parameters, filters_from, validate_price_range
 from catalog.models import Brand, Category, Product, ProductVariant, Season
 from catalog.models.products import Colour, Department
+from catalog.services import categories as category_services
 from catalog.services import products as product_services
 from fashionrec.api import schema
 from fashionrec.api.fields import id_field, parse_id, plain_data
@@ -379,8 +380,20 @@ class VariantDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class CategoryWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    slug = serializers.SlugField(max_length=120)
+    parent = id_field(required=False, allow_null=True, help_text="The parent category's id; null for a root.")
+
+    def validate(self, attrs):
+        if attrs.get("parent") is not None:
+            attrs["parent"] = _get(Category, attrs["parent"], "parent")
+        return attrs
+
+
 class CategoryListApi(APIView):
-    permission_classes = []
+    permission_classes = [CatalogModelPermission]  # anyone reads the tree; writes as admin allows
+    permission_model = Category
 
     @extend_schema(
         operation_id="categories_list",
@@ -389,6 +402,60 @@ class CategoryListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         return Response(CategoryOutputSerializer(selectors.category_list(), many=True).data)
+
+    @extend_schema(
+        operation_id="categories_create",
+        summary="Add a category (catalog staff)",
+        request=CategoryWriteSerializer,
+        responses={201: CategoryOutputSerializer, 400: schema.BAD_REQUEST, 403: schema.FORBIDDEN},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = CategoryWriteSerializer(data=plain_data(request.data, ()))
+        serializer.is_valid(raise_exception=True)
+        category = category_services.category_create(**serializer.validated_data)
+        return Response(CategoryOutputSerializer(category).data, status=status.HTTP_201_CREATED)
+
+
+class CategoryDetailApi(APIView):
+    permission_classes = [CatalogModelPermission]
+    permission_model = Category
+
+    @extend_schema(
+        operation_id="categories_partial_update",
+        summary="Rename or move a category (catalog staff); its sub-categories follow",
+        description="Moving a category under itself or one of its sub-categories is refused (400).",
+        request=CategoryWriteSerializer(partial=True),
+        responses={
+            200: CategoryOutputSerializer,
+            400: schema.BAD_REQUEST,
+            403: schema.FORBIDDEN,
+            404: schema.NOT_FOUND,
+        },
+    )
+    def patch(self, request: Request, category_id: str) -> Response:
+        category = _category_or_404(category_id)
+        serializer = CategoryWriteSerializer(data=plain_data(request.data, ()), partial=True)
+        serializer.is_valid(raise_exception=True)
+        category = category_services.category_update(category=category, **serializer.validated_data)
+        return Response(CategoryOutputSerializer(category).data)
+
+    @extend_schema(
+        operation_id="categories_destroy",
+        summary="Delete a category nothing uses (catalog staff)",
+        description="Refused with 409 while sub-categories, products or seasonal rules use it.",
+        responses={204: None, 403: schema.FORBIDDEN, 404: schema.NOT_FOUND, 409: schema.IN_USE},
+    )
+    def delete(self, request: Request, category_id: str) -> Response:
+        category_services.category_delete(category=_category_or_404(category_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _category_or_404(category_id: str) -> Category:
+    pk = parse_id(category_id)
+    category = selectors.category_get(pk) if pk else None
+    if category is None:
+        raise CategoryNotFound(category_id)
+    return category
 
 
 class SeasonListApi(APIView):
@@ -404,6 +471,7 @@ class SeasonListApi(APIView):
 
 
 __all__ = [
+    "CategoryDetailApi",
     "CategoryListApi",
     "ProductCardSerializer",
     "ProductDetailApi",

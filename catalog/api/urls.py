@@ -14,5 +14,6 @@ urlpatterns: list = [
         name="product-variant-detail",
     ),
     path("categories/", products.CategoryListApi.as_view(), name="categories"),
+    path("categories/<str:category_id>/", products.CategoryDetailApi.as_view(), name="category-detail"),
     path("seasons/", products.SeasonListApi.as_view(), name="seasons"),
 ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 from uuid import uuid4
 
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -11,9 +12,11 @@ from django.db.models import Q
 class Category(models.Model):
     """A node of the category tree (women › tops › t-shirts).
 
-    ``path`` is the chain of slugs from the root ("women/tops/t-shirts"), kept by
-    :func:`catalog.services.category_save`, so a category and all its descendants are one
-    prefix match away without a recursive query.
+    ``path`` is the chain of slugs from the root ("women/tops/t-shirts"), so a category and
+    all its descendants are one prefix match away without a recursive query. The database
+    keeps it (triggers of migration ``catalog/0003_category_paths_follow_the_tree``): renaming
+    or moving a category rewrites its whole subtree, and the garments' copies, in the same
+    transaction, whoever writes; a move under the category itself or its descendants is refused.
     """
 
     name = models.CharField(max_length=120)
@@ -36,9 +39,28 @@ class Category(models.Model):
         return self.path.replace("/", " › ") if self.path else self.name
 
     def save(self, *args, **kwargs) -> None:
-        # The path is derived data; computing it here keeps admin and API writes consistent.
-        self.path = f"{self.parent.path}/{self.slug}" if self.parent_id else self.slug
         super().save(*args, **kwargs)
+        # The trigger computed the path (and its subtree's); read back the one declaration's result.
+        self.path = Category.objects.values_list("path", flat=True).get(pk=self.pk)
+
+    def clean(self) -> None:
+        super().clean()
+        if self.parent_id is not None and self.pk is not None and self.parent_id in self.subtree_ids():
+            raise ValidationError(
+                {
+                    "parent": f"“{self.parent}” is this category or one of its sub-categories; "
+                    "a category cannot be moved under itself."
+                }
+            )
+
+    def subtree_ids(self) -> set[int]:
+        """The ids of this category and of every category below it, as stored."""
+        stored = Category.objects.filter(pk=self.pk).values_list("path", flat=True).first()
+        if stored is None:
+            return set()
+        return set(
+            Category.objects.filter(Q(pk=self.pk) | Q(path__startswith=stored + "/")).values_list("pk", flat=True)
+        )
 
 
 class Brand(models.Model):

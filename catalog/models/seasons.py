@@ -84,10 +84,15 @@ class SeasonalRule(models.Model):
     season = models.ForeignKey(Season, null=True, blank=True, on_delete=models.PROTECT, related_name="rules")
     starts_on = models.DateField(null=True, blank=True)
     ends_on = models.DateField(null=True, blank=True)
+    # PROTECT, not CASCADE (issue 13, item 12): a rule is a merchandiser's decision, and
+    # deleting a brand or category (catalog staff, who may only view rules) silently deleted it
+    # with no history record. SET_NULL would be worse: a rule for "brand X in red" would widen to
+    # every red product. So the target cannot go while a rule points at it; the rule is changed
+    # or deleted first through catalog.services.rules, which writes its SeasonalRuleChange.
     target_category = models.ForeignKey(
-        "catalog.Category", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "catalog.Category", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    target_brand = models.ForeignKey("catalog.Brand", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    target_brand = models.ForeignKey("catalog.Brand", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     target_colour = models.CharField(max_length=10, blank=True)
     target_tag = models.CharField(max_length=40, blank=True)
     weight = models.FloatField(

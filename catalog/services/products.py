@@ -1,7 +1,8 @@
 """Catalog writes for products and variants (the API and imports call these).
 
 Rows that copy product fields for search (the garments) pick up every change through database
-triggers, inside the same transaction; the app that owns those rows installs the triggers.
+triggers, inside the same transaction (serialised per product); the app that owns those rows
+installs the triggers.
 
 Concurrent writes: ``full_clean()`` checks uniqueness before the insert, so two requests with
 one SKU can both pass it; the loser's insert then violates the unique index. Each write runs
@@ -103,6 +104,19 @@ def product_update(*, product: Product, seasons: Iterable[Season] | None = None,
     return product
 
 
+def _product_lock(product_id: int) -> None:
+    """Take the product's row lock before a variant's: the order admin uses (product, then inlines).
+
+    The garment-refresh trigger locks the product anyway; taken after the variant's row lock,
+    a stock update racing an admin save of the same product would deadlock. Must be called
+    inside an atomic block (the lock lasts until the transaction ends). Raises
+    :class:`ProductNotFound` when the product was deleted (possibly while we waited for it).
+    """
+    locked = Product.objects.select_for_update(no_key=True).filter(pk=product_id).values_list("pk", flat=True)
+    if not list(locked):
+        raise ProductNotFound(product_id)
+
+
 @transaction.atomic
 def product_delete(*, product_id: int) -> None:
     """Delete a product with its variants, images (their files once committed) and garments.
@@ -121,6 +135,7 @@ def product_delete(*, product_id: int) -> None:
 
 @transaction.atomic
 def variant_create(*, product: Product, sku: str, size: str, colour: str = "", stock: int = 0) -> ProductVariant:
+    _product_lock(product.pk)
     variant = ProductVariant(product=product, sku=sku, size=size, colour=colour, stock=stock)
     variant.full_clean()
     try:
@@ -141,6 +156,10 @@ def variant_update(*, variant: ProductVariant, **fields) -> ProductVariant:
     unknown = set(fields) - {"sku", "size", "colour", "stock"}
     if unknown:
         raise TypeError(f"variant_update() got unknown fields: {sorted(unknown)}")
+    try:
+        _product_lock(variant.product_id)
+    except ProductNotFound:
+        raise VariantNotFound(variant.pk) from None
     for name, value in fields.items():
         setattr(variant, name, value)
     variant.full_clean()

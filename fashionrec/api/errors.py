@@ -9,6 +9,7 @@ per-field validation messages when there are any.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Any
 
 from django.conf import settings
@@ -21,6 +22,7 @@ from django.core.exceptions import (
 )
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, InterfaceError, OperationalError, connections
+from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from psycopg import errors as pg_errors
@@ -87,7 +89,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, OperationalError) and isinstance(exc.__cause__, _RETRYABLE_DATABASE_ERRORS):
         # A deadlock, a serialization failure or a lock timeout between concurrent writes.
         return _conflict("A concurrent change got in the way; retry the request.", retry_after=1)
-    if isinstance(exc, IntegrityError):
+    if isinstance(exc, ProtectedError | RestrictedError):  # IntegrityError's subclasses: first
+        exc = still_used_error(exc)
+    elif isinstance(exc, IntegrityError):
         # Services turn the races they foresee into validation errors or "not found"; any other
         # constraint a concurrent write made us violate is still the client's conflict, not a 500.
         return _conflict("The change conflicts with the current state of the data.", retry_after=None)
@@ -130,6 +134,23 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         body = error_body(str(code), str(detail))
     response.data = body
     return response
+
+
+def still_used_error(error: ProtectedError | RestrictedError) -> ApiError:
+    """A delete refused because other rows still point at the row (``on_delete=PROTECT``): 409."""
+    objects = error.protected_objects if isinstance(error, ProtectedError) else error.restricted_objects
+    counts = Counter(obj._meta.model for obj in objects)
+    kinds = sorted(counts.items(), key=lambda item: str(item[0]._meta.verbose_name))
+    text = ", ".join(
+        f"{count} {model._meta.verbose_name if count == 1 else model._meta.verbose_name_plural}"
+        for model, count in kinds
+    )
+    return ApiError(
+        f"Still used by {text}; change or delete them first.",
+        code="in_use",
+        status_code=status.HTTP_409_CONFLICT,
+        details={"used_by": {str(model._meta.verbose_name_plural): count for model, count in kinds}},
+    )
 
 
 # Django's own error pages answer HTML; under /api/ they answer in the API's error format too

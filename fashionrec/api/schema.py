@@ -31,8 +31,10 @@ UNAUTHENTICATED = error("Sign in (session) or send a token.", "not_authenticated
 CONFLICT = error(
     "A concurrent change got in the way; with Retry-After, the same request may succeed then.", "conflict", "Conflict."
 )
-CONFLICT = error(
-    "A concurrent change got in the way; with Retry-After, the same request may succeed then.", "conflict", "Conflict."
-)
 THROTTLED = error("Too many requests; see Retry-After.", "throttled", "Request was throttled.")
 UNAVAILABLE = error("The index or the models are not ready; retry later.", "service_unavailable", "Try again.")
+IN_USE = error(
+    "Still used by other rows (sub-categories, products, seasonal rules); change or delete those first.",
+    "in_use",
+    "Still used by 1 seasonal rule; change or delete them first.",
+)

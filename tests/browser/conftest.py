@@ -1,8 +1,8 @@
 """Fixtures for the browser tests: Debian's chromium through Playwright, a live server, a small
 real catalog.
 
-Chromium is the system package (``apt-get install chromium``, done by ``.ci/run``); Playwright
-only drives it, so nothing is downloaded (never ``playwright install``).
+Chromium is the system package (``make test`` installs it: ``scripts/ensure_chromium.sh``);
+Playwright only drives it, so nothing is downloaded (never ``playwright install``).
 
 The catalog slice is imported and run through the real models once per module, which is most
 of the module's time. pytest-django's ``live_server`` would force ``transactional_db`` and so

@@ -28,6 +28,8 @@ def collected(tmp_path_factory) -> Path:
             "DJANGO_SECRET_KEY": "x" * 64 + "-a-long-random-production-secret",
             # collectstatic never connects; a URL keeps the embedded server out of the temp folder
             "DATABASE_URL": "postgres://nobody@127.0.0.1:9/unused",
+            # production settings refuse to start without a shared throttle cache (never contacted here)
+            "REDIS_CACHE_URL": "redis://127.0.0.1:6379/15",
             "FASHIONREC_DATA_DIR": str(data_dir),
         },
         capture_output=True,

@@ -21,6 +21,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.views import APIView
 
+from tests.factories import category_create
 from tests.hardening.conftest import (
     ROLES,
     assert_error_format,
@@ -50,6 +51,9 @@ WRITE_POLICY = {
     ("recommendations", "post"): ANYONE,
     ("me-preferences", "put"): SIGNED_IN,
     ("me-interactions", "post"): SIGNED_IN,
+    ("categories", "post"): CATALOG_STAFF,
+    ("category-detail", "patch"): CATALOG_STAFF,
+    ("category-detail", "delete"): CATALOG_STAFF,
 }
 
 
@@ -95,6 +99,10 @@ def request_for(name: str, route: str, method: str, shop: dict, role: str) -> tu
         .replace("<str:image_id>", str(image.pk))
     )
     tag = f"{role}-{method}"  # unique values: a staff request never collides with an earlier one
+    # A category in use cannot be deleted (409); the delete gets a spare one of its own.
+    spare = (name, method) == ("category-detail", "delete")
+    category = category_create(f"spare/{tag}") if spare else shop["categories"][1]
+    path = path.replace("<str:category_id>", str(category.pk))
     bodies = {
         ("products", "post"): {"sku": f"NEW-{tag}", "title": "New", "category": shop["categories"][0].pk, "price": "9"},
         ("product-detail", "put"): {
@@ -106,6 +114,9 @@ def request_for(name: str, route: str, method: str, shop: dict, role: str) -> tu
         ("product-detail", "patch"): {"title": f"Renamed {tag}"},
         ("product-variants", "post"): {"sku": f"V-{tag}", "size": "XL", "stock": 2},
         ("product-variant-detail", "patch"): {"stock": 7},
+        ("categories", "post"): {"name": "New", "slug": f"new-{tag}", "parent": shop["categories"][0].pk},
+        ("category-detail", "patch"): {"name": f"Renamed {tag}"},
+        ("category-detail", "delete"): {},
         ("recommendations", "post"): {"product_id": product.pk, "k": 2},
         ("me-preferences", "put"): {"sizes": ["M"], "colours": ["red"]},
         ("me-interactions", "post"): {"product_id": product.pk, "kind": "like"},
@@ -147,6 +158,7 @@ def test_session_writes_need_the_csrf_token(users, shop, media_root, name, route
     role = "staff" if "shopper" not in WRITE_POLICY[(name, method)] else "shopper"
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(users[role])
+    request_for(name, route, method, shop, role)  # creates what the request needs (a spare category) first
     before = database_fingerprint()
 
     def send(**headers):

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import io
+import logging
+import os
+import pty
+import re
 import shutil
+import subprocess
+import sys
+import threading
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +31,7 @@ from catalog.services.catalog_import import (
     generated_row,
     parse_sizes,
 )
-from tests.ingestion.conftest import dataset_photos, small_jpeg
+from tests.ingestion.conftest import ROOT, database_url_for_workers, dataset_photos, small_jpeg
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +44,17 @@ def small_dataset(tmp_path) -> Path:
         (root / category).mkdir(parents=True)
         for path in dataset_photos(category, 3):
             (root / category / path.name).write_bytes(small_jpeg(path))
+    return root
+
+
+@pytest.fixture
+def eight_photos(tmp_path) -> Path:
+    """Two category folders with four scaled-down dataset photos each: two batches of four."""
+    root = tmp_path / "eight"
+    for category in ("hat", "shorts"):
+        (root / category).mkdir(parents=True)
+        for path in dataset_photos(category, 4):
+            (root / category / path.name).write_bytes(small_jpeg(path, width=160))
     return root
 
 
@@ -173,3 +191,84 @@ def test_a_zip_entry_outside_the_destination_is_refused(tmp_path):
     with pytest.raises(ValueError, match="outside the destination"):
         dataset_extract(archive, tmp_path / "out")
     assert not (tmp_path / "escaped.txt").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_in_process_import_logs_its_batches_at_debug_only(eight_photos, media_root, caplog):
+    # given: no broker (the default), so the batches run in this process
+    caplog.set_level(logging.DEBUG)
+    # when
+    call_command("import_catalog", str(eight_photos), "--no-progress", "--batch-size", "4", stdout=io.StringIO())
+    # then: one DEBUG line per batch, and nothing from Celery or kombu at INFO or above
+    batches = [r for r in caplog.records if r.name == "recommender.tasks"]
+    assert [(r.levelno, r.getMessage()) for r in batches] == [
+        (logging.DEBUG, "in-process batch of 4 images: 4 ready, 0 failed, 0 skipped"),
+        (logging.DEBUG, "in-process batch of 4 images: 4 ready, 0 failed, 0 skipped"),
+    ]
+    noisy = [
+        r.getMessage() for r in caplog.records if r.name.startswith(("celery", "kombu")) and r.levelno >= logging.INFO
+    ]
+    assert noisy == []
+
+
+def run_with_stderr_on(stderr_to: str, command: list[str], env: dict) -> tuple[int, str, str]:
+    """Run ``command`` with stdout piped and stderr on a pipe or on a pseudo-terminal.
+
+    The pseudo-terminal is 0 columns wide, as under ``script`` or a CI runner that never sizes it.
+    Bytes, not text: text mode would turn the bar's carriage returns into newlines.
+    """
+    if stderr_to == "pipe":
+        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, timeout=300)
+        return result.returncode, result.stdout.decode(), result.stderr.decode()
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave
+    )
+    os.close(slave)
+    chunks: list[bytes] = []
+
+    def drain() -> None:  # a full terminal buffer would block the command
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the command closed its end
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    stdout, _ = process.communicate(timeout=300)
+    reader.join(timeout=30)
+    os.close(master)
+    return process.returncode, stdout.decode(), b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize("stderr_to", ["pipe", "terminal"])
+@pytest.mark.django_db(transaction=True)
+def test_the_import_command_prints_one_progress_bar_and_a_summary_line(stderr_to, eight_photos, media_root):
+    # given: the command as `make run` runs it, on the test database, no broker
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "fashionrec.settings",
+        "DATABASE_URL": database_url_for_workers(),
+        "CELERY_BROKER_URL": "",
+        "FASHIONREC_MEDIA_ROOT": str(media_root),
+    }
+    command = [sys.executable, "manage.py", "import_catalog", str(eight_photos), "--batch-size", "4"]
+    # when
+    returncode, stdout, stderr = run_with_stderr_on(stderr_to, command, env)
+    # then: stdout is the summary; stderr, as a terminal shows it (a carriage return redraws the
+    # line), is the finished bar and at most the encoder's one-time activation notice, never a
+    # line per batch
+    assert returncode == 0, stderr
+    assert re.fullmatch(
+        r"created 8, skipped 0, failed 0 in [0-9.]+s; images 8 ready, 0 failed, 0 pending "
+        r"\(2 processing batches sent\)\n",
+        stdout,
+    ), stdout
+    shown = [line.split("\r")[-1] for line in stderr.rstrip("\n").split("\n")]
+    bars = [line for line in shown if line.startswith("import:")]
+    assert len(bars) == 1 and "8/8" in bars[0], repr(stderr)
+    assert all(line.startswith("encoder version ") for line in shown if line not in bars), repr(stderr)

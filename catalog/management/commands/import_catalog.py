@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
+from catalog.selectors import product_image_status_counts
 from catalog.services.catalog_import import (
     CLOTHING_DATASET_URL,
     IMAGE_SUFFIXES,
@@ -67,7 +71,18 @@ class Command(BaseCommand):
             total = min(total, options["limit"])
 
         started = time.perf_counter()
-        with tqdm(total=total, unit="img", disable=options["no_progress"] or None, desc="import") as bar:
+        # One bar, with any log line printed above it rather than through it. Off a terminal (a
+        # log file, CI) every redraw is kept on the same line, so it is redrawn rarely there.
+        on_terminal = sys.stderr.isatty()
+        bar = tqdm(
+            total=total,
+            unit="img",
+            desc="import",
+            disable=options["no_progress"],
+            mininterval=0.1 if on_terminal else 10,
+            **(_unsized_terminal_shape() if on_terminal else {}),
+        )
+        with logging_redirect_tqdm(), bar:
             try:
                 summary = catalog_import(
                     rows,
@@ -80,10 +95,17 @@ class Command(BaseCommand):
                 raise CommandError(str(error)) from error
         elapsed = time.perf_counter() - started
 
-        self.stdout.write(
-            f"created {summary.created}, skipped {summary.skipped_total}, failed {len(summary.failed)} "
-            f"in {elapsed:.1f}s ({summary.batches_sent} processing batches sent)"
-        )
+        failed = len(summary.failed)
+        line = f"created {summary.created}, skipped {summary.skipped_total}, failed {failed} in {elapsed:.1f}s"
+        if summary.batches_sent:
+            # Without a broker the batches ran in this process: say how they ended (a model that
+            # cannot load leaves them pending). With one, most are still pending for the workers.
+            statuses = product_image_status_counts(summary.image_ids)
+            line += (
+                f"; images {statuses['ready']} ready, {statuses['failed']} failed, {statuses['pending']} pending "
+                f"({summary.batches_sent} processing batches sent)"
+            )
+        self.stdout.write(line)
         for reason, count in summary.skipped.most_common():
             self.stdout.write(f"  skipped {count}: {reason}")
         for where, reason in summary.failed[:50]:
@@ -109,3 +131,16 @@ class Command(BaseCommand):
         if not source.exists():
             raise CommandError(f"{source} does not exist")
         return source
+
+
+def _unsized_terminal_shape() -> dict[str, int]:
+    """A shape for tqdm where stderr is a terminal that reports 0 columns or rows, else nothing.
+
+    A pseudo-terminal nobody sized (``script``, some CI runners) reports 0x0, and tqdm then draws
+    nothing at all: the import would look silent for minutes.
+    """
+    try:
+        size = os.get_terminal_size(sys.stderr.fileno())
+    except (OSError, ValueError):
+        return {}
+    return {} if size.columns and size.lines else {"ncols": size.columns or 80, "nrows": size.lines or 24}
