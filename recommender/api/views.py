@@ -171,7 +171,7 @@ RECOMMENDATIONS_RESPONSE = inline_serializer(
                 "kind": serializers.ChoiceField(choices=["image", "product"]),
                 "product_id": serializers.IntegerField(allow_null=True),
                 "k": serializers.IntegerField(),
-                "plan": serializers.ChoiceField(choices=["ann", "exact"], help_text="See README."),
+                "plan": serializers.ChoiceField(choices=["ann", "exact"], help_text="See docs/database.md."),
                 "estimated_rows": serializers.IntegerField(help_text="Planner's estimate of the filtered rows."),
             },
         ),
