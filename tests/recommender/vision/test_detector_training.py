@@ -6,6 +6,7 @@ from django.core.management import call_command
 from PIL import Image
 
 from recommender.vision.detector import GarmentDetector
+from recommender.vision.detector_training import is_paused
 from recommender.vision.taxonomy import GARMENT_CLASSES
 
 
@@ -76,3 +77,49 @@ def test_user_weights_with_foreign_class_names_are_mapped_or_kept(tiny_runs, tmp
 def test_missing_weights_fail_clearly_instead_of_downloading(tmp_path):
     with pytest.raises(FileNotFoundError):
         GarmentDetector(tmp_path / "yolov8n.pt")
+
+
+@pytest.fixture(scope="module")
+def paused_seg_run(tmp_path_factory):
+    # given a tiny segmenting run (2 photos per source and split, imgsz 64) whose one-second budget
+    # stops it after its first of two epochs (no database: staff labels are tested with tiny_runs)
+    root = tmp_path_factory.mktemp("seg-detector")
+    call_command(
+        "train_detector",
+        model="yolov8n-seg.yaml",
+        limit=2,
+        epochs=2,
+        imgsz=64,
+        batch=2,
+        minutes=1 / 60,
+        optimizer="SGD",
+        output=root / "runs",
+        cache=root / "cache",
+        no_flat_eval=True,
+        no_staff_labels=True,
+    )
+    return root / "runs" / "v001"
+
+
+def test_a_budget_stop_leaves_a_resumable_run_that_resume_finishes(paused_seg_run):
+    # then the paused run has one epoch, no final weights, and a last.pt that still holds its optimizer
+    assert len((paused_seg_run / "results.csv").read_text().strip().splitlines()) == 2  # header + epoch 1
+    assert not (paused_seg_run / "detector.pt").exists()
+    assert is_paused(paused_seg_run)
+
+    # when it is resumed without a budget
+    call_command("train_detector", resume=str(paused_seg_run), output=paused_seg_run.parent, no_flat_eval=True)
+
+    # then it ran the remaining epoch of the same schedule and was finalised on the selection split
+    assert len((paused_seg_run / "results.csv").read_text().strip().splitlines()) == 3
+    assert not is_paused(paused_seg_run)
+    metrics = json.loads((paused_seg_run / "metrics.json").read_text())
+    assert metrics["epochs_trained"] == 2
+    assert metrics["selection_ccp"]["images"] == 2
+    assert "heldout_ccp" not in metrics
+
+    # and its weights (a segmenting model) serve boxes through the detector
+    detector = GarmentDetector(paused_seg_run / "detector.pt", imgsz=64, confidence=0.0)
+    assert list(detector.labels.values()) == list(GARMENT_CLASSES)
+    (detections,) = detector.detect([Image.new("RGB", (90, 120), (200, 30, 30))])
+    assert detections and all(0 <= d.box[0] < d.box[2] <= 90 for d in detections)
