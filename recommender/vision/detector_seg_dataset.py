@@ -5,7 +5,7 @@ Three CCP splits, fixed by the photo's number (`ccp_split`):
 - **report**: numbers divisible by 7 (`detector_data.is_ccp_holdout`, 129 photos): never written
   here, so no training run, checkpoint choice or threshold ever sees them; `bench/detect.py`
   reports on them.
-- **selection**: of the rest, numbers ending in 3 (about 10 %, 78 photos): ultralytics validates
+- **selection**: of the rest, numbers ending in 3 (about 10 %, 87 photos): ultralytics validates
   on them every epoch (its best.pt) and every setting or confidence is chosen on them.
 - **train**: everything else, plus the flat-lay photos of the catalog's `train/` split (the same
   weak labels as `detector_data`, with the GrabCut outline instead of its box) and the boxes staff

@@ -58,6 +58,19 @@ def is_segment_model(name: str) -> bool:
 # instances from the masks (more garments per photo, on new backgrounds). copy_paste_mode "flip"
 # pastes an image's own garments, so a pasted top stays on a photo with its own lighting; the
 # pasted copy must not overlap existing garments (ultralytics checks), so outfits stay plausible.
+# The street-photo recipe (issue 15), declared once: `pack_detector_gpu` packs it and the model
+# card's command spells it out for `train_detector`. SGD is what ultralytics' "auto" picks for a
+# schedule this long, pinned so a GPU run with another batch size follows the same optimizer.
+SEGMENT_RECIPE = {
+    "model_yaml": "yolov8n-seg.yaml",
+    "epochs": 150,
+    "imgsz": 320,
+    "batch": 16,
+    "optimizer": "SGD",
+    "close_mosaic": 10,
+    "seed": 0,
+}
+
 SEGMENT_AUGMENTATION = {"scale": 0.6, "copy_paste": 0.3, "copy_paste_mode": "flip", "mixup": 0.05}
 
 
@@ -109,6 +122,9 @@ class TrainConfig:
     # with a resumable last.pt; unlike `hours` it never changes the schedule.
     minutes: float | None = None
     device: str = "cpu"
+    # dataloader processes: 0 on the shared 2 cores (the main process decodes); a GPU machine's
+    # many cores keep the GPU fed with several
+    workers: int = 0
     # None: what ultralytics' "auto" picks for the schedule. The segmenting recipe pins SGD so a
     # GPU run with another batch size follows the same optimizer.
     optimizer: str | None = None
@@ -253,13 +269,12 @@ def train_detector(
         run_dir = resume
         recorded = json.loads((run_dir / "run.json").read_text())
         progress(f"resuming {run_dir} on {config.device}")
-        device, minutes = config.device, config.minutes
+        machine = {"device": config.device, "minutes": config.minutes, "workers": config.workers}
         config = TrainConfig(
             **{
                 **{k: v for k, v in recorded["config"].items() if k in TrainConfig.__dataclass_fields__},
                 "output_dir": run_dir.parent,
-                "device": device,
-                "minutes": minutes,
+                **machine,
             }
         )
         data_yaml = Path(data_yaml or recorded["data"])
@@ -269,11 +284,11 @@ def train_detector(
         model.train(
             resume=True,
             data=str(data_yaml),
-            device=device,
+            device=config.device,
             save_dir=str(run_dir.resolve()),
             plots=False,
             amp=False,
-            workers=0,
+            workers=config.workers,
         )
     else:
         data_yaml = Path(data_yaml) if data_yaml else build_dataset(config, progress)
@@ -300,7 +315,7 @@ def train_detector(
             imgsz=config.imgsz,
             batch=config.batch,
             device=config.device,
-            workers=0,
+            workers=config.workers,
             seed=config.seed,
             deterministic=True,
             pretrained=False,
@@ -367,7 +382,7 @@ def finalise_run(
         imgsz=config.imgsz,
         batch=config.batch,
         device=config.device,
-        workers=0,
+        workers=config.workers,
         plots=False,
         verbose=False,
         project=str(run_dir),
