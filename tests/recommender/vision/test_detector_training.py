@@ -1,7 +1,9 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
+from django.conf import settings
 from django.core.management import call_command
 from PIL import Image
 
@@ -123,3 +125,24 @@ def test_a_budget_stop_leaves_a_resumable_run_that_resume_finishes(paused_seg_ru
     assert list(detector.labels.values()) == list(GARMENT_CLASSES)
     (detections,) = detector.detect([Image.new("RGB", (90, 120), (200, 30, 30))])
     assert detections and all(0 <= d.box[0] < d.box[2] <= 90 for d in detections)
+
+
+def test_export_serves_the_same_boxes_without_the_mask_branch_or_optimizer(paused_seg_run, tmp_path):
+    # given the tiny segmenting run's checkpoint (with optimizer and mask head)
+    checkpoint = paused_seg_run / "weights" / "last.pt"
+    served = tmp_path / "served.pt"
+
+    # when it is exported for serving
+    call_command("export_detector", str(checkpoint), str(served))
+
+    # then the served model is a detection model without the mask branch or optimizer state
+    exported = torch.load(served, map_location="cpu", weights_only=False)
+    assert exported["optimizer"] is None and exported["ema"] is None
+    assert exported["model"].yaml["head"][-1][2] == "Detect"
+    assert not any(".proto." in key or ".cv4." in key for key in exported["model"].state_dict())
+
+    # and it finds exactly the boxes the checkpoint finds
+    photo = Image.open(sorted((Path(settings.FASHIONREC_CCP_DATASET) / "photos").iterdir())[0]).convert("RGB")
+    original = GarmentDetector(checkpoint, imgsz=64, confidence=0.0).detect([photo])
+    assert GarmentDetector(served, imgsz=64, confidence=0.0).detect([photo]) == original
+    assert original[0]
