@@ -34,7 +34,10 @@ def export_detector(checkpoint: Path, output: Path) -> Path:
         dropped = {key.split(".")[2] for key in unexpected}
         if not dropped <= {"cv4", "proto"}:
             raise ValueError(f"{checkpoint}: unexpected weights outside the mask branch: {sorted(dropped)}")
-        served.names, served.args, served.stride = model.names, getattr(model, "args", {}), model.stride
+        # ultralytics picks its validator/predictor from the task recorded in the model's args
+        served.names, served.stride = model.names, model.stride
+        served.args = {**dict(getattr(model, "args", {}) or {}), "task": "detect"}
+        served.task = "detect"
         model = served
     output.parent.mkdir(parents=True, exist_ok=True)
     torch.save(
@@ -43,7 +46,7 @@ def export_detector(checkpoint: Path, output: Path) -> Path:
             "ema": None,
             "optimizer": None,
             "epoch": -1,
-            "train_args": (ckpt or {}).get("train_args", {}),
+            "train_args": {**(ckpt or {}).get("train_args", {}), "task": getattr(model, "task", "detect")},
             "train_metrics": (ckpt or {}).get("train_metrics", {}),
             "date": datetime.now().astimezone().isoformat(),
             "exported_from": str(checkpoint),

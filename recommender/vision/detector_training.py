@@ -34,6 +34,7 @@ import numpy as np
 from recommender.vision import detector as _detector  # noqa: F401  (sets YOLO_OFFLINE before ultralytics loads)
 from recommender.vision.detector import GarmentDetector, configure_ultralytics_offline
 from recommender.vision.detector_data import build_yolo_dataset
+from recommender.vision.detector_export import export_detector
 from recommender.vision.detector_render import render_detections, sample_photos
 from recommender.vision.detector_seg_dataset import build_seg_dataset
 from recommender.vision.taxonomy import CATALOG_FOLDER_TO_GARMENT, GARMENT_CLASSES
@@ -372,8 +373,12 @@ def finalise_run(
     weights = run_dir / "weights"
     best = weights / "best.pt" if (weights / "best.pt").exists() else weights / "last.pt"
     final = run_dir / "detector.pt"
-    shutil.copyfile(best, final)
-    strip_optimizer(final)
+    if config.segment:
+        # served without the mask branch: same boxes, less compute (see detector_export)
+        export_detector(best, final)
+    else:
+        shutil.copyfile(best, final)
+        strip_optimizer(final)
     split_key = "selection_ccp" if config.segment else "heldout_ccp"
     progress(f"evaluating {final} ({final.stat().st_size / 1e6:.1f} MB) on {split_key}")
     validation = YOLO(str(final)).val(

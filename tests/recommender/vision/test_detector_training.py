@@ -120,7 +120,9 @@ def test_a_budget_stop_leaves_a_resumable_run_that_resume_finishes(paused_seg_ru
     assert metrics["selection_ccp"]["images"] == 2
     assert "heldout_ccp" not in metrics
 
-    # and its weights (a segmenting model) serve boxes through the detector
+    # and its weights, exported without the mask branch, serve boxes through the detector
+    served = torch.load(paused_seg_run / "detector.pt", map_location="cpu", weights_only=False)["model"]
+    assert served.yaml["head"][-1][2] == "Detect"
     detector = GarmentDetector(paused_seg_run / "detector.pt", imgsz=64, confidence=0.0)
     assert list(detector.labels.values()) == list(GARMENT_CLASSES)
     (detections,) = detector.detect([Image.new("RGB", (90, 120), (200, 30, 30))])
