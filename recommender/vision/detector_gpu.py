@@ -134,6 +134,9 @@ def _compatible(wheel: Path) -> bool:
 def install_wheels(wheels_dir: Path, target: Path, *, force: bool = False) -> list[str]:
     """Install the packed wheels whose module is missing here (all compatible ones with `force`)
     into `target` with pip, offline, and put `target` first on sys.path. Returns what was installed."""
+    # an earlier call's installation counts as present
+    sys.path.insert(0, str(target))
+    importlib.invalidate_caches()
     chosen = []
     for wheel in sorted(Path(wheels_dir).glob("*.whl")):
         module = _MODULE_OF.get(wheel.name.split("-")[0].lower())
@@ -144,13 +147,12 @@ def install_wheels(wheels_dir: Path, target: Path, *, force: bool = False) -> li
     if chosen:
         subprocess.run(
             [
-                *(sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps"),
+                *(sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--upgrade"),
                 *("--target", str(target), *map(str, chosen)),
             ],
             check=True,
         )
-    sys.path.insert(0, str(target))
-    importlib.invalidate_caches()
+        importlib.invalidate_caches()
     return [w.name for w in chosen]
 
 

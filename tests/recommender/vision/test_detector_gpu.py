@@ -81,18 +81,25 @@ def test_a_pack_over_the_limit_is_refused_and_removed(pack, tmp_path):
 
 def test_entry_point_installs_from_the_pack_and_trains_without_django(pack, tmp_path):
     # when the entry point runs as a plain script on CPU, installing ultralytics from the pack and using
-    # the stand-ins a machine without polars and torchvision would get
+    # the stand-ins a machine without polars and torchvision would get, first with a budget that
+    # stops it after one epoch, then resuming that run
     out = tmp_path / "out"
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     command = [sys.executable, "-m", "recommender.vision.detector_gpu", "--pack", str(pack), "--out", str(out)]
-    command += ["--device", "cpu", "--workers", "0", "--minutes", "10", "--force-install"]
-    command += ["--stand-ins", "polars,torchvision"]
-    finished = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    command += ["--device", "cpu", "--workers", "0", "--force-install", "--stand-ins", "polars,torchvision"]
+    paused = subprocess.run([*command, "--minutes", "0.01"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert paused.returncode == 0, paused.stdout[-3000:] + paused.stderr[-3000:]
+    first = json.loads((out / "summary.json").read_text())
+    resume = ["--resume", first["run"], "--minutes", "10"]
+    finished = subprocess.run([*command, *resume], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
 
-    # then it trained the packed schedule (2 epochs of 2 steps) and finalised the run on the selection photos
+    # then the first call stopped after epoch 1 and the second finished the packed schedule (2 epochs of
+    # 2 steps) in the same run folder, finalised on the selection photos
+    assert (first["epochs_done"], first["finished"]) == (1, False)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["finished"] and summary["epochs_done"] == 2
+    assert summary["run"] == first["run"]
     assert summary["stand_ins"] == ["polars", "torchvision"]
     assert not summary["django_imported"]
     # ultralytics came from the pack's wheel, installed under OUT
