@@ -1,7 +1,8 @@
 """Train the garment detector: `manage.py train_detector [--model M] [--epochs N] [--minutes M] [--resume]`.
 
-The street-photo recipe (issue 15): `--model yolov8n-seg.yaml --epochs 150 --imgsz 320 --optimizer SGD
---close-mosaic 10`, run in sessions of `--minutes` and continued with `--resume`.
+The street-photo recipe (issue 15, `detector_training.SEGMENT_RECIPE`): `--model yolov8n-seg.yaml --epochs 150
+--imgsz 320 --batch 16 --nominal-batch 64 --warmup-epochs 3 --optimizer AdamW --lr0 0.000769 --close-mosaic 10`,
+run in sessions of `--minutes` and continued with `--resume`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ class Command(BaseCommand):
         parser.add_argument("--optimizer", default=None, help="SGD, AdamW… (default: ultralytics' auto choice)")
         parser.add_argument("--lr0", type=float, default=None, help="initial learning rate (default: the optimizer's)")
         parser.add_argument("--patience", type=int, default=0, help="early-stopping patience in epochs (0: off)")
+        parser.add_argument(
+            "--nominal-batch", type=int, default=16, help="gradients accumulate to this many images per optimizer step"
+        )
+        parser.add_argument("--warmup-epochs", type=float, default=1.0)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
             "--model",
@@ -112,6 +117,8 @@ class Command(BaseCommand):
             optimizer=options["optimizer"],
             lr0=options["lr0"],
             patience=options["patience"],
+            nominal_batch=options["nominal_batch"],
+            warmup_epochs=options["warmup_epochs"],
             evaluate_flat=not options["no_flat_eval"],
         )
 
