@@ -30,6 +30,10 @@ class AutoencoderConfig:
     # 16 lets the softmax saturate for well-separated classes without exploding early.
     cosine_scale: float = 16.0
     arch: str = field(default="resae")
+    # Encoder v2 also classifies the coarse garment kind (top, outerwear, ...) with a second
+    # cosine head, so that garments the catalog has no category for still shape the space.
+    # 0 = no kind head (v1 checkpoints, which do not carry this key, load unchanged).
+    num_kinds: int = 0
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -119,6 +123,8 @@ class GarmentAutoencoder(nn.Module):
         self.encoder = ResidualEncoder(config)
         self.decoder = Decoder(config)
         self.class_centres = nn.Parameter(torch.randn(config.num_classes, config.embedding_dim) * 0.01)
+        if config.num_kinds:
+            self.kind_centres = nn.Parameter(torch.randn(config.num_kinds, config.embedding_dim) * 0.01)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Unit-norm embeddings, what retrieval stores."""
