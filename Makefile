@@ -7,7 +7,7 @@ PORT ?= 8000
 N ?= 100000
 DATASET ?= $(or $(FASHIONREC_DATASET),../shared/datasets/clothing-small)
 
-.PHONY: install run test lint format worker beat bench-retrieval bench-vision bench-ingest bench-recommend bench-recommend-clothing bench-load
+.PHONY: install run test lint format worker beat bench-retrieval bench-street bench-vision bench-ingest bench-recommend bench-recommend-clothing bench-load
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ bench-ingest: install
 # Retrieval quality: train split as catalog, every validation photo a query; last line "precision@10 <value>".
 bench-retrieval: install
 	$(PY) bench/retrieval.py
+
+# Worn garments of the held-out street photos (ground-truth boxes) against the clothing catalog, through the
+# production selector; own database. Last line "street_crop_p10 <v> street_crop_p10_kinds <v>".
+bench-street: install
+	$(PY) bench/street.py
 
 # Vision speed: batched ingest images/s and one query's median/p95 ms through the real pipeline.
 bench-vision: install

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from recommender.vision.calibration import MatchCalibration
 from recommender.vision.encoder_model import AutoencoderConfig, GarmentAutoencoder
 from recommender.vision.preprocess import resize_exact
 
@@ -109,6 +110,10 @@ class AutoencoderEncoder(_TorchEncoder):
         self.std = tuple(checkpoint["normalisation"]["std"])
         self.class_names: list[str] = list(checkpoint["class_names"])
         self.card: dict = dict(checkpoint.get("card", {}))
+        # cosine -> probability of the same kind (encoder v2); None for weights trained without it
+        self.calibration: MatchCalibration | None = (
+            MatchCalibration.from_dict(checkpoint["calibration"]) if "calibration" in checkpoint else None
+        )
 
     def _embed_tensor(self, batch: torch.Tensor) -> torch.Tensor:
         return self.model.embed(batch)

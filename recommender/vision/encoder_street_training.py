@@ -46,6 +46,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from recommender.vision.calibration import MatchCalibration, fit_match_calibration
 from recommender.vision.encoder import CHECKPOINT_FORMAT, weights_sha256
 from recommender.vision.encoder_data import KINDS, EncoderData, build_encoder_data
 from recommender.vision.encoder_eval import top_k
@@ -324,19 +325,46 @@ def selection_metrics(embeddings: np.ndarray, data: EncoderData, k: int = 10) ->
     return result
 
 
-def _select(model: GarmentAutoencoder, data: EncoderData, mean, std, device: str) -> dict:
+def calibration_from_selection(embeddings: np.ndarray, data: EncoderData, k: int = 100) -> MatchCalibration:
+    """Fit the match score on the selection split: each held-out query (catalog photo or worn
+    garment) against the training catalog photos, its top ``k`` labelled same kind or not (the
+    range of similarities a shopper's results come from)."""
+    index = ~data.worn & ~data.selection
+    queries = data.selection
+    k = min(k, int(index.sum()))
+    similarity = embeddings[queries] @ embeddings[index].T
+    top = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
+    cosines = np.take_along_axis(similarity, top, axis=1)
+    same_kind = data.kinds[index][top] == data.kinds[queries][:, None]
+    return fit_match_calibration(cosines.ravel(), same_kind.ravel())
+
+
+def _select(
+    model: GarmentAutoencoder, data: EncoderData, mean, std, device: str
+) -> tuple[dict, MatchCalibration | None]:
     # Only the rows the metrics read (training flat-lay = the index, the selection split = the
     # queries): the training worn crops would double the cost of every evaluation.
     needed = ~data.worn | data.selection
     embeddings = np.zeros((len(data.names), model.config.embedding_dim), np.float32)
     embeddings[needed] = embed_arrays(model, data.eval[needed], mean, std, device)
-    return selection_metrics(embeddings, data)
+    try:
+        calibration = calibration_from_selection(embeddings, data)
+    except ValueError:
+        calibration = None  # a tiny run without selection pairs at two similarities
+    return selection_metrics(embeddings, data), calibration
 
 
 # --- checkpoints ------------------------------------------------------------------------------
 
 
-def encoder_checkpoint(state_dict: dict, config: AutoencoderConfig, class_names, normalisation, card: dict) -> dict:
+def encoder_checkpoint(
+    state_dict: dict,
+    config: AutoencoderConfig,
+    class_names,
+    normalisation,
+    card: dict,
+    calibration: MatchCalibration | None = None,
+) -> dict:
     """The file ``recommender.vision.encoder.load_encoder`` reads (kind "autoencoder")."""
     state_dict = {name: tensor.detach().cpu().clone() for name, tensor in state_dict.items()}
     digest = weights_sha256(state_dict)
@@ -351,6 +379,7 @@ def encoder_checkpoint(state_dict: dict, config: AutoencoderConfig, class_names,
         "normalisation": normalisation,
         "state_dict": state_dict,
         "card": {name: value if isinstance(value, str) else json.dumps(value) for name, value in card.items()},
+        **({"calibration": calibration.to_dict()} if calibration is not None else {}),
     }
 
 
@@ -526,7 +555,7 @@ def train_street(settings: StreetTrainSettings, *, progress: Progress = print) -
         record["seconds"] = round(time.monotonic() - epoch_started, 1)
         last = epoch + 1 == settings.epochs
         if last or (settings.eval_every and (epoch + 1) % settings.eval_every == 0):
-            selection = _select(ema, data, mean, std, device)
+            selection, calibration = _select(ema, data, mean, std, device)
             record.update({k: v for k, v in selection.items() if k != "street_per_kind"})
             if selection["score"] > best["score"]:
                 best = {**selection, "epoch": epoch + 1}
@@ -536,6 +565,7 @@ def train_street(settings: StreetTrainSettings, *, progress: Progress = print) -
                     data.class_names,
                     normalisation,
                     card(epoch + 1, selection) | {"history": [*history, record]},
+                    calibration,
                 )
                 _save_atomic(checkpoint, output / BEST_NAME)
                 record["best"] = checkpoint["version"]
@@ -567,13 +597,13 @@ def train_street(settings: StreetTrainSettings, *, progress: Progress = print) -
 
     if stopped:
         return StreetTrainResult(None, None, best, history)
-    selection = _select(ema, data, mean, std, device)
+    selection, calibration = _select(ema, data, mean, std, device)
     final_card = card(settings.epochs, selection) | {
         "best": best,
         "history": history,
         "train_seconds": round(train_seconds, 1),
     }
-    checkpoint = encoder_checkpoint(ema.state_dict(), config, data.class_names, normalisation, final_card)
+    checkpoint = encoder_checkpoint(ema.state_dict(), config, data.class_names, normalisation, final_card, calibration)
     weights_path = output / WEIGHTS_NAME
     _save_atomic(checkpoint, weights_path)
     (output / METRICS_NAME).write_text(json.dumps(final_card | {"version": checkpoint["version"]}, indent=2) + "\n")
@@ -585,10 +615,16 @@ def train_street(settings: StreetTrainSettings, *, progress: Progress = print) -
 # --- export and model card --------------------------------------------------------------------
 
 
-def export_weights(output: Path, which: str, weights_path: Path) -> str:
+def export_weights(
+    output: Path, which: str, weights_path: Path, *, cache_dir: Path | None = None, progress: Progress = print
+) -> str:
     """Write ``which`` ("best": the selection-chosen weights, "latest": the EMA of the last
     finished epoch, "final": the finished run's weights) of the run in ``output`` to
-    ``weights_path``, with MODEL_CARD.md beside it. Returns the version."""
+    ``weights_path``, with MODEL_CARD.md beside it. Returns the version.
+
+    Weights without selection figures or a match calibration (a mid-run snapshot) get both here,
+    measured on the run's selection split (decoded data from ``cache_dir`` when it is there).
+    """
     output, weights_path = Path(output), Path(weights_path)
     weights_path.parent.mkdir(parents=True, exist_ok=True)
     if which == "latest":
@@ -600,6 +636,26 @@ def export_weights(output: Path, which: str, weights_path: Path) -> str:
         checkpoint = torch.load(source, map_location="cpu", weights_only=True)
         _save_atomic(checkpoint, weights_path)
     checkpoint = torch.load(weights_path, map_location="cpu", weights_only=True)
+    if "calibration" not in checkpoint or not _card_value(checkpoint["card"], "selection"):
+        key = _card_value(checkpoint["card"], "settings")
+        settings = StreetTrainSettings(
+            dataset=Path(key["dataset"]),
+            ccp=Path(key["ccp"]) if key["ccp"] else None,
+            output=output,
+            image_size=key["image_size"],
+            limit=key["limit"],
+            cache_dir=cache_dir,
+        )
+        data = load_data(settings, round(settings.image_size * 8 / 7), progress)
+        config = AutoencoderConfig.from_dict(checkpoint["config"])
+        model = GarmentAutoencoder(config)
+        model.load_state_dict(checkpoint["state_dict"])
+        norm = checkpoint["normalisation"]
+        selection, calibration = _select(model, data, norm["mean"], norm["std"], "cpu")
+        checkpoint["card"]["selection"] = json.dumps(selection)
+        if calibration is not None:
+            checkpoint["calibration"] = calibration.to_dict()
+        _save_atomic(checkpoint, weights_path)
     (weights_path.parent / CARD_NAME).write_text(street_model_card(checkpoint, weights_path))
     return checkpoint["version"]
 
@@ -689,6 +745,20 @@ def street_model_card(checkpoint: dict, weights_path: Path) -> str:
         lines.append(
             "Worn → kind p@10 per kind: " + ", ".join(f"{k} {v}" for k, v in selection["street_per_kind"].items())
         )
+    calibration = checkpoint.get("calibration")
+    if calibration:
+        points = ", ".join(
+            f"{c:.3f} → {p:.2f}"
+            for c, p in list(zip(calibration["cosines"], calibration["probabilities"], strict=True))[::4]
+        )
+        lines += [
+            "",
+            "## Match score",
+            "",
+            "`calibration` in the weights file: cosine → probability that a result is the same kind of garment, "
+            f"isotonic regression on {calibration['pairs']:,} selection-split pairs (each held-out query's top 100 "
+            "training catalog photos), `recommender/vision/calibration.py`. Some of its knots: " + points + ".",
+        ]
     lines += [
         "",
         "Held-out figures: `make bench-retrieval` (validation photos → category) and `make bench-street` "

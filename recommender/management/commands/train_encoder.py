@@ -139,7 +139,13 @@ class Command(BaseCommand):
             which = options["export"] or "latest"
             target = options["to"] or output / "export" / "encoder.pt"
             try:
-                version = export_weights(output, which, target)
+                version = export_weights(
+                    output,
+                    which,
+                    target,
+                    cache_dir=None if str(options["cache"]) == "none" else options["cache"],
+                    progress=lambda m: self.stdout.write(m),
+                )
             except FileNotFoundError as error:
                 raise CommandError(str(error)) from error
             self.stdout.write(self.style.SUCCESS(f"{version}: {which} weights written to {target}"))

@@ -143,9 +143,11 @@ def test_a_tiny_street_run_writes_loadable_weights_its_selection_best_and_an_exp
     assert vectors.shape == (2, 128)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     best = load_encoder(tmp_path / "shipped" / "encoder.pt")
+    assert np.all(np.diff(best.calibration.probabilities) >= 0)  # fitted on the selection split
+    assert best.calibration.pairs > 0
     card = (tmp_path / "shipped" / "MODEL_CARD.md").read_text()
     assert best.version in card
-    for needed in ("CC0", "Apache-2.0", "multiple of 7", "Selection split", "street_p10", "## Reproduce"):
+    for needed in ("CC0", "Apache-2.0", "multiple of 7", "Selection split", "street_p10", "## Reproduce", "## Match"):
         assert needed in card
     assert [row["epoch"] for row in json.loads((output / "metrics.json").read_text())["history"]] == [1, 2]
 
