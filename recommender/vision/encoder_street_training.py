@@ -612,6 +612,33 @@ def train_street(settings: StreetTrainSettings, *, progress: Progress = print) -
     return StreetTrainResult(weights_path, checkpoint["version"], selection, history)
 
 
+def evaluate_weights(
+    weights_path: Path,
+    *,
+    dataset: Path,
+    ccp: Path | None,
+    cache_dir: Path | None = None,
+    limit: int | None = None,
+    progress: Progress = print,
+) -> dict:
+    """Selection-split figures of any autoencoder weights file (v1 or v2), for choosing what to ship.
+
+    Beware: encoder v1 was trained on all of clothing-small ``train/``, selection photos included,
+    so its ``catalog_p10`` here is flattered; its street figures are fair (it never saw CCP).
+    """
+    checkpoint = torch.load(Path(weights_path), map_location="cpu", weights_only=True)
+    config = AutoencoderConfig.from_dict(checkpoint["config"])
+    model = GarmentAutoencoder(config)
+    model.load_state_dict(checkpoint["state_dict"])
+    settings = StreetTrainSettings(
+        dataset=dataset, ccp=ccp, output=Path("."), image_size=config.input_size, limit=limit, cache_dir=cache_dir
+    )
+    data = load_data(settings, round(config.input_size * 8 / 7), progress)
+    norm = checkpoint["normalisation"]
+    selection, _ = _select(model, data, norm["mean"], norm["std"], "cpu")
+    return {"version": checkpoint["version"], **selection}
+
+
 # --- export and model card --------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ whole catalog photos, ``recommender/vision/encoder_training.py``).
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -64,6 +65,13 @@ class Command(BaseCommand):
             default=None,
             help="only write weights + MODEL_CARD.md of the run in --output to --to: the selection split's best, "
             "the EMA of the last finished epoch (training may go on), or the finished run's",
+        )
+        street.add_argument(
+            "--evaluate",
+            type=Path,
+            default=None,
+            metavar="WEIGHTS",
+            help="only print the selection-split figures of a weights file (v1 or v2) and exit",
         )
         street.add_argument(
             "--to",
@@ -132,9 +140,27 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(summary))
 
     def _street(self, options):
-        from recommender.vision.encoder_street_training import StreetTrainSettings, export_weights, train_street
+        from recommender.vision.encoder_street_training import (
+            StreetTrainSettings,
+            evaluate_weights,
+            export_weights,
+            train_street,
+        )
 
         output = options["output"]
+        cache = None if str(options["cache"]) == "none" else options["cache"]
+        ccp = None if str(options["ccp"]) == "none" else options["ccp"]
+        if options["evaluate"]:
+            figures = evaluate_weights(
+                options["evaluate"],
+                dataset=options["dataset"],
+                ccp=ccp,
+                cache_dir=cache,
+                limit=options["limit"],
+                progress=lambda m: self.stdout.write(m),
+            )
+            self.stdout.write(json.dumps(figures))
+            return
         if options["export"] or options["snapshot"]:
             which = options["export"] or "latest"
             target = options["to"] or output / "export" / "encoder.pt"
@@ -143,7 +169,7 @@ class Command(BaseCommand):
                     output,
                     which,
                     target,
-                    cache_dir=None if str(options["cache"]) == "none" else options["cache"],
+                    cache_dir=cache,
                     progress=lambda m: self.stdout.write(m),
                 )
             except FileNotFoundError as error:
@@ -154,7 +180,6 @@ class Command(BaseCommand):
             raise CommandError("--epochs must be at least 1")
         if not (options["dataset"] / "train").is_dir():
             raise CommandError(f"no train/ split in {options['dataset']}")
-        ccp = None if str(options["ccp"]) == "none" else options["ccp"]
         if ccp is not None and not (ccp / "annotations" / "pixel-level").is_dir():
             raise CommandError(f"no CCP pixel labels in {ccp} (pass --ccp none to train on catalog photos only)")
         try:
@@ -179,7 +204,7 @@ class Command(BaseCommand):
             eval_every=2 if options["eval_every"] is None else options["eval_every"],
             minutes=options["minutes"],
             command=_command_line(),
-            cache_dir=None if str(options["cache"]) == "none" else options["cache"],
+            cache_dir=cache,
         )
         try:
             result = train_street(train_settings, progress=lambda m: self.stdout.write(m))

@@ -1,3 +1,4 @@
+import io
 import json
 import re
 from pathlib import Path
@@ -150,6 +151,12 @@ def test_a_tiny_street_run_writes_loadable_weights_its_selection_best_and_an_exp
     for needed in ("CC0", "Apache-2.0", "multiple of 7", "Selection split", "street_p10", "## Reproduce", "## Match"):
         assert needed in card
     assert [row["epoch"] for row in json.loads((output / "metrics.json").read_text())["history"]] == [1, 2]
+    # any weights file, v1 included, can be measured on the same selection split
+    evaluated = io.StringIO()
+    call_command("train_encoder", f"--evaluate={output / 'encoder.pt'}", "--limit=6", "--cache=none", stdout=evaluated)
+    figures = json.loads(evaluated.getvalue().strip().splitlines()[-1])
+    assert figures["version"] == encoder.version
+    assert 0.0 <= figures["street_p10"] <= 1.0 and 0.0 <= figures["score"] <= 1.0
 
 
 def test_an_interrupted_street_run_resumes_to_exactly_the_uninterrupted_weights(tmp_path, monkeypatch):
