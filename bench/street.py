@@ -322,7 +322,7 @@ def main() -> None:
     ]
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text("\n".join(lines))
-    print("\n".join(lines[9:-5]))
+    print("\n".join(lines[lines.index("| measure | value |") : -5]))
     print(f"\nwrote {args.report} and {args.sheet}")
     print(f"street_crop_p10 {overall:.4f} street_crop_p10_kinds {macro:.4f}")
 
