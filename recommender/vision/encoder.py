@@ -119,7 +119,12 @@ class AutoencoderEncoder(_TorchEncoder):
         return self.model.embed(batch)
 
     def reconstruct(self, crops: Sequence[Image.Image]) -> np.ndarray:
-        """Decoder output (n, recon, recon, 3) uint8: what the bottleneck remembers of each crop."""
+        """Decoder output (n, recon, recon, 3) uint8: what the bottleneck remembers of each crop.
+
+        Raises ``ValueError`` for weights shipped without a decoder (encoder v2).
+        """
+        if self.model.decoder is None:
+            raise ValueError(f"encoder {self.version} has no decoder: it cannot reconstruct")
         with torch.inference_mode():
             batch = images_to_tensor(crops, self.input_size, self.mean, self.std)
             images = self.model.decoder(self.model.embed(batch))

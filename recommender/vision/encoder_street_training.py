@@ -365,8 +365,14 @@ def encoder_checkpoint(
     card: dict,
     calibration: MatchCalibration | None = None,
 ) -> dict:
-    """The file ``recommender.vision.encoder.load_encoder`` reads (kind "autoencoder")."""
-    state_dict = {name: tensor.detach().cpu().clone() for name, tensor in state_dict.items()}
+    """The file ``recommender.vision.encoder.load_encoder`` reads (kind "autoencoder").
+
+    The decoder is left out (``recon_size`` 0): this recipe does not train it.
+    """
+    config = AutoencoderConfig.from_dict({**config.to_dict(), "recon_size": 0})
+    state_dict = {
+        name: tensor.detach().cpu().clone() for name, tensor in state_dict.items() if not name.startswith("decoder.")
+    }
     digest = weights_sha256(state_dict)
     version = f"{VERSION_PREFIX}{config.embedding_dim}-{dt.datetime.now(dt.UTC):%Y%m%d}-{digest[:8]}"
     card = {**card, "version": version, "weights_sha256": digest}
@@ -661,6 +667,17 @@ def export_weights(
         if not source.exists():
             raise FileNotFoundError(f"no {source.name} in {output}")
         checkpoint = torch.load(source, map_location="cpu", weights_only=True)
+        if "decoder.project.weight" in checkpoint["state_dict"]:
+            # written by an earlier version of this module, which kept the untrained decoder
+            calibration = checkpoint.get("calibration")
+            checkpoint = encoder_checkpoint(
+                checkpoint["state_dict"],
+                AutoencoderConfig.from_dict(checkpoint["config"]),
+                checkpoint["class_names"],
+                checkpoint["normalisation"],
+                checkpoint["card"],
+                MatchCalibration.from_dict(calibration) if calibration else None,
+            )
         _save_atomic(checkpoint, weights_path)
     checkpoint = torch.load(weights_path, map_location="cpu", weights_only=True)
     if "calibration" not in checkpoint or not _card_value(checkpoint["card"], "selection"):

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from recommender.vision import encoder_street_training as street
 from recommender.vision.encoder import AutoencoderEncoder, load_encoder
 from recommender.vision.encoder_eval import list_split
+from recommender.vision.encoder_model import AutoencoderConfig, GarmentAutoencoder
 from recommender.vision.encoder_street_training import StreetTrainSettings
 from recommender.vision.encoder_training import CHECKPOINT_NAME, TrainSettings, train
 from recommender.vision.preprocess import load_image
@@ -133,6 +134,12 @@ def test_a_tiny_street_run_writes_loadable_weights_its_selection_best_and_an_exp
         "--cache=none",
         stdout=open(tmp_path / "log.txt", "w"),  # noqa: SIM115
     )
+    # best.pt as the first version of this recipe wrote it: with its (untrained) decoder
+    legacy = torch.load(output / street.BEST_NAME, weights_only=True)
+    legacy["config"]["recon_size"] = 32
+    decoder = GarmentAutoencoder(AutoencoderConfig.from_dict(legacy["config"])).decoder.state_dict()
+    legacy["state_dict"].update({f"decoder.{name}": value for name, value in decoder.items()})
+    torch.save(legacy, output / street.BEST_NAME)
     call_command("train_encoder", f"--output={output}", "--export=best", f"--to={tmp_path / 'shipped' / 'encoder.pt'}")
 
     # then
@@ -144,6 +151,11 @@ def test_a_tiny_street_run_writes_loadable_weights_its_selection_best_and_an_exp
     assert vectors.shape == (2, 128)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     best = load_encoder(tmp_path / "shipped" / "encoder.pt")
+    # shipped without the decoder this recipe does not train, and honest about it
+    for weights in (output / "encoder.pt", tmp_path / "shipped" / "encoder.pt"):
+        assert not any(name.startswith("decoder.") for name in torch.load(weights, weights_only=True)["state_dict"])
+    with pytest.raises(ValueError, match="no decoder"):
+        best.reconstruct([load_image(list_split(settings.FASHIONREC_DATASET, "validation")[0][0])])
     assert np.all(np.diff(best.calibration.probabilities) >= 0)  # fitted on the selection split
     assert best.calibration.pairs > 0
     card = (tmp_path / "shipped" / "MODEL_CARD.md").read_text()
