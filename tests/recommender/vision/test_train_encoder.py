@@ -248,3 +248,12 @@ def test_the_margin_loss_lowers_only_the_target_logit():
     logits = street.margin_logits(embedding, centres, torch.tensor([0, 0]), scale=10.0, margin=0.2)
 
     assert torch.allclose(logits, torch.tensor([[8.0, 0.0], [-2.0, 10.0]]))
+
+
+def test_the_weight_average_forgets_the_random_initialisation_early():
+    # the average of the first steps follows the weights closely, later ones move slowly
+    assert street.ema_decay_at(0, 0.998) == pytest.approx(0.1)
+    assert street.ema_decay_at(170, 0.998) == pytest.approx(0.95)
+    assert street.ema_decay_at(100_000, 0.998) == 0.998
+    initial_share = np.prod([street.ema_decay_at(step, 0.998) for step in range(170)])
+    assert initial_share < 1e-3
