@@ -564,7 +564,7 @@ def train_street(settings: StreetTrainSettings, *, progress: Progress = print) -
             # on the plain cosines: the margin lowers the target's logit, which would bias the count
             nearest_kind = (embedding.detach() @ F.normalize(model.kind_centres.detach(), dim=1).t()).argmax(1)
             totals["accuracy"] += float((nearest_kind == batch_kinds).float().mean())
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)  # refreshed at most every 30 s
         train_seconds += time.monotonic() - epoch_started
         record: dict = {"epoch": epoch + 1, **{k: round(v / steps_per_epoch, 5) for k, v in totals.items()}}
         record["seconds"] = round(time.monotonic() - epoch_started, 1)
