@@ -7,7 +7,7 @@ PORT ?= 8000
 N ?= 100000
 DATASET ?= $(or $(FASHIONREC_DATASET),../shared/datasets/clothing-small)
 
-.PHONY: install chromium run test lint format worker beat bench-retrieval bench-vision bench-ingest bench-recommend bench-recommend-clothing bench-load api-snapshot
+.PHONY: install chromium run test lint format worker beat bench-retrieval bench-street bench-vision bench-detect bench-ingest bench-recommend bench-recommend-clothing bench-load api-snapshot
 
 # pip -qq: its errors still show (and stop make); its warnings (on some machines one per package
 # about an index it cannot use) would bury the first run's output.
@@ -63,6 +63,8 @@ bench-ingest: install
 # Retrieval quality: train split as catalog, every validation photo a query; last line "precision@10 <value>".
 bench-retrieval: install
 	$(PY) bench/retrieval.py
+
+.PHONY: install chromium run test lint format worker beat bench-retrieval bench-street bench-vision bench-detect bench-ingest bench-recommend bench-recommend-clothing bench-load api-snapshot
 
 # Vision speed: batched ingest images/s and one query's median/p95 ms through the real pipeline.
 bench-vision: install

@@ -46,7 +46,7 @@ class RequestLimitsMiddleware:
 
     Goes first (after ``SecurityMiddleware``): nothing before it may read the body. A
     ``Content-Length`` over the path's limit (``fashionrec.uploads.request_body_limit``) gets 413
-    at once; a proxy in front should refuse it even earlier (README, "Security and integrity").
+    at once; a proxy in front should refuse it even earlier (docs/security.md, "Behind a reverse proxy").
 
     Refusals raised while a view reads the request (more than ``DATA_UPLOAD_MAX_NUMBER_FIELDS``
     parameters, a file over the limit) are answered in the API's error format under /api/, with

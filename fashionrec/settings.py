@@ -1,6 +1,6 @@
 """Settings for fashionrec, read from the environment.
 
-Every integration has one documented variable (see README, "Configuration"). With none set,
+Every integration has one documented variable (see docs/configuration.md). With none set,
 the project runs on a fresh machine: an embedded PostgreSQL 18 + pgvector, Celery tasks run
 in-process, and the models shipped in ``models/`` are used.
 """
@@ -128,7 +128,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-# --- Request and upload limits (fashionrec/uploads.py; README "Security and integrity") ---
+# --- Request and upload limits (fashionrec/uploads.py; docs/security.md, "Limits") ---
 # One uploaded photo: a file over this stops the upload as it streams in (CappedUploadHandler).
 FASHIONREC_MAX_UPLOAD_BYTES = int(os.environ.get("FASHIONREC_MAX_UPLOAD_BYTES", 15 * 1024 * 1024))
 # A whole request body: a Content-Length over this is answered 413 before the body is read. One
@@ -164,7 +164,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # Redis redelivers an unacknowledged task after this many seconds; it must exceed the longest task.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 600))}
 CELERY_BEAT_SCHEDULE: dict = {}
-# --- Ingestion (README, "Ingestion") ---
+# --- Ingestion (docs/ingestion.md) ---
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "fashionrec")
 # Images per worker task: the vision pipeline runs on a whole batch at once (analyse_batch).
 FASHIONREC_INGEST_BATCH_SIZE = int(os.environ.get("FASHIONREC_INGEST_BATCH_SIZE", 16))
@@ -259,7 +259,7 @@ FASHIONREC_DATASET = os.environ.get(
 )
 FASHIONREC_CCP_DATASET = os.environ.get("FASHIONREC_CCP_DATASET", str(BASE_DIR.parent / "shared" / "datasets" / "ccp"))
 
-# --- Recommendations (recommender/queries.py; README "Recommendation query") -------------
+# --- Recommendations (recommender/queries.py; docs/database.md, "Recommendation query") -
 # k: results per request; larger requests are capped, not refused.
 FASHIONREC_RECOMMEND_K_DEFAULT = 12
 FASHIONREC_RECOMMEND_K_MAX = 50
@@ -281,7 +281,7 @@ FASHIONREC_RECOMMEND_EXACT_FRACTION = float(os.environ.get("FASHIONREC_RECOMMEND
 FASHIONREC_RECOMMEND_EXACT_MAX_ROWS = int(os.environ.get("FASHIONREC_RECOMMEND_EXACT_MAX_ROWS", 5_000))
 # Diversification: at most this many results per category (0: off).
 FASHIONREC_RECOMMEND_MAX_PER_CATEGORY = int(os.environ.get("FASHIONREC_RECOMMEND_MAX_PER_CATEGORY", 0))
-# Score = similarity*w + seasonal + preference + taste - dislike + inventory (README explains).
+# Score = similarity*w + seasonal + preference + taste - dislike + inventory (docs/database.md explains).
 FASHIONREC_RECOMMEND_WEIGHTS = {
     "similarity": 1.0,  # cosine similarity in [-1, 1]
     "seasonal": 1.0,  # multiplies the winning rule's weight (itself within ±0.5)

@@ -1,6 +1,6 @@
 """Limits on request bodies and uploaded files, enforced while the bytes arrive.
 
-Three layers, from the outside in (README, "Security and integrity"):
+Three layers, from the outside in (docs/security.md, "Limits"):
 
 1. the reverse proxy's own cap (nginx ``client_max_body_size``), so a huge body never reaches us;
 2. ``RequestLimitsMiddleware`` (``fashionrec.middleware``): a ``Content-Length`` over the limit is

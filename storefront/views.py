@@ -22,7 +22,7 @@ from django.views.decorators.http import require_safe
 from catalog.models import Product, ProductVariant
 from recommender.models import EncoderVersion, Garment
 
-# The command the empty-catalog message tells people to run (see README, "Import a catalog").
+# The command the empty-catalog message tells people to run (see docs/demo.md and docs/ingestion.md).
 IMPORT_COMMAND = ".venv/bin/python manage.py import_catalog ../shared/datasets/clothing-small/train"
 
 # Recommendations per request. The API's default is 12 as well; the grid is laid out for it.

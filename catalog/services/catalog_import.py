@@ -7,8 +7,8 @@ row does not cost the others), and new images are sent to the workers in batches
 The clothing dataset has photos and a category per folder, nothing else. The attributes a
 shop needs (brand, price, sizes and stock, seasons, department) are generated from a seed
 and the photo's file name, so the same seed gives the same catalog whatever the order,
-``--limit`` or machine; the colour is estimated from the photo itself. See README,
-"Ingestion", for the rules.
+``--limit`` or machine; the colour is estimated from the photo itself. See docs/ingestion.md,
+"The clothing dataset", for the rules.
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def folder_rows(root: Path, *, seed: int) -> Iterator[ImportRow]:
 
 
 def generated_row(path: Path, spec: FolderCategory, *, seed: int, where: str) -> ImportRow:
-    """The deterministic attributes of one dataset photo (see README, "Ingestion")."""
+    """The deterministic attributes of one dataset photo (see docs/ingestion.md)."""
     # String seeds are hashed with SHA-512 by `random`: stable across runs and machines.
     rng = random.Random(f"{seed}:{path.parent.name}:{path.stem}")
     low, high = spec.price_range

@@ -65,7 +65,7 @@ class RecommendationQuerySerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["image", "product"])
     product_id = serializers.IntegerField(allow_null=True)
     k = serializers.IntegerField()
-    plan = serializers.ChoiceField(choices=["ann", "exact"], help_text="See README.")
+    plan = serializers.ChoiceField(choices=["ann", "exact"], help_text="See docs/database.md.")
     estimated_rows = RoundedIntegerField(help_text="Planner's estimate of the filtered rows.")
 
 

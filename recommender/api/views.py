@@ -185,7 +185,8 @@ class RecommendationsApi(APIView):
         description=(
             "Send a photo (multipart field `image`) or a `product_id` (JSON or form), plus optional "
             "filters and `k`. For a photo, the detected garments are returned and the recommendations "
-            "are for `garment` (default 0: the most confident). Anonymous callers are throttled."
+            "are for `garment` (default 0: the main garment, chosen by prominence: kind, size and "
+            "centrality). Anonymous callers are throttled."
         ),
         request={
             "multipart/form-data": RecommendationsInputSerializer,

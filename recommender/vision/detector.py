@@ -120,6 +120,9 @@ class GarmentDetector:
         batch = torch.from_numpy(np.stack([b[0] for b in boxed])).permute(0, 3, 1, 2).float().div_(255.0)
         with torch.inference_mode():
             prediction = self._model(batch)
+            # a segmenting model returns ((boxes, mask prototypes), raw head outputs): keep the boxes
+            while isinstance(prediction, (list, tuple)):
+                prediction = prediction[0]
             end2end = bool(getattr(self._head, "end2end", False))
             kept = non_max_suppression(
                 prediction,

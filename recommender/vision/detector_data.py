@@ -126,6 +126,14 @@ def flat_lay_box(image: Image.Image, *, work_side: int = 160, margin: float = 0.
     with k-means under a fixed RNG state. When the mask is implausible (under 5% of the photo),
     the box falls back to the whole photo minus the margin: the garment fills most catalog photos.
     """
+    return flat_lay_foreground(image, work_side=work_side, margin=margin)[0]
+
+
+def flat_lay_foreground(
+    image: Image.Image, *, work_side: int = 160, margin: float = 0.03
+) -> tuple[tuple[int, int, int, int], np.ndarray | None]:
+    """`flat_lay_box`'s box and the foreground mask it came from (at `work_side` px, the garment's
+    kept parts only), or None for the mask when the box is the fallback."""
     rgb = np.asarray(image.convert("RGB"))
     height, width = rgb.shape[:2]
     scale = work_side / max(height, width)
@@ -146,23 +154,26 @@ def flat_lay_box(image: Image.Image, *, work_side: int = 160, margin: float = 0.
             cv2.GC_INIT_WITH_RECT,
         )
     except cv2.error:
-        return fallback
+        return fallback, None
     foreground = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
     foreground = cv2.morphologyEx(foreground.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    parts = _component_boxes(foreground, 0.002 * sh * sw)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
+    parts = [(int(stats[i, cv2.CC_STAT_AREA]), i) for i in range(1, count)]
+    parts = [(area, i) for area, i in parts if area >= 0.002 * sh * sw]
     if not parts:
-        return fallback
+        return fallback, None
     largest = max(area for area, _ in parts)
-    kept = [_stat_box(stat) for area, stat in parts if area >= MIN_FRAGMENT_SHARE * largest]
-    x1, y1, x2, y2 = _union(kept)
+    kept = [i for area, i in parts if area >= MIN_FRAGMENT_SHARE * largest]
+    x1, y1, x2, y2 = _union([_stat_box(stats[i]) for i in kept])
     if (x2 - x1) * (y2 - y1) < 0.05 * sh * sw:
-        return fallback
-    return (
+        return fallback, None
+    box = (
         max(0, round(x1 / scale)),
         max(0, round(y1 / scale)),
         min(width, round(x2 / scale)),
         min(height, round(y2 / scale)),
     )
+    return box, np.isin(labels, kept)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,22 @@
 """Train the garment detector from a YOLO model definition (no pretrained weights) and evaluate it.
 
-Used by `manage.py train_detector`; pure library code so it runs and is tested without Django.
-Each run gets a versioned folder `<output>/vNNN/` holding ultralytics' own files (args.yaml,
-results.csv, weights/last.pt for `--resume`) plus `detector.pt` (the best epoch, optimizer
-stripped) and `metrics.json` / `metrics.md` (per-class mAP@0.5 on the held-out CCP photos, and
-label accuracy on the flat-lay photos of the catalog's validation split).
+Used by `manage.py train_detector` and the GPU entry point (`gpu_train.py`); pure library code
+so it runs and is tested without Django. Each run gets a versioned folder `<output>/vNNN/` holding
+ultralytics' own files (args.yaml, results.csv, weights/last.pt for `--resume`) plus `detector.pt`
+(the best epoch, optimizer stripped) and `metrics.json` / `metrics.md` (per-class mAP@0.5 on the
+photos ultralytics validated on, and label accuracy on the flat-lay photos of the catalog's
+validation split).
+
+Two recipes:
+- a box detector (`yolov8-narrow`, `yolov8n.yaml`) on `detector_data`'s boxes, validated on the
+  held-out CCP photos (how v001 was made);
+- a segmenting detector (any `*-seg.yaml`, e.g. `yolov8n-seg.yaml`) on `detector_seg_dataset`'s
+  outlines, validated on the CCP *selection* split; the report split never enters the dataset.
+  Masks are a training signal only: at inference the pipeline uses its boxes (see detector.py).
+
+`minutes` bounds one invocation: training stops at the first epoch boundary where another epoch
+would not fit, leaving weights/last.pt with its optimizer state so `resume` continues the same
+fixed schedule (epochs, learning-rate decay) in a later session or on another device.
 """
 
 from __future__ import annotations
@@ -22,7 +34,9 @@ import numpy as np
 from recommender.vision import detector as _detector  # noqa: F401  (sets YOLO_OFFLINE before ultralytics loads)
 from recommender.vision.detector import GarmentDetector, configure_ultralytics_offline
 from recommender.vision.detector_data import build_yolo_dataset
+from recommender.vision.detector_export import export_detector
 from recommender.vision.detector_render import render_detections, sample_photos
+from recommender.vision.detector_seg_dataset import build_seg_dataset
 from recommender.vision.taxonomy import CATALOG_FOLDER_TO_GARMENT, GARMENT_CLASSES
 
 Progress = Callable[[str], None]
@@ -32,6 +46,40 @@ Progress = Callable[[str], None]
 # in it; it also leaves more of the ingest time budget to the encoder.
 NARROW_MODEL = "yolov8-narrow"
 _NARROW_SCALE = [0.33, 0.125, 1024]  # depth, width, max channels (yolov8n: 0.33, 0.25, 1024)
+
+
+def is_segment_model(name: str) -> bool:
+    """Whether a model definition has a segmentation head (ultralytics' `-seg` naming)."""
+    return Path(str(name)).stem.endswith("-seg")
+
+
+# Augmentation of the segmenting recipe, for ~1,700 photos from scratch: ultralytics' defaults
+# (mosaic, HSV, horizontal flip, translate 0.1) plus stronger scale jitter (a garment seen from
+# 0.4× to 1.6× its size: street photos frame people at every distance) and copy-paste of mirrored
+# instances from the masks (more garments per photo, on new backgrounds). copy_paste_mode "flip"
+# pastes an image's own garments, so a pasted top stays on a photo with its own lighting; the
+# pasted copy must not overlap existing garments (ultralytics checks), so outfits stay plausible.
+# The street-photo recipe (issue 15), declared once: `pack_detector_gpu` packs it and the model
+# card's command spells it out for `train_detector`. Optimizer and learning rate are what
+# ultralytics' "auto" picked in the probe that worked (AdamW, lr 0.002 × 5 / (4 + 9 classes)),
+# pinned so the choice does not flip with the schedule's length; a first run with SGD lr 0.01 at
+# an optimizer step every 16 images lost all validation recall after its warm-up epoch. Gradients
+# accumulate to ultralytics' nominal batch of 64, so a GPU run at batch 64 takes the same steps as
+# a CPU run at batch 16.
+SEGMENT_RECIPE = {
+    "model_yaml": "yolov8n-seg.yaml",
+    "epochs": 150,
+    "imgsz": 320,
+    "batch": 16,
+    "nominal_batch": 64,
+    "warmup_epochs": 3.0,
+    "optimizer": "AdamW",
+    "lr0": 0.000769,
+    "close_mosaic": 10,
+    "seed": 0,
+}
+
+SEGMENT_AUGMENTATION = {"scale": 0.6, "copy_paste": 0.3, "copy_paste_mode": "flip", "mixup": 0.05}
 
 
 def model_definition(name: str, run_dir: Path) -> str:
@@ -63,7 +111,8 @@ class TrainConfig:
     limit: int | None = None
     # {image path: [(garment, (x1, y1, x2, y2))]}: boxes staff corrected in admin, added to training
     staff_labels: dict | None = None
-    patience: int = 100
+    # 0: no early stopping, the schedule is fixed (epochs and learning-rate decay are the recipe)
+    patience: int = 0
     close_mosaic: int = 3
     evaluate_flat: bool = True
     # decoded, resized images kept in RAM (~0.3 GB for the full set): saves 4 JPEG decodes per
@@ -77,7 +126,22 @@ class TrainConfig:
     # epochs and the learning-rate schedule after every epoch, so a run on shared cores still ends
     # annealed and on time; the epochs it reached are recorded in metrics.json for reproduction.
     hours: float | None = None
+    # Wall-clock budget of one invocation in minutes (None: unbounded): stops at an epoch boundary
+    # with a resumable last.pt; unlike `hours` it never changes the schedule.
+    minutes: float | None = None
+    device: str = "cpu"
+    # dataloader processes: 0 on the shared 2 cores (the main process decodes); a GPU machine's
+    # many cores keep the GPU fed with several
+    workers: int = 0
+    # None: what ultralytics' "auto" picks for the schedule (it depends on epochs and batch size);
+    # the segmenting recipe pins both (see SEGMENT_RECIPE).
+    optimizer: str | None = None
+    lr0: float | None = None
     extra: dict = field(default_factory=dict)
+
+    @property
+    def segment(self) -> bool:
+        return is_segment_model(self.model_yaml)
 
 
 def _offline_ultralytics() -> None:
@@ -140,51 +204,126 @@ def _progress_callbacks(progress: Progress, started: float) -> dict[str, Callabl
     return {"on_fit_epoch_end": on_fit_epoch_end, "on_train_batch_end": on_train_batch_end}
 
 
-def train_detector(config: TrainConfig, *, resume: Path | None = None, progress: Progress = print) -> Path:
-    """Train (or resume) one versioned run and return its folder."""
-    _offline_ultralytics()
-    from ultralytics import YOLO
+def _budget_callbacks(minutes: float | None, started: float, paused: dict, progress: Progress) -> dict[str, Callable]:
+    """Stop at the first epoch boundary where one more epoch would overrun `minutes`.
 
-    started = time.monotonic()
-    if resume is not None:
-        run_dir = resume
-        progress(f"resuming {run_dir}")
-        model = YOLO(str(run_dir / "weights" / "last.pt"))
-        for event, callback in _progress_callbacks(progress, started).items():
-            model.add_callback(event, callback)
-        model.train(resume=True, plots=False, amp=False, workers=0)
-        data_yaml = Path(json.loads((run_dir / "run.json").read_text())["data"])
-        config = TrainConfig(
-            **{**json.loads((run_dir / "run.json").read_text())["config"], "output_dir": run_dir.parent}
-        )
-    else:
-        data_yaml = build_yolo_dataset(
+    Runs after ultralytics saved last.pt for the epoch. Its `final_eval` would strip the optimizer
+    from last.pt (and mark it finished), so it is skipped on a budget stop: last.pt stays resumable.
+    """
+
+    def on_fit_epoch_end(trainer) -> None:
+        if minutes is None or trainer.epoch + 1 >= trainer.epochs or trainer.stop:
+            return
+        elapsed = time.monotonic() - started
+        if elapsed + 1.1 * trainer.epoch_time > minutes * 60:
+            trainer.stop = True
+            trainer.final_eval = lambda: None
+            paused.update(epoch=trainer.epoch + 1, epochs=trainer.epochs)
+            progress(
+                f"budget of {minutes:g} min reached after epoch {trainer.epoch + 1}/{trainer.epochs} "
+                f"({elapsed / 60:.1f} min): stopping with a resumable weights/last.pt"
+            )
+
+    return {"on_fit_epoch_end": on_fit_epoch_end}
+
+
+def build_dataset(config: TrainConfig, progress: Progress = print) -> Path:
+    """The data.yaml of the config's recipe (built once, then reused from the cache)."""
+    if config.segment:
+        return build_seg_dataset(
             config.cache_dir,
             ccp_dir=config.ccp_dir,
             catalog_dir=config.catalog_dir,
+            imgsz=config.imgsz,
             flat_per_folder=config.flat_per_folder,
             limit=config.limit,
             staff_labels=config.staff_labels,
             progress=progress,
         )
+    return build_yolo_dataset(
+        config.cache_dir,
+        ccp_dir=config.ccp_dir,
+        catalog_dir=config.catalog_dir,
+        flat_per_folder=config.flat_per_folder,
+        limit=config.limit,
+        staff_labels=config.staff_labels,
+        progress=progress,
+    )
+
+
+def train_detector(
+    config: TrainConfig,
+    *,
+    resume: Path | None = None,
+    data_yaml: Path | None = None,
+    progress: Progress = print,
+    finalise: bool = True,
+) -> Path:
+    """Train (or resume) one versioned run and return its folder.
+
+    `data_yaml` trains on a dataset built elsewhere (an unpacked GPU pack) instead of building one.
+    On resume, `config` supplies this invocation's `device` and `minutes`; everything else comes from
+    the run. A run stopped by `minutes` is not finalised (no detector.pt/metrics.json yet); a run
+    that reached its last epoch is, unless `finalise` is False.
+    """
+    _offline_ultralytics()
+    from ultralytics import YOLO
+
+    started = time.monotonic()
+    paused: dict = {}
+    callbacks = {**_progress_callbacks(progress, started)}
+    budget = _budget_callbacks(config.minutes, started, paused, progress)
+    if resume is not None:
+        run_dir = resume
+        recorded = json.loads((run_dir / "run.json").read_text())
+        progress(f"resuming {run_dir} on {config.device}")
+        machine = {"device": config.device, "minutes": config.minutes, "workers": config.workers}
+        config = TrainConfig(
+            **{
+                **{k: v for k, v in recorded["config"].items() if k in TrainConfig.__dataclass_fields__},
+                "output_dir": run_dir.parent,
+                **machine,
+            }
+        )
+        data_yaml = Path(data_yaml or recorded["data"])
+        model = YOLO(str(run_dir / "weights" / "last.pt"))
+        _add_callbacks(model, callbacks, budget)
+        # `data` may point at the same dataset in another place (a GPU machine's unpacked copy)
+        model.train(
+            resume=True,
+            data=str(data_yaml),
+            device=config.device,
+            save_dir=str(run_dir.resolve()),
+            plots=False,
+            amp=False,
+            workers=config.workers,
+        )
+    else:
+        data_yaml = Path(data_yaml) if data_yaml else build_dataset(config, progress)
         run_dir = next_version_dir(config.output_dir)
         run_dir.mkdir(parents=True)
         serialisable = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}
         (run_dir / "run.json").write_text(json.dumps({"config": serialisable, "data": str(data_yaml)}, indent=2))
         progress(
-            f"training {config.model_yaml} from scratch into {run_dir} ({config.epochs} epochs, imgsz {config.imgsz})"
+            f"training {config.model_yaml} from scratch into {run_dir} "
+            f"({config.epochs} epochs, imgsz {config.imgsz}, {config.device})"
         )
         # Built from the YAML: random initial weights, nothing downloaded.
-        model = YOLO(model_definition(config.model_yaml, run_dir), task="detect")
-        for event, callback in _progress_callbacks(progress, started).items():
-            model.add_callback(event, callback)
+        task = "segment" if config.segment else "detect"
+        model = YOLO(model_definition(config.model_yaml, run_dir), task=task)
+        _add_callbacks(model, callbacks, budget)
+        recipe = dict(SEGMENT_AUGMENTATION) if config.segment else {}
+        if config.optimizer:
+            recipe["optimizer"] = config.optimizer
+        if config.lr0 is not None:
+            recipe["lr0"] = config.lr0
         model.train(
             data=str(data_yaml),
             epochs=config.epochs,
             imgsz=config.imgsz,
             batch=config.batch,
-            device="cpu",
-            workers=0,
+            device=config.device,
+            workers=config.workers,
             seed=config.seed,
             deterministic=True,
             pretrained=False,
@@ -200,11 +339,36 @@ def train_detector(config: TrainConfig, *, resume: Path | None = None, progress:
             warmup_epochs=config.warmup_epochs,
             time=config.hours,
             verbose=False,
-            **config.extra,
+            **{**recipe, **config.extra},
         )
-    progress(f"training finished in {(time.monotonic() - started) / 60:.1f} min")
-    finalise_run(run_dir, data_yaml, config, progress=progress, train_minutes=(time.monotonic() - started) / 60)
+    minutes = (time.monotonic() - started) / 60
+    if paused:
+        progress(
+            f"paused after epoch {paused['epoch']}/{paused['epochs']} in {minutes:.1f} min; "
+            f"continue with --resume {run_dir}"
+        )
+        return run_dir
+    progress(f"training finished in {minutes:.1f} min")
+    if finalise:
+        finalise_run(run_dir, data_yaml, config, progress=progress, train_minutes=minutes)
     return run_dir
+
+
+def _add_callbacks(model, *groups: dict[str, Callable]) -> None:
+    for group in groups:
+        for event, callback in group.items():
+            model.add_callback(event, callback)
+
+
+def is_paused(run_dir: Path) -> bool:
+    """Whether a run stopped by its budget can be resumed (last.pt still holds its optimizer)."""
+    import torch
+
+    last = Path(run_dir) / "weights" / "last.pt"
+    if not last.exists():
+        return False
+    checkpoint = torch.load(last, map_location="cpu", weights_only=False)
+    return checkpoint.get("optimizer") is not None and checkpoint.get("epoch", -1) >= 0
 
 
 def finalise_run(
@@ -216,27 +380,33 @@ def finalise_run(
     weights = run_dir / "weights"
     best = weights / "best.pt" if (weights / "best.pt").exists() else weights / "last.pt"
     final = run_dir / "detector.pt"
-    shutil.copyfile(best, final)
-    strip_optimizer(final)
-    progress(f"evaluating {final} ({final.stat().st_size / 1e6:.1f} MB) on the held-out CCP photos")
+    if config.segment:
+        # served without the mask branch: same boxes, less compute (see detector_export)
+        export_detector(best, final)
+    else:
+        shutil.copyfile(best, final)
+        strip_optimizer(final)
+    split_key = "selection_ccp" if config.segment else "heldout_ccp"
+    progress(f"evaluating {final} ({final.stat().st_size / 1e6:.1f} MB) on {split_key}")
     validation = YOLO(str(final)).val(
         data=str(data_yaml),
         split="val",
         imgsz=config.imgsz,
         batch=config.batch,
-        device="cpu",
-        workers=0,
+        device=config.device,
+        workers=config.workers,
         plots=False,
         verbose=False,
         project=str(run_dir),
         name="val",
         exist_ok=True,
     )
-    instances = _label_counts(data_yaml.parent / "labels" / "val")
+    val_folder = "selection" if config.segment else "val"
+    instances = _label_counts(data_yaml.parent / "labels" / val_folder)
     per_class = {name: None for name in GARMENT_CLASSES}
     for index, ap50 in zip(validation.box.ap_class_index.tolist(), validation.box.ap50.tolist(), strict=True):
         per_class[GARMENT_CLASSES[int(index)]] = round(float(ap50), 4)
-    # The confidence where the mean F1 over classes peaks on the held-out photos: the threshold
+    # The confidence where the mean F1 over classes peaks on the validated photos: the threshold
     # that keeps most true garments while dropping most false boxes for these weights.
     f1_curve = np.asarray(validation.box.f1_curve)
     best_confidence = float(np.asarray(validation.box.px)[f1_curve.mean(0).argmax()]) if f1_curve.size else 0.25
@@ -245,8 +415,8 @@ def finalise_run(
         "weights_bytes": final.stat().st_size,
         "train_minutes": round(train_minutes, 1),
         "epochs_trained": _epochs_trained(run_dir),
-        "heldout_ccp": {
-            "images": len(list((data_yaml.parent / "images" / "val").glob("*.jpg"))),
+        split_key: {
+            "images": len(list((data_yaml.parent / "images" / val_folder).glob("*.jpg"))),
             "map50": round(float(validation.box.map50), 4),
             "map50_95": round(float(validation.box.map), 4),
             "best_f1_confidence": round(best_confidence, 3),
@@ -256,18 +426,19 @@ def finalise_run(
             "instances": instances,
         },
     }
-    if config.evaluate_flat:
+    if config.evaluate_flat and Path(config.catalog_dir).is_dir():
         metrics["flat_lay_validation"] = flat_lay_label_accuracy(
             GarmentDetector(final, imgsz=config.imgsz, confidence=best_confidence),
             config.catalog_dir,
             limit=config.limit,
         )
         metrics["flat_lay_validation"]["confidence"] = round(best_confidence, 3)
-    render_detections(
-        GarmentDetector(final, imgsz=config.imgsz, confidence=best_confidence),
-        sample_photos(config.ccp_dir, config.catalog_dir),
-        run_dir / "detections.png",
-    )
+    if Path(config.ccp_dir).is_dir() and Path(config.catalog_dir).is_dir():  # not on a GPU machine
+        render_detections(
+            GarmentDetector(final, imgsz=config.imgsz, confidence=best_confidence),
+            sample_photos(config.ccp_dir, config.catalog_dir),
+            run_dir / "detections.png",
+        )
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (run_dir / "metrics.md").write_text(metrics_markdown(metrics))
     progress(metrics_markdown(metrics))
@@ -321,9 +492,14 @@ def flat_lay_label_accuracy(detector: GarmentDetector, catalog_dir: Path, *, lim
 
 
 def metrics_markdown(metrics: dict) -> str:
-    held = metrics["heldout_ccp"]
+    split_key = "selection_ccp" if "selection_ccp" in metrics else "heldout_ccp"
+    held = metrics[split_key]
+    described = {
+        "heldout_ccp": "Held-out CCP photos: {n} (photo number divisible by 7)",
+        "selection_ccp": "CCP selection photos: {n} (number ending in 3, not divisible by 7; never trained on)",
+    }[split_key].format(n=held["images"])
     lines = [
-        f"Held-out CCP photos: {held['images']} (photo number divisible by 7), "
+        f"{described}, "
         f"mAP@0.5 {held['map50']:.3f}, mAP@0.5:0.95 {held['map50_95']:.3f}; mean F1 peaks at confidence "
         f"{held['best_f1_confidence']:.3f} (precision {held['precision_at_best_f1']:.3f}, "
         f"recall {held['recall_at_best_f1']:.3f})",

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from recommender.vision.calibration import MatchCalibration
 from recommender.vision.encoder_model import AutoencoderConfig, GarmentAutoencoder
 from recommender.vision.preprocess import resize_exact
 
@@ -108,12 +109,21 @@ class AutoencoderEncoder(_TorchEncoder):
         self.std = tuple(checkpoint["normalisation"]["std"])
         self.class_names: list[str] = list(checkpoint["class_names"])
         self.card: dict = dict(checkpoint.get("card", {}))
+        # cosine -> probability of the same kind (encoder v2); None for weights trained without it
+        self.calibration: MatchCalibration | None = (
+            MatchCalibration.from_dict(checkpoint["calibration"]) if "calibration" in checkpoint else None
+        )
 
     def _embed_tensor(self, batch: torch.Tensor) -> torch.Tensor:
         return self.model.embed(batch)
 
     def reconstruct(self, crops: Sequence[Image.Image]) -> np.ndarray:
-        """Decoder output (n, recon, recon, 3) uint8: what the bottleneck remembers of each crop."""
+        """Decoder output (n, recon, recon, 3) uint8: what the bottleneck remembers of each crop.
+
+        Raises ``ValueError`` for weights shipped without a decoder (encoder v2).
+        """
+        if self.model.decoder is None:
+            raise ValueError(f"encoder {self.version} has no decoder: it cannot reconstruct")
         with torch.inference_mode():
             batch = images_to_tensor(crops, self.input_size, self.mean, self.std)
             images = self.model.decoder(self.model.embed(batch))

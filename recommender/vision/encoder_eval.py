@@ -30,6 +30,24 @@ def list_split(dataset: str | Path, split: str) -> tuple[list[Path], list[int], 
     return paths, labels, class_names
 
 
+def limited_round_robin(paths: list[Path], labels: list[int], limit: int | None) -> tuple[list[Path], list[int]]:
+    """The first ``limit`` images taken round-robin over classes, so tiny runs see every class."""
+    if limit is None or limit >= len(paths):
+        return paths, labels
+    by_class: dict[int, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_class.setdefault(label, []).append(i)
+    chosen: list[int] = []
+    depth = 0
+    while len(chosen) < limit:
+        for label in sorted(by_class):
+            if depth < len(by_class[label]) and len(chosen) < limit:
+                chosen.append(by_class[label][depth])
+        depth += 1
+    chosen.sort()
+    return [paths[i] for i in chosen], [labels[i] for i in chosen]
+
+
 @dataclass
 class RetrievalResult:
     k: int

@@ -24,12 +24,18 @@ class AutoencoderConfig:
     embedding_dim: int = 128
     input_size: int = 112
     widths: tuple[int, ...] = (32, 64, 128, 256)
+    # Side of the decoder's thumbnail; 0 = no decoder (encoder v2 weights, whose recipe does not
+    # train one: shipping an untrained decoder would only pretend to reconstruct).
     recon_size: int = 32
     num_classes: int = 10
     # Fixed scale of the cosine classifier: logits = scale * cos(embedding, class centre).
     # 16 lets the softmax saturate for well-separated classes without exploding early.
     cosine_scale: float = 16.0
     arch: str = field(default="resae")
+    # Encoder v2 also classifies the coarse garment kind (top, outerwear, ...) with a second
+    # cosine head, so that garments the catalog has no category for still shape the space.
+    # 0 = no kind head (v1 checkpoints, which do not carry this key, load unchanged).
+    num_kinds: int = 0
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -117,8 +123,10 @@ class GarmentAutoencoder(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = ResidualEncoder(config)
-        self.decoder = Decoder(config)
+        self.decoder = Decoder(config) if config.recon_size else None
         self.class_centres = nn.Parameter(torch.randn(config.num_classes, config.embedding_dim) * 0.01)
+        if config.num_kinds:
+            self.kind_centres = nn.Parameter(torch.randn(config.num_kinds, config.embedding_dim) * 0.01)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Unit-norm embeddings, what retrieval stores."""
@@ -128,4 +136,6 @@ class GarmentAutoencoder(nn.Module):
         """(embedding, class logits, reconstruction)."""
         embedding = self.embed(x)
         logits = self.config.cosine_scale * embedding @ F.normalize(self.class_centres, dim=1).t()
+        if self.decoder is None:
+            raise ValueError("this model has no decoder (recon_size 0): use embed()")
         return embedding, logits, self.decoder(embedding)

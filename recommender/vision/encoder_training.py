@@ -33,7 +33,7 @@ from PIL import Image
 
 from fashionrec.imaging import load_image
 from recommender.vision.encoder import CHECKPOINT_FORMAT, images_to_tensor, weights_sha256
-from recommender.vision.encoder_eval import RetrievalResult, list_split, retrieval_metrics
+from recommender.vision.encoder_eval import RetrievalResult, limited_round_robin, list_split, retrieval_metrics
 from recommender.vision.encoder_model import AutoencoderConfig, GarmentAutoencoder
 from recommender.vision.preprocess import resize_exact
 
@@ -195,22 +195,8 @@ def embed_cached(model: GarmentAutoencoder, arrays: torch.Tensor, mean, std, bat
     return torch.cat(chunks).numpy()
 
 
-def _limited(paths: list[Path], labels: list[int], limit: int | None) -> tuple[list[Path], list[int]]:
-    """The first ``limit`` images taken round-robin over classes, so tiny runs see every class."""
-    if limit is None or limit >= len(paths):
-        return paths, labels
-    by_class: dict[int, list[int]] = {}
-    for i, label in enumerate(labels):
-        by_class.setdefault(label, []).append(i)
-    chosen: list[int] = []
-    depth = 0
-    while len(chosen) < limit:
-        for label in sorted(by_class):
-            if depth < len(by_class[label]) and len(chosen) < limit:
-                chosen.append(by_class[label][depth])
-        depth += 1
-    chosen.sort()
-    return [paths[i] for i in chosen], [labels[i] for i in chosen]
+# Kept under its old name for bench/retrieval.py.
+_limited = limited_round_robin
 
 
 def train(settings: TrainSettings, *, cropper: Cropper | None = None, progress: Progress = print) -> TrainResult:

@@ -22,6 +22,7 @@ from PIL import Image
 
 from fashionrec.imaging import ImageRejected, load_image
 from recommender.vision.encoder import Encoder, load_encoder
+from recommender.vision.main_garment import main_first
 from recommender.vision.preprocess import clamp_box
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,9 @@ class GarmentCrop:
 class ImageAnalysis:
     width: int
     height: int
-    garments: list[GarmentCrop]  # most confident first; never empty
+    # the main garment first (`main_garment` rule: the default a shopper means), then the others
+    # most confident first; never empty
+    garments: list[GarmentCrop]
     timings_ms: dict[str, float]  # "decode", "detect", "encode"
 
 
@@ -175,11 +178,9 @@ class VisionPipeline:
         return found
 
     def _boxes(self, image: Image.Image, detections: list) -> list[tuple[tuple[int, int, int, int], str, float, bool]]:
-        """(box, label, confidence, is_whole_image) per garment, most confident first."""
-        boxes = []
-        for detection in sorted(detections, key=lambda d: -d.confidence)[: self.max_garments]:
-            box = clamp_box(detection.box, image.width, image.height)
-            boxes.append((box, detection.label, float(detection.confidence), False))
+        """(box, label, confidence, is_whole_image) per garment: the main garment, then by confidence."""
+        found = [(clamp_box(d.box, image.width, image.height), d.label, float(d.confidence), False) for d in detections]
+        boxes = main_first(found, image.width, image.height, self.max_garments)
         if not boxes:
             boxes.append(((0, 0, image.width, image.height), WHOLE_IMAGE_LABEL, 0.0, True))
         return boxes

@@ -292,7 +292,7 @@ def test_the_api_allows_a_catalog_write_to_exactly_the_roles_admin_allows_it_to(
         assert 200 <= response.status_code < 300, (response.status_code, response.content[:300])
     else:
         assert response.status_code in (401, 403), (response.status_code, response.content[:300])
-    assert expected is (role in ("staff", "superuser"))  # the README's table, for the reader
+    assert expected is (role in ("staff", "superuser"))  # docs/admin.md's table, for the reader
 
 
 def test_a_merchandiser_granted_product_rights_by_hand_still_cannot_change_prices_or_stock(users, catalog):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
+from django.conf import settings
 from PIL import Image, ImageDraw
 
 from recommender.models import EncoderVersion, Garment
+from recommender.vision.main_garment import MAIN_KINDS
 from recommender.vision.pipeline import get_pipeline
 from tests.api.conftest import assert_error
 from tests.factories import garment_create, product_create
@@ -130,3 +133,19 @@ def test_image_query_count_is_fixed(client, indexed_catalog, django_assert_num_q
     with django_assert_num_queries(4):
         response = client.post("/api/v1/recommendations/", {"image": photo(), "k": 3}, format="multipart")
     assert response.status_code == 200
+
+
+def test_the_default_garment_of_a_street_photo_is_its_main_garment_not_the_surest_shoe(client, indexed_catalog):
+    # given a held-out street photo (CCP 0014, never trained on) where the shipped detector is surer
+    # of a shoe than of the skirt
+    street = (Path(settings.FASHIONREC_CCP_DATASET) / "photos" / "0014.jpg").read_bytes()
+
+    # when it is sent without a garment index
+    response = client.post("/api/v1/recommendations/", {"image": io.BytesIO(street)}, format="multipart")
+
+    # then the recommendations are for a garment a shopper searches for, listed first
+    assert response.status_code == 200, response.content
+    body = response.json()
+    labels = [g["label"] for g in body["garments"]]
+    assert set(labels) & MAIN_KINDS, labels
+    assert body["garment"] == 0 and labels[0] in MAIN_KINDS, labels

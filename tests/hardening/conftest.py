@@ -1,6 +1,6 @@
 """Fixtures of the hardening tests: users per role, a small indexed catalog, state fingerprints,
 and the count of fuzz cases tried per endpoint (written to ``test-artifacts/fuzz.md`` by every run;
-``bench/reports/fuzz.md`` is the committed snapshot quoted in the README).
+``bench/reports/fuzz.md`` is the committed snapshot quoted in docs/security.md).
 """
 
 from __future__ import annotations

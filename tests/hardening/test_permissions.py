@@ -7,7 +7,7 @@ and cannot escape the matrix. Each request carries a valid body, so an allowed r
 nothing written to the database or the media folder), not by validation. With session
 cookies, a write without the CSRF token is refused too.
 
-Catalog writes follow the admin's model permissions (README, "Admin and merchandisers"): a
+Catalog writes follow the admin's model permissions (docs/admin.md): a
 Merchandiser has staff status but only views products, variants and images, so every catalog
 write is refused to them, as it is to a shopper.
 """

@@ -125,6 +125,52 @@ def test_a_new_encoder_version_is_switched_to_only_once_it_covers_every_ready_im
     assert set(Garment.objects.values_list("encoder_version", flat=True)) == {"retrained-v2"}
 
 
+def street_encoder_pipeline(path) -> VisionPipeline:
+    """An encoder v2 weights file (recipe "street": kind head, match calibration), untrained and
+    tiny, loaded the way production loads weights, with the shipped detector."""
+    import torch
+
+    from recommender.vision.calibration import MatchCalibration
+    from recommender.vision.encoder import load_encoder
+    from recommender.vision.encoder_model import AutoencoderConfig, GarmentAutoencoder
+    from recommender.vision.encoder_street_training import encoder_checkpoint
+
+    config = AutoencoderConfig(input_size=32, widths=(8, 16), num_kinds=8)
+    torch.manual_seed(0)
+    model = GarmentAutoencoder(config)
+    normalisation = {"mean": [0.5] * 3, "std": [0.25] * 3, "input_size": 32, "resize": "stretch", "range": "0-1"}
+    calibration = MatchCalibration((0.0, 0.5, 1.0), (0.1, 0.4, 0.9), pairs=3)
+    checkpoint = encoder_checkpoint(model.state_dict(), config, ["a"] * 10, normalisation, {}, calibration)
+    torch.save(checkpoint, path)
+    shipped = get_pipeline()
+    return VisionPipeline(load_encoder(path), shipped.detector, max_bytes=shipped.max_bytes)
+
+
+@pytest.mark.django_db
+def test_encoder_v2_weights_are_switched_to_only_once_they_cover_every_ready_image(media_root, photos, tmp_path):
+    # given: the catalog embedded and served by the shipped encoder
+    images = stored(photos[:3])
+    ids = [image.pk for image in images]
+    ingest.product_images_ingest(image_ids=ids)
+    v1 = EncoderVersion.objects.get(is_active=True).name
+    v2 = street_encoder_pipeline(tmp_path / "encoder.pt")
+    assert v2.encoder_version.startswith("st128-") and v2.encoder_version != v1
+    # when: v2 has embedded two of the three images
+    ingest.product_images_ingest(image_ids=ids[:2], pipeline=v2)
+    # then: queries still use v1
+    assert EncoderVersion.objects.get(is_active=True).name == v1
+    # when: the last one is done
+    ingest.product_images_ingest(image_ids=ids[2:], pipeline=v2)
+    # then: v2 is active and its vectors are its own (another space, unit norm)
+    assert EncoderVersion.objects.get(is_active=True).name == v2.encoder_version
+    assert Garment.objects.filter(encoder_version=v2.encoder_version).values("image_id").distinct().count() == 3
+    first_crop = Garment.objects.filter(image_id=ids[0]).order_by("pk")
+    old = np.asarray(first_crop.filter(encoder_version=v1).first().embedding)
+    new = np.asarray(first_crop.filter(encoder_version=v2.encoder_version).first().embedding)
+    assert np.linalg.norm(new) == pytest.approx(1.0, abs=1e-3)
+    assert not np.allclose(old, new, atol=1e-2)
+
+
 @pytest.mark.django_db
 def test_the_catch_up_resends_lost_images_and_re_embeds_stale_ones(media_root, photos, settings):
     # given: one image whose task was lost an hour ago, one never sent, one of an old encoder

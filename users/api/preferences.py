@@ -91,7 +91,7 @@ class PreferencesApi(APIView):
     @extend_schema(
         operation_id="me_preferences_update",
         summary="Replace my preferences",
-        description="Boosts matching products in my recommendations (weights: README, Recommendation query).",
+        description="Boosts matching products in my recommendations (weights: docs/database.md, Score).",
         request=PreferenceInputSerializer,
         responses={
             200: PreferenceOutputSerializer,

@@ -1,4 +1,9 @@
-"""Train the garment detector: `manage.py train_detector [--epochs N] [--imgsz 320] [--limit N] [--resume]`."""
+"""Train the garment detector: `manage.py train_detector [--model M] [--epochs N] [--minutes M] [--resume]`.
+
+The street-photo recipe (issue 15, `detector_training.SEGMENT_RECIPE`): `--model yolov8n-seg.yaml --epochs 150
+--imgsz 320 --batch 16 --nominal-batch 64 --warmup-epochs 3 --optimizer AdamW --lr0 0.000769 --close-mosaic 10`,
+run in sessions of `--minutes` and continued with `--resume`.
+"""
 
 from __future__ import annotations
 
@@ -24,11 +29,29 @@ class Command(BaseCommand):
         parser.add_argument("--close-mosaic", type=int, default=3, help="last N epochs without mosaic augmentation")
         parser.add_argument("--imgsz", type=int, default=320, help="train/eval image size, multiple of 32")
         parser.add_argument("--batch", type=int, default=16)
+        parser.add_argument(
+            "--minutes",
+            type=float,
+            default=None,
+            help="budget of this invocation: stop at an epoch boundary with a resumable last.pt (schedule unchanged)",
+        )
+        parser.add_argument("--device", default="cpu", help="cpu, cuda or a CUDA index such as 0 (also on --resume)")
+        parser.add_argument("--optimizer", default=None, help="SGD, AdamW… (default: ultralytics' auto choice)")
+        parser.add_argument("--lr0", type=float, default=None, help="initial learning rate (default: the optimizer's)")
+        parser.add_argument("--patience", type=int, default=0, help="early-stopping patience in epochs (0: off)")
+        parser.add_argument(
+            "--nominal-batch", type=int, default=16, help="gradients accumulate to this many images per optimizer step"
+        )
+        parser.add_argument("--warmup-epochs", type=float, default=1.0)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
             "--model",
             default="yolov8-narrow",
-            help="yolov8-narrow (YOLOv8n at half width) or an ultralytics model YAML such as yolov8n.yaml",
+            help=(
+                "yolov8-narrow (YOLOv8n at half width), an ultralytics detection YAML such as yolov8n.yaml, "
+                "or a segmentation YAML such as yolov8n-seg.yaml (trained on CCP outlines, validated on the "
+                "selection split)"
+            ),
         )
         parser.add_argument("--flat-per-folder", type=int, default=100, help="catalog train photos per folder")
         parser.add_argument("--limit", type=int, default=None, help="at most N photos per source and split (tiny runs)")
@@ -87,9 +110,17 @@ class Command(BaseCommand):
             seed=options["seed"],
             flat_per_folder=options["flat_per_folder"],
             limit=options["limit"],
-            staff_labels=None if options["no_staff_labels"] else staff_labels(),
+            # a resumed run keeps the data it started with
+            staff_labels=None if options["no_staff_labels"] or resume else staff_labels(),
             close_mosaic=options["close_mosaic"],
             hours=options["hours"],
+            minutes=options["minutes"],
+            device=options["device"],
+            optimizer=options["optimizer"],
+            lr0=options["lr0"],
+            patience=options["patience"],
+            nominal_batch=options["nominal_batch"],
+            warmup_epochs=options["warmup_epochs"],
             evaluate_flat=not options["no_flat_eval"],
         )
 
@@ -98,6 +129,9 @@ class Command(BaseCommand):
             self.stdout.flush()
 
         run_dir = train_detector(config, resume=resume, progress=progress)
+        if not (run_dir / "detector.pt").exists():
+            self.stdout.write(self.style.SUCCESS(f"run: {run_dir} paused; continue with --resume {run_dir}"))
+            return
         self.stdout.write(self.style.SUCCESS(f"run: {run_dir}  weights: {run_dir / 'detector.pt'}"))
         if options["install"]:
             target = install_run(run_dir, Path(settings.FASHIONREC_DETECTOR_WEIGHTS).parent)

@@ -1,7 +1,14 @@
-"""Train the garment encoder: `manage.py train_encoder [--epochs N] [--image-size 112] [--limit N] ...`."""
+"""Train the garment encoder: `manage.py train_encoder [--recipe street|whole] [--epochs N] [--device cpu] ...`.
+
+Two recipes: ``street`` (encoder v2, the default: catalog photos and worn garments cropped from the
+CCP street photos, margin losses, EMA weights, model selection on a held-out selection split; see
+``recommender/vision/encoder_street_training.py``) and ``whole`` (encoder v1: the autoencoder on
+whole catalog photos, ``recommender/vision/encoder_training.py``).
+"""
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -12,11 +19,12 @@ from django.core.management.base import BaseCommand, CommandError
 
 class Command(BaseCommand):
     help = (
-        "Train the residual convolutional autoencoder on the clothing dataset's train split (CPU, minutes), "
-        "resumable from OUTPUT/checkpoint.pt; writes OUTPUT/encoder.pt (versioned), MODEL_CARD.md and metrics.json."
+        "Train the garment encoder (recipe 'street' = v2 on catalog photos + CCP worn garments, or 'whole' = v1), "
+        "resumable from OUTPUT/checkpoint.pt; writes OUTPUT/encoder.pt (versioned) and its card."
     )
 
     def add_arguments(self, parser):
+        parser.add_argument("--recipe", choices=["street", "whole"], default="street")
         parser.add_argument("--epochs", type=int, default=30)
         parser.add_argument("--image-size", type=int, default=112, help="encoder input side in pixels")
         parser.add_argument("--seed", type=int, default=0)
@@ -33,8 +41,44 @@ class Command(BaseCommand):
             help="folder for encoder.pt, MODEL_CARD.md, metrics.json and the resumable checkpoint.pt",
         )
         parser.add_argument("--limit", type=int, default=None, help="use only N train/validation images (tiny runs)")
-        parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-        parser.add_argument("--eval-every", type=int, default=10, help="measure retrieval every N epochs (0: at end)")
+        parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (street: 1, whole: 2)")
+        parser.add_argument(
+            "--eval-every", type=int, default=None, help="measure retrieval every N epochs (street: 2, whole: 10)"
+        )
+        street = parser.add_argument_group("recipe 'street' (encoder v2)")
+        street.add_argument(
+            "--ccp",
+            type=Path,
+            default=Path(settings.FASHIONREC_CCP_DATASET),
+            help="CCP street photos with pixel labels ('none': catalog photos only)",
+        )
+        street.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+        street.add_argument(
+            "--minutes", type=float, default=None, help="stop after the epoch that passes this budget (resumable)"
+        )
+        street.add_argument("--margin", type=float, default=0.15, help="CosFace margin of both cosine heads")
+        street.add_argument("--kind-weight", type=float, default=0.5, help="weight of the coarse-kind loss")
+        street.add_argument("--widths", default="32,64,128,256", help="channel widths of the residual trunk")
+        street.add_argument(
+            "--export",
+            choices=["best", "latest", "final"],
+            default=None,
+            help="only write weights + MODEL_CARD.md of the run in --output to --to: the selection split's best, "
+            "the EMA of the last finished epoch (training may go on), or the finished run's",
+        )
+        street.add_argument(
+            "--evaluate",
+            type=Path,
+            default=None,
+            metavar="WEIGHTS",
+            help="only print the selection-split figures of a weights file (v1 or v2) and exit",
+        )
+        street.add_argument(
+            "--to",
+            type=Path,
+            default=None,
+            help="where --export writes (default: OUTPUT/export/encoder.pt)",
+        )
         parser.add_argument(
             "--cache",
             type=Path,
@@ -54,6 +98,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        if options["recipe"] == "street":
+            self._street(options)
+            return
         from recommender.vision.encoder_training import TrainSettings, export_snapshot, train
 
         if options["snapshot"]:
@@ -65,7 +112,6 @@ class Command(BaseCommand):
             raise CommandError("--epochs must be at least 1")
         if not (options["dataset"] / "train").is_dir():
             raise CommandError(f"no train/ split in {options['dataset']}")
-        command = "python manage.py train_encoder " + " ".join(shlex.quote(a) for a in sys.argv[2:])
         train_settings = TrainSettings(
             dataset=options["dataset"],
             output=options["output"],
@@ -76,11 +122,11 @@ class Command(BaseCommand):
             learning_rate=options["lr"],
             recon_weight=options["recon_weight"],
             limit=options["limit"],
-            threads=options["threads"],
-            eval_every=options["eval_every"],
+            threads=options["threads"] or 2,
+            eval_every=10 if options["eval_every"] is None else options["eval_every"],
             crops=options["crops"],
             cache_dir=None if str(options["cache"]) == "none" else options["cache"],
-            command=command.strip() if sys.argv[1:2] == ["train_encoder"] else "",
+            command=_command_line(),
         )
         cropper = self._detector_cropper() if options["crops"] == "detector" else None
         try:
@@ -92,6 +138,82 @@ class Command(BaseCommand):
         if "val_precision@10" in metrics:
             summary += f" precision@10 {metrics['val_precision@10']} mAP@10 {metrics['val_map@10']}"
         self.stdout.write(self.style.SUCCESS(summary))
+
+    def _street(self, options):
+        from recommender.vision.encoder_street_training import (
+            StreetTrainSettings,
+            evaluate_weights,
+            export_weights,
+            train_street,
+        )
+
+        output = options["output"]
+        cache = None if str(options["cache"]) == "none" else options["cache"]
+        ccp = None if str(options["ccp"]) == "none" else options["ccp"]
+        if options["evaluate"]:
+            figures = evaluate_weights(
+                options["evaluate"],
+                dataset=options["dataset"],
+                ccp=ccp,
+                cache_dir=cache,
+                limit=options["limit"],
+                progress=lambda m: self.stdout.write(m),
+            )
+            self.stdout.write(json.dumps(figures))
+            return
+        if options["export"] or options["snapshot"]:
+            which = options["export"] or "latest"
+            target = options["to"] or output / "export" / "encoder.pt"
+            try:
+                version = export_weights(
+                    output,
+                    which,
+                    target,
+                    cache_dir=cache,
+                    progress=lambda m: self.stdout.write(m),
+                )
+            except FileNotFoundError as error:
+                raise CommandError(str(error)) from error
+            self.stdout.write(self.style.SUCCESS(f"{version}: {which} weights written to {target}"))
+            return
+        if options["epochs"] < 1:
+            raise CommandError("--epochs must be at least 1")
+        if not (options["dataset"] / "train").is_dir():
+            raise CommandError(f"no train/ split in {options['dataset']}")
+        if ccp is not None and not (ccp / "annotations" / "pixel-level").is_dir():
+            raise CommandError(f"no CCP pixel labels in {ccp} (pass --ccp none to train on catalog photos only)")
+        try:
+            widths = tuple(int(w) for w in options["widths"].split(","))
+        except ValueError as error:
+            raise CommandError("--widths is a comma-separated list of integers, e.g. 32,64,128,256") from error
+        train_settings = StreetTrainSettings(
+            dataset=options["dataset"],
+            ccp=ccp,
+            output=output,
+            epochs=options["epochs"],
+            image_size=options["image_size"],
+            widths=widths,
+            seed=options["seed"],
+            batch_size=options["batch_size"],
+            learning_rate=options["lr"],
+            margin=options["margin"],
+            kind_weight=options["kind_weight"],
+            limit=options["limit"],
+            threads=options["threads"] or 1,
+            device=options["device"],
+            eval_every=2 if options["eval_every"] is None else options["eval_every"],
+            minutes=options["minutes"],
+            command=_command_line(),
+            cache_dir=cache,
+        )
+        try:
+            result = train_street(train_settings, progress=lambda m: self.stdout.write(m))
+        except ValueError as error:
+            raise CommandError(str(error)) from error
+        if result.weights_path is None:
+            self.stdout.write(self.style.WARNING("stopped by --minutes; run the same command again to resume"))
+            return
+        self.stdout.write(self.style.SUCCESS(f"{result.version}: {result.weights_path} selection {result.selection}"))
 
     def _detector_cropper(self):
         from recommender.vision.detector import GarmentDetector
@@ -111,3 +233,10 @@ class Command(BaseCommand):
             return out
 
         return crop
+
+
+def _command_line() -> str:
+    """The command as typed, for the model card ("" when called from Python, e.g. in tests)."""
+    if sys.argv[1:2] != ["train_encoder"]:
+        return ""
+    return ("python manage.py train_encoder " + " ".join(shlex.quote(a) for a in sys.argv[2:])).strip()

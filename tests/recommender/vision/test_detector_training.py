@@ -1,11 +1,14 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
+from django.conf import settings
 from django.core.management import call_command
 from PIL import Image
 
 from recommender.vision.detector import GarmentDetector
+from recommender.vision.detector_training import is_paused
 from recommender.vision.taxonomy import GARMENT_CLASSES
 
 
@@ -76,3 +79,72 @@ def test_user_weights_with_foreign_class_names_are_mapped_or_kept(tiny_runs, tmp
 def test_missing_weights_fail_clearly_instead_of_downloading(tmp_path):
     with pytest.raises(FileNotFoundError):
         GarmentDetector(tmp_path / "yolov8n.pt")
+
+
+@pytest.fixture(scope="module")
+def paused_seg_run(tmp_path_factory):
+    # given a tiny segmenting run (2 photos per source and split, imgsz 64) whose one-second budget
+    # stops it after its first of two epochs (no database: staff labels are tested with tiny_runs)
+    root = tmp_path_factory.mktemp("seg-detector")
+    call_command(
+        "train_detector",
+        model="yolov8n-seg.yaml",
+        limit=2,
+        epochs=2,
+        imgsz=64,
+        batch=2,
+        minutes=1 / 60,
+        optimizer="SGD",
+        output=root / "runs",
+        cache=root / "cache",
+        no_flat_eval=True,
+        no_staff_labels=True,
+    )
+    return root / "runs" / "v001"
+
+
+def test_a_budget_stop_leaves_a_resumable_run_that_resume_finishes(paused_seg_run):
+    # then the paused run has one epoch, no final weights, and a last.pt that still holds its optimizer
+    assert len((paused_seg_run / "results.csv").read_text().strip().splitlines()) == 2  # header + epoch 1
+    assert not (paused_seg_run / "detector.pt").exists()
+    assert is_paused(paused_seg_run)
+
+    # when it is resumed without a budget
+    call_command("train_detector", resume=str(paused_seg_run), output=paused_seg_run.parent, no_flat_eval=True)
+
+    # then it ran the remaining epoch of the same schedule and was finalised on the selection split
+    assert len((paused_seg_run / "results.csv").read_text().strip().splitlines()) == 3
+    assert not is_paused(paused_seg_run)
+    metrics = json.loads((paused_seg_run / "metrics.json").read_text())
+    assert metrics["epochs_trained"] == 2
+    assert metrics["selection_ccp"]["images"] == 2
+    assert "heldout_ccp" not in metrics
+
+    # and its weights, exported without the mask branch, serve boxes through the detector
+    served = torch.load(paused_seg_run / "detector.pt", map_location="cpu", weights_only=False)["model"]
+    assert served.yaml["head"][-1][2] == "Detect"
+    detector = GarmentDetector(paused_seg_run / "detector.pt", imgsz=64, confidence=0.0)
+    assert list(detector.labels.values()) == list(GARMENT_CLASSES)
+    (detections,) = detector.detect([Image.new("RGB", (90, 120), (200, 30, 30))])
+    assert detections and all(0 <= d.box[0] < d.box[2] <= 90 for d in detections)
+
+
+def test_export_serves_the_same_boxes_without_the_mask_branch_or_optimizer(paused_seg_run, tmp_path):
+    # given the tiny segmenting run's checkpoint (with optimizer and mask head)
+    checkpoint = paused_seg_run / "weights" / "last.pt"
+    served = tmp_path / "served.pt"
+
+    # when it is exported for serving
+    call_command("export_detector", str(checkpoint), str(served))
+
+    # then the served model is a detection model without the mask branch or optimizer state
+    exported = torch.load(served, map_location="cpu", weights_only=False)
+    assert exported["optimizer"] is None and exported["ema"] is None
+    assert exported["model"].yaml["head"][-1][2] == "Detect"
+    assert not any(".proto." in key or ".cv4." in key for key in exported["model"].state_dict())
+
+    # and it finds exactly the boxes the checkpoint finds
+    photo = Image.open(sorted((Path(settings.FASHIONREC_CCP_DATASET) / "photos").iterdir())[0]).convert("RGB")
+    original = GarmentDetector(checkpoint, imgsz=64, confidence=0.0).detect([photo])
+    assert GarmentDetector(served, imgsz=64, confidence=0.0).detect([photo]) == original
+    assert original[0]

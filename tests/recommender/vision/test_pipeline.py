@@ -11,6 +11,7 @@ from recommender.vision import pipeline as pipeline_module
 from recommender.vision.detector import GarmentDetector
 from recommender.vision.encoder import load_encoder
 from recommender.vision.encoder_eval import list_split
+from recommender.vision.main_garment import main_garment_index
 from recommender.vision.pipeline import ImageAnalysis, VisionPipeline, get_pipeline, reset_pipeline
 from recommender.vision.taxonomy import GARMENT_CLASSES
 
@@ -170,7 +171,10 @@ def test_the_shipped_models_return_garments_with_boxes_and_unit_vectors():
     for analysis in analyses:
         assert isinstance(analysis, ImageAnalysis)
         assert 1 <= len(analysis.garments) <= 6
-        confidences = [g.confidence for g in analysis.garments]
+        # the main garment first, the others most confident first
+        kept = [(g.box, g.label, g.confidence) for g in analysis.garments]
+        assert main_garment_index(kept, analysis.width, analysis.height) == 0
+        confidences = [g.confidence for g in analysis.garments[1:]]
         assert confidences == sorted(confidences, reverse=True)
         for garment in analysis.garments:
             x1, y1, x2, y2 = garment.box

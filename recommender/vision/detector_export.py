@@ -1,0 +1,56 @@
+"""Turn a training checkpoint into the weights the pipeline serves: boxes only, no optimizer.
+
+A segmenting detector (`*-seg.yaml`) learns from garment outlines, but the pipeline only uses its
+boxes. Its Segment head is a Detect head (same box and class branches, same parameter names) plus
+a mask-coefficient branch and a mask-prototype network; the served copy keeps the Detect part and
+drops the rest, so inference does not pay for masks nobody reads. The boxes are identical (same
+weights, same outputs for the box and class channels); `test_detector_export` checks it.
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from datetime import datetime
+from pathlib import Path
+
+from recommender.vision import detector as _detector  # noqa: F401  (sets YOLO_OFFLINE before ultralytics loads)
+
+
+def export_detector(checkpoint: Path, output: Path) -> Path:
+    """Write `output`: the checkpoint's (EMA) model as a half-precision detection model, optimizer-free."""
+    import torch
+    from ultralytics.nn.tasks import DetectionModel, load_checkpoint
+
+    model, ckpt = load_checkpoint(str(checkpoint), device="cpu")
+    model = model.float().eval()
+    head = model.yaml["head"][-1]
+    if head[2] == "Segment":
+        definition = deepcopy(model.yaml)
+        definition["head"][-1] = [head[0], head[1], "Detect", ["nc"]]
+        served = DetectionModel(definition, ch=3, nc=model.yaml["nc"], verbose=False)
+        missing, unexpected = served.load_state_dict(model.state_dict(), strict=False)
+        if missing:
+            raise ValueError(f"{checkpoint}: the detection head lacks weights for {missing[:5]}")
+        dropped = {key.split(".")[2] for key in unexpected}
+        if not dropped <= {"cv4", "proto"}:
+            raise ValueError(f"{checkpoint}: unexpected weights outside the mask branch: {sorted(dropped)}")
+        # ultralytics picks its validator/predictor from the task recorded in the model's args
+        served.names, served.stride = model.names, model.stride
+        served.args = {**dict(getattr(model, "args", {}) or {}), "task": "detect"}
+        served.task = "detect"
+        model = served
+    output.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            "model": deepcopy(model).half(),
+            "ema": None,
+            "optimizer": None,
+            "epoch": -1,
+            "train_args": {**(ckpt or {}).get("train_args", {}), "task": getattr(model, "task", "detect")},
+            "train_metrics": (ckpt or {}).get("train_metrics", {}),
+            "date": datetime.now().astimezone().isoformat(),
+            "exported_from": str(checkpoint),
+        },
+        output,
+    )
+    return output

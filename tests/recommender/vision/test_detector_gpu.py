@@ -1,0 +1,111 @@
+"""The GPU pack and its entry point, run on CPU: a tiny two-step-per-epoch training from the pack alone."""
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from PIL import Image
+
+from recommender.vision.detector_gpu import PACK_LIMIT_BYTES, PackTooLarge, pack_detector_run
+
+REPO = Path(settings.BASE_DIR)
+
+
+@pytest.fixture(scope="module")
+def pack(tmp_path_factory):
+    # given a pack of 2 photos per source and split at imgsz 64 (wheels fetched once into the data cache)
+    root = tmp_path_factory.mktemp("gpu")
+    call_command(
+        "pack_detector_gpu",
+        output=root / "pack",
+        cache=root / "cache",
+        wheels=Path(settings.DATA_DIR) / "cache" / "gpu-wheels",
+        imgsz=64,
+        epochs=2,
+        batch=2,
+        limit=2,
+    )
+    return root / "pack"
+
+
+def test_pack_holds_resized_photos_labels_recipe_and_the_missing_wheels(pack):
+    # then the pack is one folder under the limit
+    size = sum(p.stat().st_size for p in pack.rglob("*") if p.is_file())
+    assert size < PACK_LIMIT_BYTES
+
+    # with the recipe and the wheels a PyTorch-only machine lacks, for Python 3.12
+    manifest = json.loads((pack / "pack.json").read_text())
+    assert manifest["recipe"]["model_yaml"] == "yolov8n-seg.yaml"
+    assert manifest["recipe"]["imgsz"] == 64 and manifest["recipe"]["epochs"] == 2
+    assert manifest["images"] == {"selection": 2, "train": 4}
+    wheels = sorted(p.name.split("-")[0].lower() for p in (pack / "wheels").glob("*.whl"))
+    assert wheels == ["psutil", "pyyaml", "ultralytics", "ultralytics_thop"]
+    assert any("cp312" in p.name for p in (pack / "wheels").glob("pyyaml-*.whl"))
+
+    # and photos resized to the input size, each with its label file
+    with tarfile.open(pack / "dataset.tar") as archive:
+        names = archive.getnames()
+        images = [n for n in names if n.endswith(".jpg")]
+        assert len(images) == 6
+        assert all(n.replace("/images/", "/labels/").replace(".jpg", ".txt") in names for n in images)
+        with Image.open(archive.extractfile(images[0])) as image:
+            assert max(image.size) == 64
+
+
+def test_a_pack_over_the_limit_is_refused_and_removed(pack, tmp_path):
+    # given the dataset of the pack above, unpacked
+    with tarfile.open(pack / "dataset.tar") as archive:
+        archive.extractall(tmp_path, filter="data")
+    (tmp_path / "dataset" / "data.yaml").write_text("")
+
+    # when it is packed with a 10 kB limit
+    with pytest.raises(PackTooLarge):
+        pack_detector_run(
+            tmp_path / "big",
+            data_yaml=tmp_path / "dataset" / "data.yaml",
+            wheels=[],
+            recipe={},
+            imgsz=64,
+            limit_bytes=10_000,
+        )
+
+    # then nothing half-written is left
+    assert not (tmp_path / "big").exists()
+
+
+def test_entry_point_installs_from_the_pack_and_trains_without_django(pack, tmp_path):
+    # when the entry point runs as a plain script on CPU, installing ultralytics from the pack and using
+    # the stand-ins a machine without polars and torchvision would get, first with a budget that
+    # stops it after one epoch, then resuming that run
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    command = [sys.executable, "-m", "recommender.vision.detector_gpu", "--pack", str(pack), "--out", str(out)]
+    command += ["--device", "cpu", "--workers", "0", "--force-install", "--stand-ins", "polars,torchvision"]
+    paused = subprocess.run([*command, "--minutes", "0.01"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert paused.returncode == 0, paused.stdout[-3000:] + paused.stderr[-3000:]
+    first = json.loads((out / "summary.json").read_text())
+    resume = ["--resume", first["run"], "--minutes", "10"]
+    finished = subprocess.run([*command, *resume], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+
+    # then the first call stopped after epoch 1 and the second finished the packed schedule (2 epochs of
+    # 2 steps) in the same run folder, finalised on the selection photos
+    assert (first["epochs_done"], first["finished"]) == (1, False)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["finished"] and summary["epochs_done"] == 2
+    assert summary["run"] == first["run"]
+    assert summary["stand_ins"] == ["polars", "torchvision"]
+    assert not summary["django_imported"]
+    # ultralytics came from the pack's wheel, installed under OUT
+    assert summary["ultralytics"].startswith(str(out / "site-packages"))
+    assert any(name.startswith("ultralytics-") for name in summary["installed"])
+    run = Path(summary["run"])
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["selection_ccp"]["images"] == 2
+    assert (run / "detector.pt").stat().st_size > 0
