@@ -86,8 +86,8 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 
+from catalog.filters import ProductFilters  # noqa: E402
 from recommender import queries  # noqa: E402
-from recommender.queries import RecommendFilters  # noqa: E402
 
 DIM = settings.FASHIONREC_EMBEDDING_DIM
 VERSION = "bench-synthetic"
@@ -602,7 +602,7 @@ class Query:
     product_id: int
     vector: np.ndarray
     params: dict  # API query parameters
-    filters: RecommendFilters
+    filters: ProductFilters
     mask: np.ndarray  # garments passing the filter (before excluding the query product)
 
 
@@ -668,7 +668,7 @@ def make_query(catalog: Catalog, selectivity: float, rng, query_garment: int) ->
         category_paths = tuple(sorted(p for p in catalog.category_nodes if p == node or p.startswith(node + "/")))
     from decimal import Decimal
 
-    filters = RecommendFilters(
+    filters = ProductFilters(
         category_paths=category_paths,
         brand_id=params.get("brand"),
         price_min=Decimal(params["price_min"]) if "price_min" in params else None,

@@ -56,7 +56,7 @@ def colour_histogram(image) -> np.ndarray:
 
 def analyse_split(paths, pipeline, encoder, progress_label: str):
     """Per photo: garments (embeddings, labels, whole flags), whole-image embedding, histogram."""
-    from recommender.vision.preprocess import load_image
+    from fashionrec.imaging import load_image
 
     garments, whole, histograms = [], [], []
     seconds = {"decode": 0.0, "pipeline": 0.0, "whole": 0.0}
@@ -109,7 +109,7 @@ def metrics_from_neighbours(neighbours, query_labels, index_labels, class_names,
 def draw_grid(path: Path, query_paths, index_paths, neighbours, query_labels, index_labels, rows: list[int]):
     from PIL import Image, ImageDraw
 
-    from recommender.vision.preprocess import load_image
+    from fashionrec.imaging import load_image
 
     cell, border, top_n = 120, 5, 5
     grid = Image.new("RGB", ((top_n + 1) * cell + 10, len(rows) * cell), (255, 255, 255))

@@ -176,7 +176,7 @@ def dominant_colour_of(photo_rgb: np.ndarray, pixels: np.ndarray) -> str:
 
 
 def contact_sheet(path: Path, rows: list[dict], product_photos: dict[int, Path]) -> None:
-    from recommender.vision.preprocess import load_image
+    from fashionrec.imaging import load_image
 
     cell, border, top_n = 110, 5, 5
     sheet = Image.new("RGB", ((top_n + 1) * cell + 10, len(rows) * cell), (255, 255, 255))

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from decimal import Decimal
 
 from django.core.files.storage import default_storage
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Concat
 
+from catalog.filters import ProductFilters, filters_q
 from catalog.models import Category, Product, ProductImage, ProductVariant, Season
 from catalog.models.products import ProcessingStatus
+from fashionrec.db import fetch_dicts
 
 
 def _with_card_relations(queryset: QuerySet[Product]) -> QuerySet[Product]:
@@ -29,17 +30,18 @@ def _with_card_relations(queryset: QuerySet[Product]) -> QuerySet[Product]:
 # through the ORM, about 1 ms this way). tests/api/test_product_cards.py holds both to the
 # same output.
 _CARDS_SQL = """
-SELECT p.id, p.sku, p.title, b.name, COALESCE(NULLIF(replace(c.path, '/', ' › '), ''), c.name),
-       p.category_id, p.department, p.colour, p.price::text, p.currency,
+SELECT p.id, p.sku, p.title, b.name AS brand,
+       COALESCE(NULLIF(replace(c.path, '/', ' › '), ''), c.name) AS category,
+       p.category_id, p.department, p.colour, p.price::text AS price, p.currency,
        (SELECT i.file FROM catalog_productimage i WHERE i.product_id = p.id
-        ORDER BY i.is_primary DESC, i.id LIMIT 1),
+        ORDER BY i.is_primary DESC, i.id LIMIT 1) AS primary_image_url,
        (SELECT COALESCE(json_object_agg(v.size, v.stock ORDER BY v.size), '{}')
         FROM (SELECT size, sum(stock) AS stock FROM catalog_productvariant
-              WHERE product_id = p.id GROUP BY size) v),
+              WHERE product_id = p.id GROUP BY size) v) AS stock_by_size,
        (SELECT COALESCE(json_agg(json_build_object('id', s.id, 'name', s.name)
                                  ORDER BY s.start_month, s.start_day, s.id), '[]')
         FROM catalog_product_seasons ps JOIN catalog_season s ON s.id = ps.season_id
-        WHERE ps.product_id = p.id)
+        WHERE ps.product_id = p.id) AS seasons
 FROM catalog_product p
 JOIN catalog_category c ON c.id = p.category_id
 LEFT JOIN catalog_brand b ON b.id = p.brand_id
@@ -54,26 +56,16 @@ def product_cards(ids: Iterable[int]) -> dict[int, dict]:
         return {}
     with connection.cursor() as cursor:
         cursor.execute(_CARDS_SQL, [ids])
-        rows = cursor.fetchall()
-    return {
-        row[0]: {
-            "id": row[0],
-            "sku": row[1],
-            "title": row[2],
-            "brand": row[3],
-            "category": row[4],
-            "category_id": row[5],
-            "department": row[6],
-            "colour": row[7],
-            "price": row[8],
-            "currency": row[9],
-            "primary_image_url": default_storage.url(row[10]) if row[10] else None,
-            "stock_by_size": row[11],
-            "seasons": row[12],
-            "url": f"/api/v1/products/{row[0]}/",
-        }
-        for row in rows
-    }
+        rows = fetch_dicts(cursor)
+    return {row["id"]: _card(row) for row in rows}
+
+
+def _card(row: dict) -> dict:
+    # The columns come in the card's field order; the image column holds the file name until here.
+    file = row["primary_image_url"]
+    row["primary_image_url"] = default_storage.url(file) if file else None
+    row["url"] = f"/api/v1/products/{row['id']}/"
+    return row
 
 
 def product_get(product_id: int, *, include_inactive: bool = False) -> Product | None:
@@ -81,54 +73,29 @@ def product_get(product_id: int, *, include_inactive: bool = False) -> Product |
     return _with_card_relations(queryset.filter(pk=product_id)).first()
 
 
-@dataclass(frozen=True)
-class ProductListFilters:
-    category: Category | None = None
-    brand_id: int | None = None
-    department: str | None = None
-    colour: str | None = None
-    price_min: Decimal | None = None
-    price_max: Decimal | None = None
-    in_stock: bool = False
-    sizes: tuple[str, ...] = ()
-    season_id: int | None = None
-    search: str | None = None
-    include_inactive: bool = False
-
-
-def product_list(filters: ProductListFilters) -> QuerySet[Product]:
-    """Products matching the filters, newest first; category includes its sub-categories."""
-    queryset = Product.objects.all()
-    if not filters.include_inactive:
+def product_list(
+    filters: ProductFilters, *, search: str | None = None, include_inactive: bool = False
+) -> QuerySet[Product]:
+    """Products matching the filters (``catalog.filters``; the category resolved to its subtree's
+    paths), newest first."""
+    queryset = Product.objects.filter(filters_q(filters))
+    if not include_inactive:
         queryset = queryset.filter(is_active=True)
-    if filters.category is not None:
+    if search:
         queryset = queryset.filter(
-            Q(category__path=filters.category.path) | Q(category__path__startswith=filters.category.path + "/")
-        )
-    if filters.brand_id is not None:
-        queryset = queryset.filter(brand_id=filters.brand_id)
-    if filters.department:
-        queryset = queryset.filter(department=filters.department)
-    if filters.colour:
-        queryset = queryset.filter(colour=filters.colour)
-    if filters.price_min is not None:
-        queryset = queryset.filter(price__gte=filters.price_min)
-    if filters.price_max is not None:
-        queryset = queryset.filter(price__lte=filters.price_max)
-    if filters.in_stock or filters.sizes:
-        stocked = ProductVariant.objects.filter(product=OuterRef("pk"), stock__gt=0)
-        if filters.sizes:
-            stocked = stocked.filter(size__in=filters.sizes)
-        queryset = queryset.filter(Exists(stocked))
-    if filters.season_id is not None:
-        queryset = queryset.filter(seasons__id=filters.season_id)
-    if filters.search:
-        queryset = queryset.filter(
-            Q(title__icontains=filters.search)
-            | Q(sku__icontains=filters.search)
-            | Q(brand__name__icontains=filters.search)
+            Q(title__icontains=search) | Q(sku__icontains=search) | Q(brand__name__icontains=search)
         )
     return _with_card_relations(queryset.order_by("-created_at", "-id"))
+
+
+def category_subtree_paths(category_id: int) -> tuple[str, ...]:
+    """The paths of a category and of every category below it; () when there is no such category."""
+    root = Category.objects.filter(pk=category_id).values("path")
+    return tuple(
+        Category.objects.filter(Q(path__in=Subquery(root)) | Q(path__startswith=Concat(Subquery(root), Value("/"))))
+        .order_by("path")
+        .values_list("path", flat=True)
+    )
 
 
 def category_list() -> QuerySet[Category]:

@@ -250,7 +250,7 @@ FASHIONREC_DETECTOR_CONFIDENCE = float(os.environ.get("FASHIONREC_DETECTOR_CONFI
 FASHIONREC_MAX_IMAGE_PIXELS = int(os.environ.get("FASHIONREC_MAX_IMAGE_PIXELS", 40_000_000))
 # Decoded pixels (width × height × bytes per pixel of the mode), checked from the header: a small
 # file can decode into a gigabyte. JPEGs over it are decoded at 1/2-1/8 scale, others refused
-# (recommender/vision/preprocess.py). 100 MB: a 25-megapixel RGB photo.
+# (fashionrec/imaging.py). 100 MB: a 25-megapixel RGB photo.
 FASHIONREC_MAX_DECODED_BYTES = int(os.environ.get("FASHIONREC_MAX_DECODED_BYTES", 100_000_000))
 # torch intra-op threads for the vision pipeline; 0 = min(2, CPU count) (see recommender/vision/pipeline.py).
 FASHIONREC_TORCH_THREADS = int(os.environ.get("FASHIONREC_TORCH_THREADS", 0))

@@ -3,13 +3,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from fashionrec import views
 from fashionrec.health import health
 from fashionrec.media import serve_media
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("products/<int:product_id>/", views.product_detail, name="product_detail"),
+    # The apps' routes are included by name, so this root module imports none of them.
+    path("", include("storefront.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -1,15 +1,7 @@
 from django.apps import AppConfig
 from django.db.backends.signals import connection_created
 
-
-def _search_settings_on_connect(sender, connection, **kwargs) -> None:
-    # Once per connection instead of a SET LOCAL round trip per request (recommender.queries).
-    if connection.vendor != "postgresql":
-        return
-    from recommender.queries import set_search_settings
-
-    with connection.cursor() as cursor:
-        set_search_settings(cursor)
+from catalog import hooks
 
 
 class RecommenderConfig(AppConfig):
@@ -17,4 +9,11 @@ class RecommenderConfig(AppConfig):
     verbose_name = "Recommender"
 
     def ready(self) -> None:
-        connection_created.connect(_search_settings_on_connect, dispatch_uid="recommender_search_settings")
+        # Imported here because they import models, which exist only once the registry is ready.
+        # ``tasks`` registers the task that ingest sends by name, in the web process too (eager mode).
+        from recommender import queries, tasks  # noqa: F401
+        from recommender.services import ingest
+
+        connection_created.connect(queries.search_settings_on_connect, dispatch_uid="recommender_search_settings")
+        # The catalog stores images and asks for them to be processed; the recommender does it.
+        hooks.image_processing_register(ingest.product_images_enqueue)

@@ -82,33 +82,16 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Literal
 
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 
+from catalog.filters import FILTERS, Match, ProductFilters
+from fashionrec.db import fetch_dict, fetch_dicts
+
 Plan = Literal["ann", "exact"]
-
-
-@dataclass(frozen=True)
-class RecommendFilters:
-    """Validated filter values (the API layer parses and checks them)."""
-
-    # A category and its sub-categories, as the paths of all of them (``category_subtree``, or
-    # ``QueryContext.category_paths``): equality on a list lets each path be one range of
-    # ``garment_category_price_idx`` with the price bounds inside it.
-    category_paths: tuple[str, ...] = ()
-    price_min: Decimal | None = None
-    price_max: Decimal | None = None
-    sizes: tuple[str, ...] = ()  # any of these sizes in stock
-    in_stock: bool = False  # False: no stock filter
-    department: str | None = None
-    brand_id: int | None = None
-    colour: str | None = None
-    season_id: int | None = None
-    exclude: tuple[int, ...] = ()  # product ids
 
 
 @dataclass(frozen=True)
@@ -127,6 +110,10 @@ class Weights:
     @classmethod
     def from_settings(cls) -> Weights:
         return cls(**settings.FASHIONREC_RECOMMEND_WEIGHTS)
+
+
+# The parts of the score, in the order the API lists them (columns p_<part> of the statement).
+BREAKDOWN_PARTS = ("similarity", "seasonal", "preference", "taste", "dislike", "inventory")
 
 
 @dataclass(frozen=True)
@@ -163,8 +150,10 @@ def vector_literal(vector: Sequence[float] | np.ndarray) -> str:
 # --- statement 1: resolve ids in one round trip --------------------------------------------
 
 _CONTEXT_SQL = """
-SELECT v.name, subtree.paths, cat.id IS NOT NULL, brand.ok IS NOT NULL, season.ok IS NOT NULL,
-       p.id IS NOT NULL, COALESCE(p.is_active, false), qg.embedding::text
+SELECT v.name AS encoder_version, subtree.paths AS category_paths, cat.id IS NOT NULL AS category_found,
+       brand.ok IS NOT NULL AS brand_found, season.ok IS NOT NULL AS season_found,
+       p.id IS NOT NULL AS product_found, COALESCE(p.is_active, false) AS product_active,
+       qg.embedding::text AS product_vector
 FROM (SELECT 1) AS one
 LEFT JOIN recommender_encoderversion v ON v.is_active
 LEFT JOIN catalog_category cat ON cat.id = %(category_id)s
@@ -201,67 +190,42 @@ def recommend_context(
     params = {"product_id": product_id, "category_id": category_id, "brand_id": brand_id, "season_id": season_id}
     with connection.cursor() as cursor:
         cursor.execute(_CONTEXT_SQL, params)
-        row = cursor.fetchone()
-    return QueryContext(
-        encoder_version=row[0],
-        category_paths=tuple(row[1] or ()),
-        category_found=row[2],
-        brand_found=row[3],
-        season_found=row[4],
-        product_found=row[5],
-        product_active=row[6],
-        product_vector=row[7],
-    )
+        row = fetch_dict(cursor)
+    return QueryContext(**{**row, "category_paths": tuple(row["category_paths"] or ())})
 
 
 # --- filters: constant fragments, values bound ----------------------------------------------
 
 
-def category_subtree(path: str) -> tuple[str, ...]:
-    """The paths of a category and of every category below it (for ``RecommendFilters``)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT path FROM catalog_category WHERE path = %(path)s OR starts_with(path, %(path)s || '/') "
-            "ORDER BY path",
-            {"path": path},
-        )
-        return tuple(row[0] for row in cursor.fetchall())
+# One template per kind of match (catalog.filters.Match): {column} on the garment row, {param}
+# the bound value. A category is equality on a list of paths, not a prefix LIKE: the index scans
+# one range per path with the price bounds inside it (a prefix range would read the whole subtree
+# and filter the price row by row), and the planner estimates it from the most-common values.
+_MATCH_SQL = {
+    Match.ANY_OF: "g.{column} = ANY(%({param})s::{type}[])",
+    Match.AT_LEAST: "g.{column} >= %({param})s",
+    Match.AT_MOST: "g.{column} <= %({param})s",
+    Match.OVERLAPS: "g.{column} && %({param})s::{type}[]",
+    Match.IS_TRUE: "g.{column}",
+    Match.EQUALS: "g.{column} = %({param})s",
+    Match.CONTAINS: "g.{column} @> ARRAY[%({param})s]::{type}[]",
+    Match.NONE_OF: "g.{column} <> ALL(%({param})s::{type}[])",
+}
 
 
-def _filter_sql(filters: RecommendFilters, params: dict) -> str:
+def filter_sql(filters: ProductFilters, params: dict) -> str:
+    """The WHERE condition of the filtered garments (active version first); fills ``params``."""
     clauses = ["g.encoder_version = %(version)s", "g.is_active"]
-    if filters.category_paths:
-        # Equality on a list of paths, not a prefix LIKE: the index scans one range per path with
-        # the price bounds inside it (a prefix range would read the whole subtree and filter the
-        # price row by row), and the planner estimates it from the most-common values.
-        clauses.append("g.category_path = ANY(%(category_paths)s::varchar[])")
-        params["category_paths"] = list(filters.category_paths)
-    if filters.price_min is not None:
-        clauses.append("g.price >= %(price_min)s")
-        params["price_min"] = filters.price_min
-    if filters.price_max is not None:
-        clauses.append("g.price <= %(price_max)s")
-        params["price_max"] = filters.price_max
-    if filters.sizes:
-        clauses.append("g.sizes_in_stock && %(sizes)s::varchar[]")
-        params["sizes"] = list(filters.sizes)
-    if filters.in_stock:
-        clauses.append("g.in_stock")
-    if filters.department is not None:
-        clauses.append("g.department = %(department)s")
-        params["department"] = filters.department
-    if filters.brand_id is not None:
-        clauses.append("g.brand_id = %(brand_id)s")
-        params["brand_id"] = filters.brand_id
-    if filters.colour is not None:
-        clauses.append("g.colour = %(colour)s")
-        params["colour"] = filters.colour
-    if filters.season_id is not None:
-        clauses.append("g.season_ids @> ARRAY[%(season_id)s]::bigint[]")
-        params["season_id"] = filters.season_id
-    if filters.exclude:
-        clauses.append("g.product_id <> ALL(%(exclude)s::bigint[])")
-        params["exclude"] = list(filters.exclude)
+    for product_filter in FILTERS:
+        if not filters.is_set(product_filter):
+            continue
+        clauses.append(
+            _MATCH_SQL[product_filter.match].format(
+                column=product_filter.column, param=product_filter.attribute, type=product_filter.sql_type
+            )
+        )
+        value = getattr(filters, product_filter.attribute)
+        params[product_filter.attribute] = list(value) if isinstance(value, tuple) else value
     return " AND ".join(clauses)
 
 
@@ -278,13 +242,13 @@ class Estimate:
         return self.filtered_rows / self.version_rows if self.version_rows else 1.0
 
 
-def estimate_rows(*, version: str, filters: RecommendFilters) -> Estimate:
+def estimate_rows(*, version: str, filters: ProductFilters) -> Estimate:
     """Planner estimates (no execution) of the filtered subset and of the whole version.
 
     One ``EXPLAIN`` of a ``UNION ALL`` of both counts, so one round trip gives both numbers.
     """
     params: dict = {"version": version}
-    where = _filter_sql(filters, params)
+    where = filter_sql(filters, params)
     sql = (
         "EXPLAIN (FORMAT JSON) "
         "SELECT 1 FROM recommender_garment g WHERE g.encoder_version = %(version)s AND g.is_active "
@@ -449,14 +413,14 @@ LIMIT %(k)s
 
 
 def recommend_sql(
-    *, plan: Plan, filters: RecommendFilters, params: dict, personalised: bool = True, diversified: bool = False
+    *, plan: Plan, filters: ProductFilters, params: dict, personalised: bool = True, diversified: bool = False
 ) -> str:
     """The statement text, assembled from the constant fragments above; fills ``params``.
 
     Anonymous requests leave out the preference CTE (its terms are 0) and a request without a
     per-category cap leaves out the window: less for the planner to plan on every call.
     """
-    where = _filter_sql(filters, params)
+    where = filter_sql(filters, params)
     candidates = (_CANDIDATES_ANN if plan == "ann" else _CANDIDATES_EXACT).format(where=where)
     parts = _PARTS.format(
         seasonal=_SEASONAL,
@@ -483,7 +447,7 @@ def _statement(
     *,
     vector: str,
     version: str,
-    filters: RecommendFilters,
+    filters: ProductFilters,
     k: int,
     plan: Plan,
     today: dt.date,
@@ -527,7 +491,7 @@ def recommend(
     *,
     vector: str,
     version: str,
-    filters: RecommendFilters,
+    filters: ProductFilters,
     k: int,
     plan: Plan,
     today: dt.date,
@@ -549,30 +513,23 @@ def recommend(
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
+        rows = fetch_dicts(cursor)
     return [
         RecommendRow(
-            product_id=row[0],
-            garment_id=row[1],
-            image_id=row[2],
-            category_id=row[3],
-            similarity=float(row[4]),
-            score=float(row[5]),
-            breakdown={
-                "similarity": float(row[6]),
-                "seasonal": float(row[7]),
-                "preference": float(row[8]),
-                "taste": float(row[9]),
-                "dislike": float(row[10]),
-                "inventory": float(row[11]),
-            },
+            product_id=row["product_id"],
+            garment_id=row["garment_id"],
+            image_id=row["image_id"],
+            category_id=row["category_id"],
+            similarity=float(row["similarity"]),
+            score=float(row["score"]),
+            breakdown={part: float(row[f"p_{part}"]) for part in BREAKDOWN_PARTS},
         )
         for row in rows
     ]
 
 
 def explain_recommend(
-    *, vector: str, version: str, filters: RecommendFilters, k: int, plan: Plan, today: dt.date, analyze: bool = False
+    *, vector: str, version: str, filters: ProductFilters, k: int, plan: Plan, today: dt.date, analyze: bool = False
 ) -> str:
     """The plan of the statement :func:`recommend` would run (for tests and benchmarks)."""
     sql, params = _statement(
@@ -604,3 +561,12 @@ def set_search_settings(cursor, *, ef_search: int | None = None, local: bool = F
             "local": local,
         },
     )
+
+
+def search_settings_on_connect(sender, connection, **kwargs) -> None:
+    """``connection_created`` receiver (connected in ``recommender.apps``): the settings above, once
+    per connection instead of a SET LOCAL round trip per request."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        set_search_settings(cursor)

@@ -7,35 +7,29 @@ product cards (built as JSON by PostgreSQL). The search settings come with the c
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from django.conf import settings
 from django.utils import timezone
 
+from catalog.errors import PriceRangeCrossed, ProductNotFound, UnknownFilterValue
+from catalog.filters import ProductFilters
 from catalog.selectors import product_cards
-from fashionrec.api.errors import ApiError
+from fashionrec.errors import DomainError
 from recommender import queries
-from recommender.queries import Plan, RecommendFilters, RecommendRow
+from recommender.errors import EncoderSwitching, NoActiveEncoder, NotIndexed
+from recommender.queries import Plan, RecommendRow
 
 
 @dataclass(frozen=True)
 class RecommendRequest:
-    """Validated input (ids not yet checked against the database)."""
+    """Validated input (ids not yet checked against the database, the category not yet resolved)."""
 
     k: int = 12
-    category_id: int | None = None
-    price_min: Decimal | None = None
-    price_max: Decimal | None = None
-    sizes: tuple[str, ...] = ()
-    in_stock: bool = False
-    department: str | None = None
-    brand_id: int | None = None
-    colour: str | None = None
-    season_id: int | None = None
-    exclude: tuple[int, ...] = ()
+    filters: ProductFilters = field(default_factory=ProductFilters)
     max_per_category: int | None = None
 
 
@@ -58,31 +52,18 @@ def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 2)
 
 
-def _check_ids(context: queries.QueryContext, request: RecommendRequest) -> None:
-    errors = {}
-    if request.category_id is not None and not context.category_found:
-        errors["category"] = [f"Unknown category {request.category_id}."]
-    if request.brand_id is not None and not context.brand_found:
-        errors["brand"] = [f"Unknown brand {request.brand_id}."]
-    if request.season_id is not None and not context.season_found:
-        errors["season"] = [f"Unknown season {request.season_id}."]
-    if errors:
-        first = next(iter(errors.values()))
-        raise ApiError(first[0], code="invalid", status_code=400, details=errors)
-    if request.price_min is not None and request.price_max is not None and request.price_min > request.price_max:
-        raise ApiError(
-            "price_min is greater than price_max.",
-            code="invalid",
-            details={"price_min": ["Must not exceed price_max."]},
-        )
-
-
-def _no_active_encoder() -> ApiError:
-    return ApiError(
-        "No encoder version is active yet: the catalog has not been indexed.",
-        code="no_active_encoder",
-        status_code=503,
-    )
+def _check_ids(context: queries.QueryContext, filters: ProductFilters) -> None:
+    unknown: dict[str, object] = {}
+    if filters.category_id is not None and not context.category_found:
+        unknown["category"] = filters.category_id
+    if filters.brand_id is not None and not context.brand_found:
+        unknown["brand"] = filters.brand_id
+    if filters.season_id is not None and not context.season_found:
+        unknown["season"] = filters.season_id
+    if unknown:
+        raise UnknownFilterValue(unknown)
+    if filters.price_min is not None and filters.price_max is not None and filters.price_min > filters.price_max:
+        raise PriceRangeCrossed()
 
 
 def _run(
@@ -97,16 +78,9 @@ def _run(
     timings: dict[str, float],
 ) -> RecommendationResult:
     k = min(request.k, settings.FASHIONREC_RECOMMEND_K_MAX)
-    filters = RecommendFilters(
-        category_paths=context.category_paths if request.category_id is not None else (),
-        price_min=request.price_min,
-        price_max=request.price_max,
-        sizes=request.sizes,
-        in_stock=request.in_stock,
-        department=request.department,
-        brand_id=request.brand_id,
-        colour=request.colour,
-        season_id=request.season_id,
+    filters = dataclasses.replace(
+        request.filters,
+        category_paths=context.category_paths if request.filters.category_id is not None else (),
         exclude=exclude,
     )
     start = time.perf_counter()
@@ -144,28 +118,24 @@ def recommendations_for_product(
     start = time.perf_counter()
     context = queries.recommend_context(
         product_id=product_id,
-        category_id=request.category_id,
-        brand_id=request.brand_id,
-        season_id=request.season_id,
+        category_id=request.filters.category_id,
+        brand_id=request.filters.brand_id,
+        season_id=request.filters.season_id,
     )
     timings["lookup"] = _ms(start)
     if not context.product_found or not context.product_active:
-        raise ApiError(f"Product {product_id} does not exist.", code="not_found", status_code=404)
-    _check_ids(context, request)
+        raise ProductNotFound(product_id)
+    _check_ids(context, request.filters)
     if context.encoder_version is None:
-        raise _no_active_encoder()
+        raise NoActiveEncoder()
     if context.product_vector is None:
-        raise ApiError(
-            f"Product {product_id} has no garment embeddings for the active encoder yet; try again after indexing.",
-            code="not_indexed",
-            status_code=409,
-        )
+        raise NotIndexed(product_id)
     return _run(
         vector=context.product_vector,
         version=context.encoder_version,
         request=request,
         context=context,
-        exclude=tuple(sorted({product_id, *request.exclude})),
+        exclude=tuple(sorted({product_id, *request.filters.exclude})),
         user_id=user_id,
         today=today,
         timings=timings,
@@ -185,27 +155,54 @@ def recommendations_for_vector(
     timings = dict(timings or {})
     start = time.perf_counter()
     context = queries.recommend_context(
-        category_id=request.category_id, brand_id=request.brand_id, season_id=request.season_id
+        category_id=request.filters.category_id,
+        brand_id=request.filters.brand_id,
+        season_id=request.filters.season_id,
     )
     timings["lookup"] = _ms(start)
-    _check_ids(context, request)
+    _check_ids(context, request.filters)
     if context.encoder_version is None:
-        raise _no_active_encoder()
+        raise NoActiveEncoder()
     if context.encoder_version != encoder_version:
         # Vectors of two encoders live in different spaces: comparing them would return noise.
-        raise ApiError(
-            f"The image encoder ({encoder_version}) is not the active index version "
-            f"({context.encoder_version}); the service is switching versions.",
-            code="encoder_mismatch",
-            status_code=503,
-        )
+        raise EncoderSwitching(encoder_version, context.encoder_version)
     return _run(
         vector=vector,
         version=encoder_version,
         request=request,
         context=context,
-        exclude=tuple(sorted(set(request.exclude))),
+        exclude=tuple(sorted(set(request.filters.exclude))),
         user_id=user_id,
         today=today,
         timings=timings,
     )
+
+
+def recommend_similar_rows(*, product_id: int, k: int, on: dt.date) -> tuple[list[RecommendRow], str]:
+    """What ``GET /api/v1/products/{id}/similar/`` computes (no filters, no shopper), on day ``on``.
+
+    Returns ``(rows, problem)``: rows best first, or an empty list and the sentence of the
+    domain error the API would answer with (no active encoder, the product has no garment yet,
+    the product is inactive). The admin "visually similar" panel and the rule preview both use
+    it, so they show what shoppers get.
+    """
+    try:
+        result = recommendations_for_product(product_id=product_id, request=RecommendRequest(k=k), today=on)
+    except DomainError as error:
+        return [], error.message
+    return [recommendation.row for recommendation in result.results], ""
+
+
+@dataclass(frozen=True)
+class ProductEmbedding:
+    encoder_version: str
+    vector: str  # pgvector's text form
+
+
+def product_query_embedding(*, product_id: int) -> ProductEmbedding | None:
+    """The active encoder's vector of the product's query garment (the one the similar endpoint
+    uses), or None while nothing is indexed for it. One query."""
+    context = queries.recommend_context(product_id=product_id)
+    if context.encoder_version is None or context.product_vector is None:
+        return None
+    return ProductEmbedding(encoder_version=context.encoder_version, vector=context.product_vector)

@@ -56,7 +56,7 @@ def retry_countdown(retries: int) -> float:
 
 @shared_task(
     bind=True,
-    name="recommender.product_images_process",
+    name=ingest.PROCESS_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
     max_retries=None,  # read from settings at call time, see below

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import User
+from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -82,8 +83,6 @@ class UserAdmin(DjangoUserAdmin):
     ]
 
     def get_queryset(self, request):
-        from django.db.models import Count
-
         return super().get_queryset(request).annotate(_interactions=Count("interactions"))
 
     @admin.display(description="interactions", ordering="_interactions")

@@ -1,6 +1,6 @@
-"""Django admin for the catalog, split by what people do: products and images, seasons and rules.
+"""Django admin for the catalog, split by what people do: products and their images, seasons and rules.
 
 Importing the modules registers their ``ModelAdmin`` classes.
 """
 
-from catalog.admin import images, products, rules  # noqa: F401
+from catalog.admin import products, rules  # noqa: F401

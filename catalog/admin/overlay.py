@@ -1,4 +1,4 @@
-"""An image with its garment boxes drawn over it: inline SVG, no external assets.
+"""An image with boxes drawn over it (detected garments, for one): inline SVG, no external assets.
 
 The SVG's ``viewBox`` is the image's pixel size and it is stretched over the ``<img>``, so
 boxes stored in pixels of the EXIF-oriented image land where they belong at any display
@@ -15,19 +15,6 @@ from django.utils.safestring import SafeString, mark_safe
 
 from catalog.models import ProductImage
 
-# One colour per garment class (taxonomy order); unknown labels get grey.
-LABEL_COLOURS = {
-    "top": "#e6194b",
-    "outerwear": "#3cb44b",
-    "dress": "#f58231",
-    "trousers": "#4363d8",
-    "skirt": "#911eb4",
-    "shorts": "#42d4f4",
-    "shoes": "#f032e6",
-    "hat": "#9a6324",
-    "bag": "#469990",
-}
-
 
 @dataclass(frozen=True)
 class Box:
@@ -35,20 +22,7 @@ class Box:
     label: str
     caption: str  # what the box says: "top 0.91", "#3 dress (corrected)"
     dashed: bool = False
-
-
-def garment_boxes(image: ProductImage) -> list[Box]:
-    """The image's garments as boxes, most confident first (uses a prefetched ``garments`` if present)."""
-    garments = sorted(image.garments.all(), key=lambda g: -g.confidence)
-    return [
-        Box(
-            box=(g.box_x1, g.box_y1, g.box_x2, g.box_y2),
-            label=g.label,
-            caption=f"#{g.pk} {g.label} {g.confidence:.2f}" + (" (whole image)" if g.is_whole_image else ""),
-            dashed=g.is_whole_image,
-        )
-        for g in garments
-    ]
+    colour: str = "#808080"
 
 
 def image_with_boxes(
@@ -77,13 +51,13 @@ def image_with_boxes(
                 b.box[1],
                 b.box[2] - b.box[0],
                 b.box[3] - b.box[1],
-                LABEL_COLOURS.get(b.label, "#808080"),
+                b.colour,
                 stroke,
                 SafeString(' stroke-dasharray="12 8"') if b.dashed else "",
                 b.box[0] + stroke,
                 b.box[1] + font,
                 font,
-                LABEL_COLOURS.get(b.label, "#808080"),
+                b.colour,
                 max(1, font // 6),
                 b.caption,
             )

@@ -11,11 +11,10 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.http import HttpRequest
-from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from catalog.admin.overlay import garment_boxes, image_with_boxes
+from catalog.admin.overlay import Box, image_with_boxes
 from catalog.admin.roles import is_merchandiser_only
 from catalog.errors import ProductNotFound
 from catalog.models import Brand, Category, Product, ProductImage, ProductVariant
@@ -155,29 +154,22 @@ class ProductImageInlineForm(forms.ModelForm):
 
 
 class ProductImageInline(admin.TabularInline):
+    """The product's images; the app that detects garments overrides ``boxes`` to draw them."""
+
     model = ProductImage
     form = ProductImageInlineForm
     extra = 0
-    fields = ["preview", "file", "is_primary", "status", "error", "details"]
-    readonly_fields = ["preview", "status", "error", "details"]
+    fields = ["preview", "file", "is_primary", "status", "error"]
+    readonly_fields = ["preview", "status", "error"]
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("garments")
+    def boxes(self, image: ProductImage) -> list[Box]:
+        return []
 
     @admin.display(description="garments")
     def preview(self, image: ProductImage):
         if not image.pk:
             return "—"
-        return image_with_boxes(image, garment_boxes(image), width=160)
-
-    @admin.display(description="")
-    def details(self, image: ProductImage):
-        if not image.pk:
-            return ""
-        return format_html(
-            '<a href="{}">Open: boxes and crop correction</a>',
-            reverse("admin:catalog_productimage_change", args=[image.pk]),
-        )
+        return image_with_boxes(image, self.boxes(image), width=160)
 
 
 @admin.register(Product)
@@ -292,12 +284,6 @@ class ProductAdmin(admin.ModelAdmin):
                         is_primary=False
                     )
                 image.save()
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        from catalog.admin.similar import similar_panel_context
-
-        extra_context = {**(extra_context or {}), **similar_panel_context(request, object_id)}
-        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(ProductVariant)

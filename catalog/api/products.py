@@ -2,85 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import replace
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import selectors
 from catalog.api.permissions import CatalogModelPermission, PricesAndStockReadOnlyForMerchandisers
-from catalog.errors import ProductNotFound, VariantNotFound
+from catalog.errors import CategoryNotFound, ProductNotFound, UnknownFilterValue, VariantNotFound
+from catalog.filters import LIST_PARAMETERS, filter_fields, filter_parameters, filters_from, validate_price_range
 from catalog.models import Brand, Category, Product, ProductVariant, Season
 from catalog.models.products import Colour, Department
 from catalog.services import categories as category_services
 from catalog.services import products as product_services
-from fashionrec.api.errors import ApiError
-from fashionrec.api.pagination import CappedLimitOffsetPagination
-from recommender.api import schema
-
-MAX_ID = 2**63 - 1  # bigint: a larger id would overflow in SQL instead of being "not found"
+from fashionrec.api import schema
+from fashionrec.api.fields import id_field, parse_id, plain_data
+from fashionrec.api.pagination import CappedLimitOffsetPagination, validated_paginator
 
 
-# --- input helpers shared with the recommendation endpoints ---------------------------------
+def _validate_filters(self, attrs):
+    validate_price_range(attrs)
+    return attrs
 
 
-class CommaSeparatedListField(serializers.ListField):
-    """A list given as repeated parameters, a JSON list, or one comma-separated string."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, str):
-            data = [part for part in (item.strip() for item in data.split(",")) if part]
-        elif isinstance(data, list | tuple):
-            flat = []
-            for item in data:
-                if isinstance(item, str):
-                    flat.extend(part for part in (p.strip() for p in item.split(",")) if part)
-                else:
-                    flat.append(item)
-            data = flat
-        return super().to_internal_value(data)
-
-
-def id_field(**kwargs) -> serializers.IntegerField:
-    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
-
-
-def plain_data(data, list_fields: tuple[str, ...]) -> dict:
-    """A QueryDict (query string, form) or a JSON object as a plain dict; list fields as lists."""
-    if hasattr(data, "getlist"):
-        plain = {key: data.get(key) for key in data}
-        for name in list_fields:
-            if name in data:
-                plain[name] = data.getlist(name)
-        return plain
-    if isinstance(data, Mapping):
-        return dict(data)
-    raise ApiError("Expected an object of named fields.", code="invalid")
-
-
-class ProductFilterInputSerializer(serializers.Serializer):
-    category = id_field(required=False, help_text="A category id; its sub-categories are included.")
-    brand = id_field(required=False)
-    department = serializers.ChoiceField(choices=Department.choices, required=False)
-    colour = serializers.ChoiceField(choices=Colour.choices, required=False)
-    price_min = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
-    price_max = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
-    in_stock = serializers.BooleanField(required=False, default=False)
-    sizes = CommaSeparatedListField(
-        child=serializers.CharField(max_length=16), required=False, max_length=30, default=list
-    )
-    season = id_field(required=False)
-
-    def validate(self, attrs):
-        low, high = attrs.get("price_min"), attrs.get("price_max")
-        if low is not None and high is not None and low > high:
-            raise serializers.ValidationError({"price_min": ["Must not exceed price_max."]})
-        return attrs
+# The filter fields come from their one declaration (catalog.filters); type() keeps their order.
+ProductFilterInputSerializer = type(
+    "ProductFilterInputSerializer",
+    (serializers.Serializer,),
+    {**filter_fields(recommend=False), "validate": _validate_filters, "__module__": __name__},
+)
 
 
 # --- output ---------------------------------------------------------------------------------
@@ -233,25 +186,11 @@ class VariantWriteSerializer(serializers.Serializer):
 
 
 def _product_or_404(product_id: str, *, include_inactive: bool) -> Product:
-    pk = _parse_id(product_id)
+    pk = parse_id(product_id)
     product = selectors.product_get(pk, include_inactive=include_inactive) if pk else None
     if product is None:
-        raise ApiError(f"Product {product_id} does not exist.", code="not_found", status_code=404)
+        raise ProductNotFound(product_id)
     return product
-
-
-def not_found(error: ProductNotFound | VariantNotFound) -> ApiError:
-    """A product or variant that is gone (perhaps deleted while the request ran): 404, as if it came later."""
-    return ApiError(str(error), code="not_found", status_code=status.HTTP_404_NOT_FOUND)
-
-
-def _parse_id(raw: str) -> int | None:
-    """A URL id as an int, or None when it cannot be one (answered with 404, never 500)."""
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        return None
-    return value if 1 <= value <= MAX_ID else None
 
 
 def _detail(product_id: int) -> dict:
@@ -260,15 +199,7 @@ def _detail(product_id: int) -> dict:
 
 PRODUCT_LIST_PARAMETERS = [
     OpenApiParameter("q", str, description="Search in title, SKU and brand name."),
-    OpenApiParameter("category", int, description="Category id; sub-categories included."),
-    OpenApiParameter("brand", int),
-    OpenApiParameter("department", str, enum=Department.values),
-    OpenApiParameter("colour", str, enum=Colour.values),
-    OpenApiParameter("price_min", OpenApiTypes.DECIMAL),
-    OpenApiParameter("price_max", OpenApiTypes.DECIMAL),
-    OpenApiParameter("in_stock", bool),
-    OpenApiParameter("sizes", str, description="Comma-separated, or repeated: any of them in stock."),
-    OpenApiParameter("season", int),
+    *filter_parameters(recommend=False),
     OpenApiParameter("include_inactive", bool, description="Staff only: list inactive products too."),
 ]
 
@@ -297,36 +228,24 @@ class ProductListCreateApi(APIView):
         responses={200: ProductCardSerializer(many=True), 400: schema.BAD_REQUEST},
     )
     def get(self, request: Request) -> Response:
-        data = plain_data(request.query_params, ("sizes",))
+        data = plain_data(request.query_params, LIST_PARAMETERS)
         for name in ("limit", "offset"):
             data.pop(name, None)
         params = ProductListInputSerializer(data=data)
         params.is_valid(raise_exception=True)
         values = params.validated_data
-        category = None
-        if "category" in values:
-            category = selectors.category_get(values["category"])
-            if category is None:
-                raise ApiError(
-                    f"Unknown category {values['category']}.",
-                    code="invalid",
-                    details={"category": [f"Unknown category {values['category']}."]},
-                )
-        filters = selectors.ProductListFilters(
-            category=category,
-            brand_id=values.get("brand"),
-            department=values.get("department"),
-            colour=values.get("colour"),
-            price_min=values.get("price_min"),
-            price_max=values.get("price_max"),
-            in_stock=values.get("in_stock", False),
-            sizes=tuple(values.get("sizes", ())),
-            season_id=values.get("season"),
+        filters = filters_from(values)
+        if filters.category_id is not None:
+            filters = replace(filters, category_paths=selectors.category_subtree_paths(filters.category_id))
+            if not filters.category_paths:
+                raise UnknownFilterValue({"category": filters.category_id})
+        products = selectors.product_list(
+            filters,
             search=values.get("q") or None,
             include_inactive=values.get("include_inactive", False) and request.user.is_staff,
         )
-        paginator = _validated_paginator(request)
-        page = paginator.paginate_queryset(selectors.product_list(filters), request, view=self)
+        paginator = validated_paginator(request)
+        page = paginator.paginate_queryset(products, request, view=self)
         return paginator.get_paginated_response(ProductCardSerializer(page, many=True).data)
 
     @extend_schema(
@@ -340,16 +259,6 @@ class ProductListCreateApi(APIView):
         serializer.is_valid(raise_exception=True)
         product = product_services.product_create(**serializer.validated_data)
         return Response(_detail(product.pk), status=status.HTTP_201_CREATED)
-
-
-def _validated_paginator(request: Request) -> LimitOffsetPagination:
-    # DRF silently falls back to the default for a malformed limit; we answer 400 instead, so
-    # a client learns that "limit=abc" was not understood.
-    for name in ("limit", "offset"):
-        raw = request.query_params.get(name)
-        if raw is not None and not (raw.isdigit() and len(raw) < 12):
-            raise ApiError(f"{name} must be a non-negative integer.", code="invalid", details={name: ["Invalid."]})
-    return CappedLimitOffsetPagination()
 
 
 class ProductDetailApi(APIView):
@@ -378,10 +287,7 @@ class ProductDetailApi(APIView):
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         seasons = fields.pop("seasons", None)
-        try:
-            product_services.product_update(product=product, seasons=seasons, **fields)
-        except ProductNotFound as error:
-            raise not_found(error) from None
+        product_services.product_update(product=product, seasons=seasons, **fields)
         return Response(_detail(product.pk))
 
     @extend_schema(
@@ -396,10 +302,7 @@ class ProductDetailApi(APIView):
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         seasons = fields.pop("seasons", [])
-        try:
-            product_services.product_update(product=product, seasons=seasons, **fields)
-        except ProductNotFound as error:
-            raise not_found(error) from None
+        product_services.product_update(product=product, seasons=seasons, **fields)
         return Response(_detail(product.pk))
 
     @extend_schema(
@@ -411,10 +314,7 @@ class ProductDetailApi(APIView):
     )
     def delete(self, request: Request, product_id: str) -> Response:
         product = _product_or_404(product_id, include_inactive=True)
-        try:
-            product_services.product_delete(product_id=product.pk)
-        except ProductNotFound as error:
-            raise not_found(error) from None
+        product_services.product_delete(product_id=product.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -439,20 +339,15 @@ class VariantCreateApi(APIView):
         product = _product_or_404(product_id, include_inactive=True)
         serializer = VariantWriteSerializer(data=plain_data(request.data, ()))
         serializer.is_valid(raise_exception=True)
-        try:
-            variant = product_services.variant_create(product=product, **serializer.validated_data)
-        except ProductNotFound as error:
-            raise not_found(error) from None
+        variant = product_services.variant_create(product=product, **serializer.validated_data)
         return Response(VariantOutputSerializer(variant).data, status=status.HTTP_201_CREATED)
 
 
 def _variant_or_404(product_id: str, variant_id: str) -> ProductVariant:
-    pk, vpk = _parse_id(product_id), _parse_id(variant_id)
+    pk, vpk = parse_id(product_id), parse_id(variant_id)
     variant = ProductVariant.objects.filter(pk=vpk, product_id=pk).first() if pk and vpk else None
     if variant is None:
-        raise ApiError(
-            f"Variant {variant_id} of product {product_id} does not exist.", code="not_found", status_code=404
-        )
+        raise VariantNotFound(variant_id, product_id=product_id)
     return variant
 
 
@@ -471,10 +366,7 @@ class VariantDetailApi(APIView):
         variant = _variant_or_404(product_id, variant_id)
         serializer = VariantWriteSerializer(data=plain_data(request.data, ()), partial=True)
         serializer.is_valid(raise_exception=True)
-        try:
-            variant = product_services.variant_update(variant=variant, **serializer.validated_data)
-        except VariantNotFound as error:
-            raise not_found(error) from None
+        variant = product_services.variant_update(variant=variant, **serializer.validated_data)
         return Response(VariantOutputSerializer(variant).data)
 
     @extend_schema(
@@ -559,10 +451,10 @@ class CategoryDetailApi(APIView):
 
 
 def _category_or_404(category_id: str) -> Category:
-    pk = _parse_id(category_id)
+    pk = parse_id(category_id)
     category = selectors.category_get(pk) if pk else None
     if category is None:
-        raise ApiError(f"Category {category_id} does not exist.", code="not_found", status_code=404)
+        raise CategoryNotFound(category_id)
     return category
 
 
@@ -581,7 +473,6 @@ class SeasonListApi(APIView):
 __all__ = [
     "CategoryDetailApi",
     "CategoryListApi",
-    "CommaSeparatedListField",
     "ProductCardSerializer",
     "ProductDetailApi",
     "ProductFilterInputSerializer",
@@ -589,7 +480,4 @@ __all__ = [
     "SeasonListApi",
     "VariantCreateApi",
     "VariantDetailApi",
-    "id_field",
-    "not_found",
-    "plain_data",
 ]

@@ -1,7 +1,6 @@
 from django.urls import path
 
 from catalog.api import products
-from catalog.api.images import ProductImageDetailApi, ProductImageListCreateApi
 
 # Product ids are matched as <str:...> and parsed by the views, so "abc" or an id beyond bigint
 # gets the API's 404 error body instead of Django's HTML page or a database overflow.
@@ -17,10 +16,4 @@ urlpatterns: list = [
     path("categories/", products.CategoryListApi.as_view(), name="categories"),
     path("categories/<str:category_id>/", products.CategoryDetailApi.as_view(), name="category-detail"),
     path("seasons/", products.SeasonListApi.as_view(), name="seasons"),
-    path("products/<str:product_id>/images/", ProductImageListCreateApi.as_view(), name="product-images"),
-    path(
-        "products/<str:product_id>/images/<str:image_id>/",
-        ProductImageDetailApi.as_view(),
-        name="product-image-detail",
-    ),
 ]

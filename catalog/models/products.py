@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from uuid import uuid4
+
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
@@ -151,8 +153,6 @@ IMAGES_FOLDER = "products"
 
 def product_image_upload_to(instance: ProductImage, filename: str) -> str:
     # Stored under a generated name: the client's file name never reaches the file system.
-    from uuid import uuid4
-
     return f"{IMAGES_FOLDER}/{instance.product_id or 'new'}/{uuid4().hex}.img"
 
 

@@ -31,6 +31,7 @@ from django.db import transaction
 from django.utils.text import slugify
 from PIL import Image
 
+from catalog import hooks
 from catalog.models import Brand, Category, Product, ProductImage, ProductVariant, Season
 from catalog.models.products import Colour, Department
 from catalog.models.seasons import Hemisphere
@@ -448,8 +449,6 @@ def catalog_import(
     progress: Callable[[ImportRow], None] | None = None,
 ) -> ImportSummary:
     """Create the products and images of ``rows``; skip what exists; send new images in batches."""
-    from recommender.services.ingest import product_images_enqueue
-
     batch_size = batch_size or settings.FASHIONREC_INGEST_BATCH_SIZE
     summary = ImportSummary()
     lookups = _Lookups()
@@ -459,7 +458,7 @@ def catalog_import(
 
     def flush() -> None:
         if enqueue and pending:
-            summary.batches_sent += product_images_enqueue(image_ids=pending, batch_size=batch_size)
+            summary.batches_sent += hooks.product_images_enqueue(image_ids=pending, batch_size=batch_size)
         pending.clear()
 
     for count, row in enumerate(rows):

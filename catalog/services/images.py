@@ -22,10 +22,11 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from PIL import Image
 
-from catalog.errors import ProductNotFound
+from catalog import hooks
+from catalog.errors import ImageDuplicate, ProductNotFound
 from catalog.models import Product, ProductImage
 from catalog.models.products import IMAGES_FOLDER, ProcessingStatus
-from recommender.vision.preprocess import ImageRejected, load_image
+from fashionrec.imaging import ImageRejected, load_image
 
 logger = logging.getLogger(__name__)
 
@@ -41,14 +42,6 @@ __all__ = [
     "product_image_orphan_files_sweep",
     "product_image_reprocess",
 ]
-
-
-class ImageDuplicate(Exception):
-    """The product already has an image with exactly these bytes."""
-
-    def __init__(self, existing: ProductImage) -> None:
-        super().__init__(f"Product {existing.product_id} already has this image (image {existing.pk}).")
-        self.existing = existing
 
 
 @dataclass(frozen=True)
@@ -162,9 +155,7 @@ def product_image_reprocess(*, image: ProductImage) -> ProductImage:
 
 
 def _enqueue(image_ids: list[int], *, force: bool = False) -> None:
-    from recommender.services.ingest import product_images_enqueue
-
-    product_images_enqueue(image_ids=image_ids, force=force)
+    hooks.product_images_enqueue(image_ids=image_ids, force=force)
 
 
 def _delete_stored_file(image: ProductImage) -> None:

@@ -1,7 +1,8 @@
 """Catalog writes for products and variants (the API and imports call these).
 
-Garment rows pick up every change through the database triggers of
-``recommender/0002`` (serialised per product by ``0008``), inside the same transaction.
+Rows that copy product fields for search (the garments) pick up every change through database
+triggers, inside the same transaction (serialised per product); the app that owns those rows
+installs the triggers.
 
 Concurrent writes: ``full_clean()`` checks uniqueness before the insert, so two requests with
 one SKU can both pass it; the loser's insert then violates the unique index. Each write runs

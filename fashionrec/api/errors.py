@@ -30,11 +30,13 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from fashionrec.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
+from fashionrec.imaging import ImageRejected
 from fashionrec.uploads import UploadTooLarge
 
 
 class ApiError(exceptions.APIException):
-    """Raise from services or views to answer with a specific status and code."""
+    """Raise from a view for what only the API layer knows (a malformed body); below it, domain errors."""
 
     def __init__(self, message: str, *, code: str, status_code: int = 400, details: Any = None) -> None:
         super().__init__(detail=message, code=code)
@@ -59,6 +61,19 @@ def _validation_message(details: Any) -> str:
     return "Invalid input."
 
 
+# The one mapping from domain errors (fashionrec.errors) to HTTP; the first matching kind wins.
+_DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (InvalidInput, status.HTTP_400_BAD_REQUEST),
+    (NotFound, status.HTTP_404_NOT_FOUND),
+    (Conflict, status.HTTP_409_CONFLICT),
+    (Unavailable, status.HTTP_503_SERVICE_UNAVAILABLE),
+)
+
+
+def domain_error_status(error: DomainError) -> int:
+    return next((code for kind, code in _DOMAIN_STATUS if isinstance(error, kind)), status.HTTP_400_BAD_REQUEST)
+
+
 # Lost a race that the database resolved by aborting us: the same request can succeed at once.
 _RETRYABLE_DATABASE_ERRORS = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure, pg_errors.LockNotAvailable)
 
@@ -80,6 +95,10 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         # Services turn the races they foresee into validation errors or "not found"; any other
         # constraint a concurrent write made us violate is still the client's conflict, not a 500.
         return _conflict("The change conflicts with the current state of the data.", retry_after=None)
+    if isinstance(exc, DomainError):
+        exc = ApiError(exc.message, code=exc.code, status_code=domain_error_status(exc), details=exc.details)
+    if isinstance(exc, ImageRejected):
+        exc = image_rejected_error(exc)
     if isinstance(exc, (OperationalError, InterfaceError)):
         # The database is restarting or unreachable: tell the client to come back shortly, and
         # drop broken connections so the next request reconnects by itself.
@@ -167,13 +186,12 @@ _IMAGE_REJECTION_STATUS = {
 }
 
 
-def image_rejected_error(rejected: Exception) -> ApiError:
-    """The API answer to a ``recommender.vision.preprocess.ImageRejected`` (same for every endpoint)."""
-    code = getattr(rejected, "code", "invalid_image")
+def image_rejected_error(rejected: ImageRejected) -> ApiError:
+    """The API answer to a ``fashionrec.imaging.ImageRejected`` (same for every endpoint)."""
     return ApiError(
-        getattr(rejected, "message", str(rejected)),
-        code=code,
-        status_code=_IMAGE_REJECTION_STATUS.get(code, status.HTTP_400_BAD_REQUEST),
+        rejected.message,
+        code=rejected.code,
+        status_code=_IMAGE_REJECTION_STATUS.get(rejected.code, status.HTTP_400_BAD_REQUEST),
     )
 
 

@@ -21,15 +21,18 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, DataError, IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from catalog.models import ProductImage
 from catalog.models.products import ProcessingStatus
+from fashionrec.imaging import ImageRejected
 from recommender.models import EncoderVersion, Garment, ImageIngestState
-from recommender.vision.preprocess import ImageRejected, clamp_box
+from recommender.vision.preprocess import clamp_box
 
 logger = logging.getLogger(__name__)
 
@@ -304,8 +307,6 @@ def _write(rows: dict[int, tuple[object, str]], *, version_name: str, result: In
 
 
 def _is_data_error(error: Exception) -> bool:
-    from django.db import DataError
-
     return isinstance(error, IntegrityError | DataError)
 
 
@@ -368,6 +369,12 @@ def product_images_note_pending(*, image_ids: Iterable[int], reason: str) -> Non
 # --- Enqueueing ---------------------------------------------------------------------------
 
 
+# The processing task is sent by its name: ``recommender.tasks`` imports this module, so
+# importing the task here would close a cycle. ``RecommenderConfig.ready`` imports the tasks
+# module, so the name is registered in every process (and runs in-process when eager).
+PROCESS_TASK = "recommender.product_images_process"
+
+
 def _batches(ids: list[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
@@ -380,10 +387,6 @@ def product_images_enqueue(*, image_ids: Iterable[int], force: bool = False, bat
     images stay ``pending`` and the catch-up task sends them when it is back: an upload
     never fails because the queue is down.
     """
-    from kombu.exceptions import OperationalError as BrokerError
-
-    from recommender.tasks import product_images_process
-
     ids = sorted(set(image_ids))
     batch_size = batch_size or settings.FASHIONREC_INGEST_BATCH_SIZE
     sent = 0
@@ -395,7 +398,7 @@ def product_images_enqueue(*, image_ids: Iterable[int], force: bool = False, bat
             update_fields=["enqueued_at"],
         )
         try:
-            product_images_process.apply_async(args=[batch], kwargs={"force": force}, **_publish_options())
+            current_app.signature(PROCESS_TASK, args=[batch], kwargs={"force": force}).apply_async(**_publish_options())
         except (BrokerError, OSError) as error:
             # Not sent: clear enqueued_at so the catch-up task sends them soon after the broker returns.
             ImageIngestState.objects.filter(image_id__in=batch).update(enqueued_at=None)
@@ -406,8 +409,6 @@ def product_images_enqueue(*, image_ids: Iterable[int], force: bool = False, bat
 
 
 def _publish_options() -> dict:
-    from celery import current_app
-
     if current_app.conf.task_always_eager:
         return {}
     # Fail fast when the broker is down instead of blocking the request (kombu retries ~100 s by default).

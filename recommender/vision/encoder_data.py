@@ -29,9 +29,10 @@ import numpy as np
 import scipy.io
 from PIL import Image
 
+from fashionrec.imaging import load_image
 from recommender.vision.detector_data import boxes_from_label_map, ccp_label_names, is_ccp_holdout
 from recommender.vision.encoder_eval import limited_round_robin, list_split
-from recommender.vision.preprocess import load_image, resize_exact
+from recommender.vision.preprocess import resize_exact
 from recommender.vision.taxonomy import (
     BAG,
     CATALOG_FOLDER_TO_GARMENT,

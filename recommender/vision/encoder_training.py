@@ -31,10 +31,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from fashionrec.imaging import load_image
 from recommender.vision.encoder import CHECKPOINT_FORMAT, images_to_tensor, weights_sha256
 from recommender.vision.encoder_eval import RetrievalResult, limited_round_robin, list_split, retrieval_metrics
 from recommender.vision.encoder_model import AutoencoderConfig, GarmentAutoencoder
-from recommender.vision.preprocess import load_image, resize_exact
+from recommender.vision.preprocess import resize_exact
 
 CHECKPOINT_NAME = "checkpoint.pt"
 WEIGHTS_NAME = "encoder.pt"

@@ -20,9 +20,10 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
+from fashionrec.imaging import ImageRejected, load_image
 from recommender.vision.encoder import Encoder, load_encoder
 from recommender.vision.main_garment import main_first
-from recommender.vision.preprocess import ImageRejected, clamp_box, load_image
+from recommender.vision.preprocess import clamp_box
 
 logger = logging.getLogger(__name__)
 

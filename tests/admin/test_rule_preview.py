@@ -10,8 +10,9 @@ import pytest
 from django.urls import reverse
 
 from catalog.models import SeasonalRule, SeasonalRuleChange
-from catalog.services.rules import seasonal_rule_create, seasonal_rule_next_active_day, seasonal_rule_preview
+from catalog.services.rules import seasonal_rule_create, seasonal_rule_next_active_day
 from recommender.models import EMBEDDING_DIM, EncoderVersion, Garment
+from recommender.rule_preview import seasonal_rule_preview
 from tests.factories import brand_create, category_create, image_create, product_create
 
 pytestmark = pytest.mark.django_db

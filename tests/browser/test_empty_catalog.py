@@ -2,7 +2,7 @@
 
 import pytest
 
-from fashionrec.views import IMPORT_COMMAND
+from storefront.views import IMPORT_COMMAND
 from tests.browser.conftest import validation_photos
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from django.contrib.staticfiles import finders
 
-from fashionrec.views import IMPORT_COMMAND
 from recommender.models import EncoderVersion
+from storefront.views import IMPORT_COMMAND
 from tests.factories import category_create, garment_create, image_create, product_create
 
 pytestmark = pytest.mark.django_db

@@ -13,15 +13,21 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
-from catalog.models import SeasonalRule
+from catalog.filters import ProductFilters
+from catalog.models import Category, SeasonalRule
+from catalog.selectors import category_subtree_paths
 from recommender import queries
 from recommender.models import EncoderVersion, Garment
-from recommender.queries import RecommendFilters
 from recommender.selectors import RecommendRequest, recommendations_for_product, recommendations_for_vector
 from tests.factories import brand_create, category_create, garment_create, image_create, product_create, unit_vector
 from users.models import UserPreference
 
 pytestmark = pytest.mark.django_db
+
+
+def subtree(path: str) -> tuple[str, ...]:
+    return category_subtree_paths(Category.objects.get(path=path).pk)
+
 
 VERSION = "test-v1"
 
@@ -31,8 +37,8 @@ def encoder(db):
     return EncoderVersion.objects.create(name=VERSION, is_active=True)
 
 
-def in_category(path: str) -> RecommendFilters:
-    return RecommendFilters(category_paths=queries.category_subtree(path))
+def in_category(path: str) -> ProductFilters:
+    return ProductFilters(category_paths=subtree(path))
 
 
 def near(seed: int, noise: float, base: int = 0) -> list[float]:
@@ -49,7 +55,7 @@ def set_embedding(garment: Garment, vector: list[float]) -> Garment:
     return garment
 
 
-NO_FILTERS = RecommendFilters()
+NO_FILTERS = ProductFilters()
 
 
 def run(vector, *, plan="exact", k=10, filters=NO_FILTERS, **kwargs):
@@ -114,19 +120,19 @@ def test_nearest_products_come_first_with_both_plans(catalog, plan):
         (lambda c: in_category("women"), lambda p: p.category.path.startswith("women/")),
         (lambda c: in_category("women/tops"), lambda p: p.category.path == "women/tops/t-shirts"),
         (
-            lambda c: RecommendFilters(price_min=Decimal("50"), price_max=Decimal("90")),
+            lambda c: ProductFilters(price_min=Decimal("50"), price_max=Decimal("90")),
             lambda p: Decimal("50") <= p.price <= Decimal("90"),
         ),
-        (lambda c: RecommendFilters(in_stock=True), lambda p: any(v.stock > 0 for v in p.variants.all())),
-        (lambda c: RecommendFilters(sizes=("S",)), lambda p: any(v.size == "S" and v.stock for v in p.variants.all())),
-        (lambda c: RecommendFilters(department="men"), lambda p: p.department == "men"),
-        (lambda c: RecommendFilters(brand_id=c[1].brand_id), lambda p: p.brand.name == "Nord"),
-        (lambda c: RecommendFilters(colour="red"), lambda p: p.colour == "red"),
+        (lambda c: ProductFilters(in_stock=True), lambda p: any(v.stock > 0 for v in p.variants.all())),
+        (lambda c: ProductFilters(sizes=("S",)), lambda p: any(v.size == "S" and v.stock for v in p.variants.all())),
+        (lambda c: ProductFilters(department="men"), lambda p: p.department == "men"),
+        (lambda c: ProductFilters(brand_id=c[1].brand_id), lambda p: p.brand.name == "Nord"),
+        (lambda c: ProductFilters(colour="red"), lambda p: p.colour == "red"),
         (
-            lambda c: RecommendFilters(season_id=c[0].seasons.get().pk),
+            lambda c: ProductFilters(season_id=c[0].seasons.get().pk),
             lambda p: p.seasons.filter(slug="summer").exists(),
         ),
-        (lambda c: RecommendFilters(exclude=(c[0].pk, c[1].pk)), lambda p: p.title not in ("Product",)),
+        (lambda c: ProductFilters(exclude=(c[0].pk, c[1].pk)), lambda p: p.title not in ("Product",)),
     ],
 )
 def test_filters_are_never_violated(catalog, plan, filters, check):

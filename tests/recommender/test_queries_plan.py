@@ -8,12 +8,20 @@ from decimal import Decimal
 import pytest
 from django.db import connection, transaction
 
+from catalog.filters import ProductFilters
+from catalog.models import Category
+from catalog.selectors import category_subtree_paths
 from recommender import queries
 from recommender.models import EncoderVersion
-from recommender.queries import Estimate, RecommendFilters
+from recommender.queries import Estimate
 from tests.factories import brand_create, category_create, image_create, product_create, unit_vector
 
 pytestmark = pytest.mark.django_db
+
+
+def subtree(path: str) -> tuple[str, ...]:
+    return category_subtree_paths(Category.objects.get(path=path).pk)
+
 
 VERSION = "test-v1"
 GARMENTS = 6000
@@ -86,7 +94,7 @@ def _db(db):
     """Every test here reads the module's committed catalog inside its own rolled-back transaction."""
 
 
-def plan_for(filters: RecommendFilters) -> tuple[str, str]:
+def plan_for(filters: ProductFilters) -> tuple[str, str]:
     rule = queries.choose_plan(queries.estimate_rows(version=VERSION, filters=filters))
     explained = queries.explain_recommend(
         vector=queries.vector_literal(unit_vector(0)),
@@ -100,7 +108,7 @@ def plan_for(filters: RecommendFilters) -> tuple[str, str]:
 
 
 def test_the_estimate_follows_the_statistics(big_catalog):
-    women = RecommendFilters(category_paths=queries.category_subtree("women"))
+    women = ProductFilters(category_paths=subtree("women"))
     estimate = queries.estimate_rows(version=VERSION, filters=women)
     assert estimate.version_rows == pytest.approx(GARMENTS, rel=0.05)
     assert estimate.fraction == pytest.approx(2 / 3, abs=0.1)
@@ -109,11 +117,11 @@ def test_the_estimate_follows_the_statistics(big_catalog):
 @pytest.mark.parametrize(
     "filters",
     [
-        RecommendFilters(),
-        RecommendFilters(in_stock=True),  # 90 % of rows
+        ProductFilters(),
+        ProductFilters(in_stock=True),  # 90 % of rows
         # about 55 %
-        RecommendFilters(category_paths=("women", "women/dresses", "women/tops"), price_min=Decimal("20")),
-        RecommendFilters(sizes=("M",), exclude=(1, 2, 3)),
+        ProductFilters(category_paths=("women", "women/dresses", "women/tops"), price_min=Decimal("20")),
+        ProductFilters(sizes=("M",), exclude=(1, 2, 3)),
     ],
     ids=["unfiltered", "in-stock", "category-and-price", "size"],
 )
@@ -130,8 +138,8 @@ def test_broad_filters_walk_the_hnsw_index(big_catalog, settings, filters):
 @pytest.mark.parametrize(
     "filters",
     [
-        RecommendFilters(brand_id=-1),  # replaced by a real brand holding 1/30 of the rows
-        RecommendFilters(price_min=Decimal("10"), price_max=Decimal("10.50")),  # one product: 1.7 %
+        ProductFilters(brand_id=-1),  # replaced by a real brand holding 1/30 of the rows
+        ProductFilters(price_min=Decimal("10"), price_max=Decimal("10.50")),  # one product: 1.7 %
     ],
     ids=["brand", "price-window"],
 )
@@ -140,7 +148,7 @@ def test_very_selective_filters_scan_the_subset_exactly(big_catalog, settings, f
     settings.FASHIONREC_RECOMMEND_EXACT_MAX_ROWS = 100
     settings.FASHIONREC_RECOMMEND_EXACT_FRACTION = 0.04
     if filters.brand_id == -1:
-        filters = RecommendFilters(brand_id=brand_create("Brand 7").pk)
+        filters = ProductFilters(brand_id=brand_create("Brand 7").pk)
     # when
     rule, explained = plan_for(filters)
     # then
@@ -154,15 +162,13 @@ def test_very_selective_filters_scan_the_subset_exactly(big_catalog, settings, f
 def test_a_category_filter_is_one_index_range_per_path_of_its_subtree(big_catalog, settings):
     # given: men/shoes (a third of the rows) with a price window, under the exact threshold
     settings.FASHIONREC_RECOMMEND_EXACT_MAX_ROWS = 5000
-    filters = RecommendFilters(
-        category_paths=queries.category_subtree("men"), price_min=Decimal("10"), price_max=Decimal("69")
-    )
+    filters = ProductFilters(category_paths=subtree("men"), price_min=Decimal("10"), price_max=Decimal("69"))
     # when
     rule, explained = plan_for(filters)
     # then: the subtree's paths and the price bounds are conditions of the covering index, so
     # the scan reads the matching entries only (a prefix LIKE could not bound the price)
     assert rule == "exact"
-    assert queries.category_subtree("men") == ("men", "men/shoes")
+    assert subtree("men") == ("men", "men/shoes")
     scan = next(line for line in explained.splitlines() if "Index Only Scan using" in line)
     assert "garment_category_price_idx" in scan, explained
     condition = explained.split(scan, 1)[1].splitlines()[1]
@@ -174,7 +180,7 @@ def test_the_exact_plan_finds_the_same_answer_as_a_scan_without_indexes(big_cata
     # given: a narrow filter answered both ways
     from django.db import transaction
 
-    filters = RecommendFilters(brand_id=brand_create("Brand 3").pk)
+    filters = ProductFilters(brand_id=brand_create("Brand 3").pk)
     vector = queries.vector_literal(unit_vector(0))
     common = {"vector": vector, "version": VERSION, "filters": filters, "k": 10, "today": dt.date(2026, 6, 1)}
     # when

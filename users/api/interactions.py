@@ -9,10 +9,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.api.products import id_field, plain_data
+from catalog.errors import ProductNotFound
 from catalog.models import Product
-from fashionrec.api.errors import ApiError
-from recommender.api import schema
+from fashionrec.api import schema
+from fashionrec.api.fields import id_field, plain_data
 from users.api.throttles import InteractionsThrottle
 from users.models import InteractionKind
 from users.services.interactions import interaction_record
@@ -54,7 +54,7 @@ class InteractionsApi(APIView):
         serializer.is_valid(raise_exception=True)
         product_id = serializer.validated_data["product_id"]
         if not Product.objects.filter(pk=product_id, is_active=True).exists():
-            raise ApiError(f"Product {product_id} does not exist.", code="not_found", status_code=404)
+            raise ProductNotFound(product_id)
         interaction, learned = interaction_record(
             user=request.user, product_id=product_id, kind=serializer.validated_data["kind"]
         )

@@ -9,10 +9,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.api.products import id_field, plain_data
 from catalog.models import Brand, Category
 from catalog.models.products import Colour
-from recommender.api import schema
+from fashionrec.api import schema
+from fashionrec.api.fields import id_field, plain_data
 from users.models import UserPreference
 from users.services.preferences import preference_update
 

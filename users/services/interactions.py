@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from recommender import queries
+from recommender.selectors import product_query_embedding
 from users.models import Interaction, InteractionKind, UserPreference
 
 
@@ -47,15 +47,15 @@ def interaction_record(*, user: AbstractBaseUser, product_id: int, kind: str) ->
     weight = float(settings.FASHIONREC_INTERACTION_WEIGHTS.get(kind, 0.0))
     if weight <= 0:
         return interaction, False
-    context = queries.recommend_context(product_id=product_id)
-    if context.encoder_version is None or context.product_vector is None:
+    indexed = product_query_embedding(product_id=product_id)
+    if indexed is None:
         return interaction, False  # not indexed yet: nothing to learn from
-    embedding = np.asarray(np.fromstring(context.product_vector.strip("[]"), sep=","), dtype=np.float64)
+    embedding = np.asarray(np.fromstring(indexed.vector.strip("[]"), sep=","), dtype=np.float64)
     preference, _ = UserPreference.objects.select_for_update().get_or_create(user=user)
-    if preference.encoder_version != context.encoder_version:
+    if preference.encoder_version != indexed.encoder_version:
         preference.taste_vector, preference.taste_weight = None, 0.0
         preference.dislike_vector, preference.dislike_weight = None, 0.0
-        preference.encoder_version = context.encoder_version
+        preference.encoder_version = indexed.encoder_version
     if kind == InteractionKind.DISLIKE:
         preference.dislike_vector, preference.dislike_weight = _running_mean(
             preference.dislike_vector, preference.dislike_weight, embedding, weight

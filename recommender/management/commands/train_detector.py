@@ -12,6 +12,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from recommender.services.corrections import detector_training_labels
+
 
 class Command(BaseCommand):
     help = (
@@ -138,8 +140,6 @@ class Command(BaseCommand):
 
 def staff_labels() -> dict[str, list[tuple[str, tuple[int, int, int, int]]]]:
     """The boxes staff corrected in admin, grouped by image file (kept as detector training data)."""
-    from recommender.services.corrections import detector_training_labels
-
     grouped: dict[str, list[tuple[str, tuple[int, int, int, int]]]] = {}
     for label in detector_training_labels():
         grouped.setdefault(str(label.image_path), []).append((label.label, tuple(label.box)))

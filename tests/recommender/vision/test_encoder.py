@@ -9,6 +9,7 @@ import torchvision
 from django.conf import settings
 from PIL import Image
 
+from fashionrec.imaging import load_image
 from recommender.vision.encoder import (
     AutoencoderEncoder,
     Encoder,
@@ -17,7 +18,6 @@ from recommender.vision.encoder import (
     weights_sha256,
 )
 from recommender.vision.encoder_eval import list_split
-from recommender.vision.preprocess import load_image
 
 # ae: encoder v1 (whole catalog photos), st: encoder v2 (recipe "street")
 VERSION = re.compile(r"^(ae|st)128-\d{8}-[0-9a-f]{8}$")

@@ -6,13 +6,13 @@ import pytest
 from django.conf import settings
 from PIL import Image
 
+from fashionrec.imaging import ImageRejected, load_image
 from recommender.vision import pipeline as pipeline_module
 from recommender.vision.detector import GarmentDetector
 from recommender.vision.encoder import load_encoder
 from recommender.vision.encoder_eval import list_split
 from recommender.vision.main_garment import main_garment_index
 from recommender.vision.pipeline import ImageAnalysis, VisionPipeline, get_pipeline, reset_pipeline
-from recommender.vision.preprocess import ImageRejected, load_image
 from recommender.vision.taxonomy import GARMENT_CLASSES
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from recommender.vision.preprocess import ImageRejected, clamp_box, letterbox, load_image, resize_exact
+from fashionrec.imaging import ImageRejected, load_image
+from recommender.vision.preprocess import clamp_box, letterbox, resize_exact
 
 
 def encode(image: Image.Image, fmt: str, **options) -> bytes:

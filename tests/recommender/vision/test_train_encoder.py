@@ -9,13 +9,13 @@ import torch
 from django.conf import settings
 from django.core.management import call_command
 
+from fashionrec.imaging import load_image
 from recommender.vision import encoder_street_training as street
 from recommender.vision.encoder import AutoencoderEncoder, load_encoder
 from recommender.vision.encoder_eval import list_split
 from recommender.vision.encoder_model import AutoencoderConfig, GarmentAutoencoder
 from recommender.vision.encoder_street_training import StreetTrainSettings
 from recommender.vision.encoder_training import CHECKPOINT_NAME, TrainSettings, train
-from recommender.vision.preprocess import load_image
 
 TINY = {"limit": 10, "epochs": 2, "batch_size": 10, "image_size": 48}
 

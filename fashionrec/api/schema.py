@@ -1,4 +1,4 @@
-"""OpenAPI pieces shared by the recommendation, catalog and user endpoints."""
+"""OpenAPI pieces shared by every endpoint: the error responses in the API's one error format."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``/api/v1/products/{id}/images/``: staff upload product photos and follow their processing."""
+"""``/api/v1/products/{id}/images/``: staff upload product photos and follow their processing.
+
+The catalog stores the photo (``catalog.services.images``); the answer shows the garments this
+app found in it, so the endpoint lives here."""
 
 from __future__ import annotations
 
@@ -10,10 +13,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.api.permissions import CatalogModelPermission
-from catalog.errors import ProductNotFound
+from catalog.errors import ImageNotFound, ProductNotFound
 from catalog.models import Product, ProductImage
-from catalog.services.images import ImageDuplicate, ImageRejected, product_image_create, product_image_delete
-from fashionrec.api.errors import ApiError, image_rejected_error
+from catalog.services.images import product_image_create, product_image_delete
+from fashionrec.api.fields import parse_id
 
 
 class GarmentOutputSerializer(serializers.Serializer):
@@ -54,10 +57,10 @@ class ProductImageInputSerializer(serializers.Serializer):
 
 def _product_or_404(product_id: str) -> Product:
     # The route matches any string so that "abc" or an id beyond bigint gets the API's 404 body.
-    pk = int(product_id) if product_id.isdigit() and len(product_id) < 19 else None
+    pk = parse_id(product_id)
     product = Product.objects.filter(pk=pk).first() if pk else None
     if product is None:
-        raise ApiError(f"Product {product_id} does not exist.", code="not_found", status_code=404)
+        raise ProductNotFound(product_id)
     return product
 
 
@@ -128,23 +131,13 @@ class ProductImageListCreateApi(APIView):
         product = _product_or_404(product_id)
         serializer = ProductImageInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            image = product_image_create(
-                product=product,
-                file=serializer.validated_data["image"],
-                is_primary=serializer.validated_data["is_primary"],
-            )
-        except ImageRejected as rejected:
-            raise image_rejected_error(rejected) from None
-        except ProductNotFound as error:  # deleted while the upload ran: as if the upload came later
-            raise ApiError(str(error), code="not_found", status_code=status.HTTP_404_NOT_FOUND) from None
-        except ImageDuplicate as duplicate:
-            raise ApiError(
-                str(duplicate),
-                code="duplicate_image",
-                status_code=status.HTTP_409_CONFLICT,
-                details={"image_id": duplicate.existing.pk},
-            ) from None
+        # ImageRejected (413, 415, 400), ImageDuplicate (409) and ProductNotFound (deleted while the
+        # upload ran: 404, as if the upload came later) answer through the exception handler
+        image = product_image_create(
+            product=product,
+            file=serializer.validated_data["image"],
+            is_primary=serializer.validated_data["is_primary"],
+        )
         # Re-read: with in-process processing (no broker) the image is already ready here.
         return Response(ProductImageOutputSerializer(_image_with_garments(image.pk)).data, status=201)
 
@@ -164,11 +157,9 @@ class ProductImageDetailApi(APIView):
     )
     def delete(self, request: Request, product_id: str, image_id: str) -> Response:
         product = _product_or_404(product_id)
-        pk = int(image_id) if image_id.isdigit() and len(image_id) < 19 else None
+        pk = parse_id(image_id)
         image = ProductImage.objects.filter(pk=pk, product=product).first() if pk else None
         if image is None:
-            raise ApiError(
-                f"Image {image_id} of product {product_id} does not exist.", code="not_found", status_code=404
-            )
+            raise ImageNotFound(image_id, product_id=product_id)
         product_image_delete(image=image)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from catalog.models import Product, ProductImage
-from catalog.services.rules import recommend_similar_rows
+from recommender.selectors import recommend_similar_rows
 
 SIMILAR_K = 8
 

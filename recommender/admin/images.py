@@ -1,4 +1,8 @@
-"""Product images: processing status, detected garments drawn as boxes, reprocessing, crop correction."""
+"""Product images: processing status, detected garments drawn as boxes, reprocessing, crop correction.
+
+A product image's page is about its processing, so the recommender registers it (the catalog
+never imports the recommender); images are uploaded on their product's page.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,12 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from catalog.admin.overlay import Box, garment_boxes, image_with_boxes
+from catalog.admin.overlay import Box, image_with_boxes
 from catalog.models import ProductImage
 from catalog.services.images import product_image_reprocess
+from recommender.admin.boxes import LABEL_COLOURS, garment_boxes
 from recommender.models import Garment
+from recommender.services.corrections import garment_box_validate, garment_correction_create
 from recommender.vision.taxonomy import GARMENT_CLASSES
 
 CORRECTION_PERMISSION = "recommender.add_garmentcorrection"
@@ -41,8 +47,6 @@ class GarmentCorrectionForm(forms.Form):
         )
 
     def clean(self):
-        from recommender.services.corrections import garment_box_validate
-
         data = super().clean()
         if self.errors:
             return data
@@ -102,7 +106,13 @@ class ProductImageAdmin(admin.ModelAdmin):
     def garments_drawn(self, image: ProductImage):
         boxes = garment_boxes(image)
         corrected = [
-            Box(box=c.box, label=c.label, caption=f"corrected: {c.label}", dashed=True)
+            Box(
+                box=c.box,
+                label=c.label,
+                caption=f"corrected: {c.label}",
+                dashed=True,
+                colour=LABEL_COLOURS.get(c.label, "#808080"),
+            )
             for c in image.corrections.filter(garment__isnull=True)[:20]
         ]
         return image_with_boxes(image, boxes + corrected, width=520, element_id="garment-overlay")
@@ -145,8 +155,6 @@ class ProductImageAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def correct_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        from recommender.services.corrections import garment_correction_create
-
         if not self.can_correct(request) or not self.has_view_permission(request):
             raise PermissionDenied
         # get_object answers None for an id that is not a valid primary key ("abc", "1.5"), as the
