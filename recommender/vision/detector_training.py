@@ -26,7 +26,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -275,6 +275,7 @@ def train_detector(
     budget = _budget_callbacks(config.minutes, started, paused, progress)
     if resume is not None:
         run_dir = resume
+        here = config  # this machine's data and cache folders
         recorded = json.loads((run_dir / "run.json").read_text())
         progress(f"resuming {run_dir} on {config.device}")
         machine = {"device": config.device, "minutes": config.minutes, "workers": config.workers}
@@ -285,6 +286,15 @@ def train_detector(
                 **machine,
             }
         )
+        if data_yaml is None and not Path(recorded["data"]).exists():
+            # A run committed by another session or machine: its dataset cache is not here. The
+            # dataset is a pure function of the recipe and the photos, so build it again from this
+            # machine's copies of them.
+            progress(f"{recorded['data']} is not here: building the run's dataset again")
+            data_yaml = build_dataset(
+                replace(config, ccp_dir=here.ccp_dir, catalog_dir=here.catalog_dir, cache_dir=here.cache_dir),
+                progress,
+            )
         data_yaml = Path(data_yaml or recorded["data"])
         model = YOLO(str(run_dir / "weights" / "last.pt"))
         _add_callbacks(model, callbacks, budget)

@@ -1,4 +1,5 @@
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -109,12 +110,18 @@ def test_a_budget_stop_leaves_a_resumable_run_that_resume_finishes(paused_seg_ru
     assert not (paused_seg_run / "detector.pt").exists()
     assert is_paused(paused_seg_run)
 
-    # when it is resumed without a budget
-    call_command("train_detector", resume=str(paused_seg_run), output=paused_seg_run.parent, no_flat_eval=True)
+    # when it is resumed without a budget, on a machine that lacks the run's dataset cache (a run
+    # committed by another session)
+    shutil.rmtree(paused_seg_run.parent.parent / "cache")
+    elsewhere = paused_seg_run.parent.parent / "another-cache"
+    call_command(
+        "train_detector", resume=str(paused_seg_run), output=paused_seg_run.parent, cache=elsewhere, no_flat_eval=True
+    )
 
     # then it ran the remaining epoch of the same schedule and was finalised on the selection split
     assert len((paused_seg_run / "results.csv").read_text().strip().splitlines()) == 3
     assert not is_paused(paused_seg_run)
+    assert any(elsewhere.rglob("data.yaml"))  # the dataset was built again from the photos
     metrics = json.loads((paused_seg_run / "metrics.json").read_text())
     assert metrics["epochs_trained"] == 2
     assert metrics["selection_ccp"]["images"] == 2
