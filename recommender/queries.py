@@ -166,10 +166,11 @@ LEFT JOIN LATERAL (SELECT true AS ok FROM catalog_season WHERE id = %(season_id)
 LEFT JOIN catalog_product p ON p.id = %(product_id)s
 LEFT JOIN LATERAL (
     -- the query garment of a product: primary image first, a detected garment before a
-    -- whole-image fallback, then the most confident detection
+    -- whole-image fallback, then the image's main garment (Garment.is_main: the rule of
+    -- recommender.vision.main_garment, as for a photo query), then the most confident
     SELECT g.embedding FROM recommender_garment g JOIN catalog_productimage i ON i.id = g.image_id
     WHERE g.product_id = p.id AND g.encoder_version = v.name
-    ORDER BY i.is_primary DESC, g.is_whole_image, g.confidence DESC, g.id
+    ORDER BY i.is_primary DESC, g.is_whole_image, g.is_main DESC, g.confidence DESC, g.id
     LIMIT 1
 ) qg ON true
 """

@@ -106,7 +106,7 @@ def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
     if primary is not None:
         active = EncoderVersion.objects.filter(is_active=True).values_list("name", flat=True).first()
         for index, garment in enumerate(
-            Garment.objects.filter(image=primary, encoder_version=active).order_by("-confidence", "id")
+            Garment.objects.filter(image=primary, encoder_version=active).order_by("-is_main", "-confidence", "id")
         ):
             garments.append(
                 {
@@ -115,6 +115,7 @@ def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
                     "label": garment.label,
                     "confidence": garment.confidence,
                     "is_whole_image": garment.is_whole_image,
+                    "is_main": garment.is_main,
                 }
             )
     image_info = {"width": primary.width, "height": primary.height} if primary is not None and primary.width else None

@@ -17,6 +17,7 @@ from django.db import transaction
 
 from catalog.models import ProductImage
 from recommender.models import Garment, GarmentCorrection
+from recommender.vision.main_garment import stored_main_index
 from recommender.vision.taxonomy import GARMENT_CLASSES
 
 # A corrected box is ground truth: it ranks above any detection of the same image.
@@ -87,6 +88,7 @@ def garment_correction_create(
         garment.confidence = CORRECTED_CONFIDENCE
         garment.is_whole_image = False
         garment.save()
+        image_main_garment_mark(image=image, encoder_version=pipeline.encoder_version)
         return GarmentCorrection.objects.create(
             image=image,
             garment=garment,
@@ -100,6 +102,28 @@ def garment_correction_create(
             encoder_version=pipeline.encoder_version,
             corrected_by=user if user is not None and user.is_authenticated else None,
         )
+
+
+def image_main_garment_mark(*, image: ProductImage, encoder_version: str) -> None:
+    """Flag the image's main garment again (``Garment.is_main``) after its garments changed.
+
+    A corrected label or box can change which garment is main (a "shoe" that was a skirt). The
+    rule is the pipeline's (``stored_main_index``); call it inside the transaction that changed
+    the garments.
+    """
+    garments = list(Garment.objects.filter(image=image, encoder_version=encoder_version).order_by("id"))
+    boxes = [(g.box_x1, g.box_y1, g.box_x2, g.box_y2) for g in garments]
+    width = image.width or max((box[2] for box in boxes), default=1)
+    height = image.height or max((box[3] for box in boxes), default=1)
+    index = stored_main_index(
+        [(box, g.label, g.confidence, g.is_whole_image) for box, g in zip(boxes, garments, strict=True)],
+        width,
+        height,
+    )
+    main_id = garments[index].pk if index is not None else None
+    Garment.objects.filter(image=image, encoder_version=encoder_version).exclude(pk=main_id).update(is_main=False)
+    if main_id is not None:
+        Garment.objects.filter(pk=main_id).update(is_main=True)
 
 
 @dataclass(frozen=True)

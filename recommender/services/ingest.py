@@ -266,7 +266,9 @@ def _claim(ids: list[int], *, version_name: str, force: bool, result: IngestResu
 
 def _garment_rows(image: ProductImage, analysis, version_name: str) -> list[Garment]:
     garments = []
-    for crop in analysis.garments:
+    # The pipeline lists the main garment first (recommender.vision.main_garment): it is the
+    # image's main garment, the one the product query uses.
+    for position, crop in enumerate(analysis.garments):
         x1, y1, x2, y2 = clamp_box(crop.box, analysis.width, analysis.height)
         garments.append(
             Garment(
@@ -281,6 +283,7 @@ def _garment_rows(image: ProductImage, analysis, version_name: str) -> list[Garm
                 label=crop.label,
                 confidence=min(max(float(crop.confidence), 0.0), 1.0),
                 is_whole_image=bool(crop.is_whole_image),
+                is_main=position == 0,
             )
         )
     return garments

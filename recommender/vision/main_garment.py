@@ -70,3 +70,20 @@ def main_first(garments: Sequence[tuple], width: int, height: int, limit: int) -
     main = main_garment_index([(g[0], g[1], g[2]) for g in rest], width, height)
     chosen = [rest.pop(main)] if main is not None and limit > 0 else []
     return chosen + sorted(rest, key=lambda g: -g[2])[: max(0, limit - len(chosen))]
+
+
+def stored_main_index(
+    garments: Sequence[tuple[Sequence[float], str, float, bool]], width: int, height: int
+) -> int | None:
+    """The main garment among stored (box, label, confidence, is_whole_image) rows of one image.
+
+    The same rule as :func:`main_garment_index` over the detected garments; a whole-image
+    fallback is the main garment only of an image with no detected garment (what the pipeline
+    stores then). Used where garments are stored after the fact: the backfill migration and a
+    staff correction, which can change the image's main garment.
+    """
+    detected = [i for i, g in enumerate(garments) if not g[3]]
+    if not detected:
+        return 0 if garments else None
+    chosen = main_garment_index([(garments[i][0], garments[i][1], garments[i][2]) for i in detected], width, height)
+    return detected[chosen]  # type: ignore[index]
