@@ -152,6 +152,33 @@ def recommendations_for_vector(
     timings: dict[str, float] | None = None,
 ) -> RecommendationResult:
     """Products nearest to an embedding computed by ``encoder_version`` (an uploaded photo)."""
+    (result,) = recommendations_for_vectors(
+        vectors=[vector],
+        encoder_version=encoder_version,
+        request=request,
+        user_id=user_id,
+        today=today,
+        timings=timings,
+    )
+    return result
+
+
+def recommendations_for_vectors(
+    *,
+    vectors: list[str],
+    encoder_version: str,
+    request: RecommendRequest,
+    user_id: int | None = None,
+    today: dt.date | None = None,
+    timings: dict[str, float] | None = None,
+) -> list[RecommendationResult]:
+    """``recommendations_for_vector`` for each of several embeddings (every garment of a photo).
+
+    The filters are the same for all, so the context and the planner's estimate are read once;
+    then one recommend statement per vector, and the product cards of all results in one
+    query: 3 + len(vectors) round trips. Each result carries the shared timings, its own
+    ``query`` time, and the shared ``hydrate`` time.
+    """
     timings = dict(timings or {})
     start = time.perf_counter()
     context = queries.recommend_context(
@@ -159,23 +186,52 @@ def recommendations_for_vector(
         brand_id=request.filters.brand_id,
         season_id=request.filters.season_id,
     )
-    timings["lookup"] = _ms(start)
     _check_ids(context, request.filters)
     if context.encoder_version is None:
         raise NoActiveEncoder()
     if context.encoder_version != encoder_version:
         # Vectors of two encoders live in different spaces: comparing them would return noise.
         raise EncoderSwitching(encoder_version, context.encoder_version)
-    return _run(
-        vector=vector,
-        version=encoder_version,
-        request=request,
-        context=context,
+    k = min(request.k, settings.FASHIONREC_RECOMMEND_K_MAX)
+    filters = dataclasses.replace(
+        request.filters,
+        category_paths=context.category_paths if request.filters.category_id is not None else (),
         exclude=tuple(sorted(set(request.filters.exclude))),
-        user_id=user_id,
-        today=today,
-        timings=timings,
     )
+    estimate = queries.estimate_rows(version=encoder_version, filters=filters)
+    plan = queries.choose_plan(estimate)
+    timings["lookup"] = _ms(start)  # the context and the planner's estimate, shared by all vectors
+    per_vector: list[tuple[list[RecommendRow], float]] = []
+    for vector in vectors:
+        start = time.perf_counter()
+        rows = queries.recommend(
+            vector=vector,
+            version=encoder_version,
+            filters=filters,
+            k=k,
+            plan=plan,
+            today=today or timezone.localdate(),
+            user_id=user_id,
+            max_per_category=(
+                request.max_per_category
+                if request.max_per_category is not None
+                else settings.FASHIONREC_RECOMMEND_MAX_PER_CATEGORY
+            ),
+        )
+        per_vector.append((rows, _ms(start)))
+    start = time.perf_counter()
+    cards = product_cards(row.product_id for rows, _ in per_vector for row in rows)
+    hydrate_ms = _ms(start)
+    return [
+        RecommendationResult(
+            results=[Recommendation(row=row, card=cards[row.product_id]) for row in rows if row.product_id in cards],
+            plan=plan,
+            estimated_rows=estimate.filtered_rows,
+            k=k,
+            timings_ms={**timings, "query": query_ms, "hydrate": hydrate_ms},
+        )
+        for rows, query_ms in per_vector
+    ]
 
 
 def recommend_similar_rows(*, product_id: int, k: int, on: dt.date) -> tuple[list[RecommendRow], str]:

@@ -45,6 +45,9 @@ class DetectedGarmentSerializer(serializers.Serializer):
     label = serializers.CharField(source="crop.label")
     confidence = RoundedFloatField(places=4, source="crop.confidence")
     is_whole_image = serializers.BooleanField(source="crop.is_whole_image")
+    is_main = serializers.BooleanField(
+        help_text="The main garment (chosen by prominence: kind, size, centrality): the default, listed first."
+    )
 
 
 # Reads recommender.selectors.Recommendation.
@@ -59,6 +62,11 @@ class RecommendationSerializer(serializers.Serializer):
         source="row.breakdown",
         help_text="similarity, seasonal, preference, taste, dislike (≤ 0), inventory: weighted parts.",
     )
+
+
+# Reads {"index": n, "crop": GarmentCrop, "is_main": bool, "results": [Recommendation]}.
+class GarmentRecommendationsSerializer(DetectedGarmentSerializer):
+    results = RecommendationSerializer(many=True, help_text="This garment's top k, the request's filters applied.")
 
 
 class RecommendationQuerySerializer(serializers.Serializer):
@@ -80,6 +88,11 @@ class RecommendationsSerializer(serializers.Serializer):
     garments = DetectedGarmentSerializer(many=True)
     garment = serializers.IntegerField(allow_null=True)
     results = RecommendationSerializer(many=True)
+    results_by_garment = GarmentRecommendationsSerializer(
+        many=True,
+        help_text="Only with garments=all (empty otherwise): every detected garment with its own results, "
+        "the main garment first.",
+    )
     timings_ms = serializers.DictField(
         child=serializers.FloatField(), help_text="decode, detect, encode, lookup, query, hydrate, total"
     )

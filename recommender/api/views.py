@@ -33,6 +33,10 @@ if TYPE_CHECKING:  # the pipeline module loads torch: only when a photo is first
 logger = logging.getLogger(__name__)
 
 
+# garments=all: results for every detected garment in one call.
+ALL_GARMENTS = "all"
+
+
 class RecommendFilterInputSerializer(ProductFilterInputSerializer):
     k = serializers.IntegerField(
         min_value=1,
@@ -52,13 +56,21 @@ class RecommendationsInputSerializer(RecommendFilterInputSerializer):
     garment = serializers.IntegerField(
         min_value=0, max_value=1000, required=False, help_text="Index into the detected garments (default 0)."
     )
+    garments = serializers.ChoiceField(
+        choices=[ALL_GARMENTS],
+        required=False,
+        help_text="`all`: results for every detected garment of the photo (`results_by_garment`), the main "
+        "garment first, each with its own top k and the same filters; `garment` then says whose list "
+        "`results` repeats (default 0, the main garment).",
+    )
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
         if ("image" in attrs) == ("product_id" in attrs):
             raise serializers.ValidationError({"non_field_errors": ["Send exactly one of image or product_id."]})
-        if "garment" in attrs and "image" not in attrs:
-            raise serializers.ValidationError({"garment": ["Only meaningful with an image."]})
+        for name in ("garment", "garments"):
+            if name in attrs and "image" not in attrs:
+                raise serializers.ValidationError({name: ["Only meaningful with an image."]})
         return attrs
 
 
@@ -82,6 +94,7 @@ def _body(
     started: float,
     analysis: ImageAnalysis | None = None,
     garment: int | None = None,
+    per_garment: list[selectors.RecommendationResult] | None = None,
 ) -> dict:
     timings = dict(result.timings_ms)
     timings["total"] = round((time.perf_counter() - started) * 1000, 2)
@@ -95,12 +108,23 @@ def _body(
                 "estimated_rows": result.estimated_rows,
             },
             "image": analysis,
-            "garments": [{"index": n, "crop": crop} for n, crop in enumerate(analysis.garments)] if analysis else [],
+            "garments": _detected(analysis),
             "garment": garment,
             "results": result.results,
+            "results_by_garment": [
+                {**detected, "results": garment_result.results}
+                for detected, garment_result in zip(_detected(analysis), per_garment or [], strict=False)
+            ],
             "timings_ms": timings,
         }
     ).data
+
+
+def _detected(analysis: ImageAnalysis | None) -> list[dict]:
+    # The pipeline lists the main garment first (recommender.vision.main_garment).
+    if analysis is None:
+        return []
+    return [{"index": n, "crop": crop, "is_main": n == 0} for n, crop in enumerate(analysis.garments)]
 
 
 # --- OpenAPI --------------------------------------------------------------------------------
@@ -131,6 +155,7 @@ _EXAMPLE = OpenApiExample(
             "image": None,
             "garments": [],
             "garment": None,
+            "results_by_garment": [],
             "results": [
                 selectors.Recommendation(
                     row=queries.RecommendRow(
@@ -186,7 +211,9 @@ class RecommendationsApi(APIView):
             "Send a photo (multipart field `image`) or a `product_id` (JSON or form), plus optional "
             "filters and `k`. For a photo, the detected garments are returned and the recommendations "
             "are for `garment` (default 0: the main garment, chosen by prominence: kind, size and "
-            "centrality). Anonymous callers are throttled."
+            "centrality). With `garments=all`, `results_by_garment` holds every detected garment with "
+            "its own top k (the same filters for each), the main garment first; `results` stays the "
+            "main garment's. Anonymous callers are throttled."
         ),
         request={
             "multipart/form-data": RecommendationsInputSerializer,
@@ -214,19 +241,46 @@ class RecommendationsApi(APIView):
             raise ImageRejected("too_large", f"The image is larger than {settings.FASHIONREC_MAX_UPLOAD_BYTES} bytes.")
         pipeline = _pipeline()
         analysis = pipeline.analyse(upload.read())
+        timings = {name: round(value, 2) for name, value in analysis.timings_ms.items()}
         index = values.get("garment", 0)
         if index >= len(analysis.garments):
             raise GarmentNotDetected(index, len(analysis.garments))
+        if values.get("garments") == ALL_GARMENTS:
+            body = self._every_garment(request, analysis, pipeline, recommend_request, timings, started, index)
+            return Response(body)
         crop = analysis.garments[index]
         result = selectors.recommendations_for_vector(
             vector=queries.vector_literal(crop.embedding),
             encoder_version=pipeline.encoder_version,
             request=recommend_request,
             user_id=_user_id(request),
-            timings={name: round(value, 2) for name, value in analysis.timings_ms.items()},
+            timings=timings,
         )
         body = _body(result, kind="image", product_id=None, started=started, analysis=analysis, garment=index)
         return Response(body)
+
+    def _every_garment(
+        self, request: Request, analysis, pipeline, recommend_request, timings, started, index: int
+    ) -> dict:
+        """garments=all: one result list per detected garment; ``results`` repeats garment ``index``'s."""
+        per_garment = selectors.recommendations_for_vectors(
+            vectors=[queries.vector_literal(crop.embedding) for crop in analysis.garments],
+            encoder_version=pipeline.encoder_version,
+            request=recommend_request,
+            user_id=_user_id(request),
+            timings=timings,
+        )
+        chosen = per_garment[index]
+        chosen.timings_ms["query"] = round(sum(result.timings_ms["query"] for result in per_garment), 2)
+        return _body(
+            chosen,
+            kind="image",
+            product_id=None,
+            started=started,
+            analysis=analysis,
+            garment=index,
+            per_garment=per_garment,
+        )
 
 
 def _pipeline():

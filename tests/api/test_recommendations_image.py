@@ -55,7 +55,7 @@ def test_a_photo_gives_garments_and_recommendations(client, indexed_catalog):
     assert body["image"] == {"width": 300, "height": 400}
     assert body["garments"] and body["garment"] == 0
     first = body["garments"][0]
-    assert set(first) == {"index", "box", "label", "confidence", "is_whole_image"}
+    assert set(first) == {"index", "box", "label", "confidence", "is_whole_image", "is_main"}
     x1, y1, x2, y2 = first["box"]
     assert 0 <= x1 < x2 <= 300 and 0 <= y1 < y2 <= 400
     assert len(body["results"]) == 4

@@ -1,8 +1,19 @@
 /* The photo (or product image) and its garment boxes. */
 
 import { percent } from "./format.js";
+import { labelsPlace } from "./labels.js";
 import { config, el } from "./page.js";
 import { state } from "./state.js";
+
+// The labels are placed again whenever the displayed photo changes size (window, layout).
+let resizeWatch = null;
+
+function labelsLayout() {
+  // the chosen garment's label first: it keeps its corner
+  const boxes = [...el.photoBoxes.querySelectorAll(".box")];
+  boxes.sort((a, b) => Number(b.getAttribute("aria-pressed") === "true") - Number(a.getAttribute("aria-pressed") === "true"));
+  labelsPlace(el.photoFrame, boxes.map((box) => box.querySelector(".box__label")));
+}
 
 /** Draw a box per detected garment; on "/" each is a button that calls onSelect(index). */
 export function boxesRender(onSelect) {
@@ -40,11 +51,17 @@ export function boxesRender(onSelect) {
     }
     const tag = document.createElement("span");
     tag.className = "box__label";
-    tag.textContent = garment.is_whole_image ? "whole photo" : `${garment.label} ${percent(garment.confidence)}`;
+    // numbered as the rows of the look are, so a box and its row are easy to match
+    tag.textContent = `${garment.index + 1} ` + (garment.is_whole_image ? "whole photo" : `${garment.label} ${percent(garment.confidence)}`);
     tag.setAttribute("aria-hidden", "true");
     button.append(tag);
     el.photoBoxes.append(button);
   });
+  labelsLayout();
+  if (!resizeWatch && "ResizeObserver" in window) {
+    resizeWatch = new ResizeObserver(() => labelsLayout());
+    resizeWatch.observe(el.photoFrame);
+  }
   if (el.photoCaption) {
     const real = state.garments.filter((garment) => !garment.is_whole_image);
     const hint = config.mode === "image" ? " Select a box to search for it." : "";

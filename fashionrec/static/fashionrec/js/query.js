@@ -8,6 +8,7 @@ import { imageRecommendRequest, readError, similarRequest } from "./api-client.j
 import { filterParams } from "./filters.js";
 import { clearError, importHint, setStatus, showError, uploadHint } from "./messages.js";
 import { config, el } from "./page.js";
+import { looksClear, looksRender } from "./looks.js";
 import { boxFocus, boxesRender, photoShow } from "./photo.js";
 import { firstImagesShown, resultsClear, resultsRender } from "./results.js";
 import { state } from "./state.js";
@@ -37,6 +38,8 @@ function queryRequest() {
   const params = filterParams();
   params.set("k", String(config.k));
   if (config.mode === "product") return similarRequest(config.productId, params);
+  // every garment of the photo gets its own row (the chosen one is the grid)
+  params.set("garments", "all");
   if (state.garment !== null) params.set("garment", String(state.garment));
   return imageRecommendRequest(state.upload, state.uploadName, params);
 }
@@ -73,6 +76,7 @@ export async function queryRun({ fresh = false } = {}) {
       state.upload = null;
       photoShow(false);
       resultsClear();
+      looksClear();
     }
     showError(error.message, error.code === "no_active_encoder" ? importHint() : uploadHint(error.code));
     el.error.dataset.code = error.code || "";
@@ -89,6 +93,7 @@ export async function queryRun({ fresh = false } = {}) {
   if (config.mode === "image") photoShow(true);
   boxesRender(garmentSelect);
   resultsRender(body);
+  if (config.mode === "image") looksRender(body, garmentSelect);
   marks.rendered = performance.now();
   await firstImagesShown();
   if (generation !== state.generation) return;
