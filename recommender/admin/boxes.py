@@ -20,13 +20,16 @@ LABEL_COLOURS = {
 
 
 def garment_boxes(image: ProductImage) -> list[Box]:
-    """The image's garments as boxes, most confident first (uses a prefetched ``garments`` if present)."""
-    garments = sorted(image.garments.all(), key=lambda g: -g.confidence)
+    """The image's garments as boxes, its main garment first, then the most confident (uses a
+    prefetched ``garments`` if present)."""
+    garments = sorted(image.garments.all(), key=lambda g: (not g.is_main, -g.confidence, g.pk))
     return [
         Box(
             box=(g.box_x1, g.box_y1, g.box_x2, g.box_y2),
             label=g.label,
-            caption=f"#{g.pk} {g.label} {g.confidence:.2f}" + (" (whole image)" if g.is_whole_image else ""),
+            caption=f"#{g.pk} {g.label} {g.confidence:.2f}"
+            + (" (whole image)" if g.is_whole_image else "")
+            + (" · main garment" if g.is_main else ""),
             dashed=g.is_whole_image,
             colour=LABEL_COLOURS.get(g.label, "#808080"),
         )

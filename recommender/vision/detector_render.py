@@ -6,6 +6,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from fashionrec.label_layout import labels_place
 from recommender.vision.detector import GarmentDetector
 from recommender.vision.detector_data import is_ccp_holdout
 from recommender.vision.taxonomy import GARMENT_CLASSES
@@ -45,6 +46,7 @@ def render_detections(detector: GarmentDetector, photos: list[Path], out_path: P
         scale = tile / max(image.size)
         shown = image.resize((round(image.width * scale), round(image.height * scale)))
         draw = ImageDraw.Draw(shown)
+        colours, texts, natural = [], [], []
         for d in detections:
             colour = (
                 _COLOURS[GARMENT_CLASSES.index(d.label) % len(_COLOURS)]
@@ -54,9 +56,15 @@ def render_detections(detector: GarmentDetector, photos: list[Path], out_path: P
             box = [round(v * scale) for v in d.box]
             draw.rectangle(box, outline=colour, width=2)
             text = f"{d.label} {d.confidence:.2f}"
-            tx, ty = box[0] + 2, max(0, box[1] - 11) if box[1] >= 11 else box[1] + 1
-            draw.rectangle([tx - 1, ty, tx + 6 * len(text) + 1, ty + 10], fill=(0, 0, 0))
-            draw.text((tx, ty - 1), text, fill=colour, font=font)
+            colours.append(colour)
+            texts.append(text)
+            natural.append((box[0], box[1], box[0] + 6 * len(text) + 4, box[1] + 11))
+        # labels after every box, placed apart (boxes of one outfit often share a corner)
+        for colour, text, (x1, y1, x2, y2) in zip(
+            colours, texts, labels_place(natural, shown.width, shown.height), strict=True
+        ):
+            draw.rectangle([x1, y1, x2 - 1, y2 - 1], fill=(0, 0, 0))
+            draw.text((x1 + 2, y1), text, fill=colour, font=font)
         source = "ccp" if path.parent.name == "photos" else path.parent.name
         caption = f"{source}/{path.stem[:12]}" + ("" if detections else "  (no detection)")
         draw.rectangle([0, shown.height - 12, 6 * len(caption) + 4, shown.height], fill=(0, 0, 0))

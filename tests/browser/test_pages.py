@@ -83,7 +83,14 @@ def test_product_page_shows_the_product_and_its_garment_boxes(client):
     assert config["mode"] == "product" and config["productId"] == product.pk
     assert config["image"] == {"width": 400, "height": 533}
     assert config["garments"] == [
-        {"index": 0, "box": [0, 0, 100, 100], "label": "top", "confidence": 0.9, "is_whole_image": False}
+        {
+            "index": 0,
+            "box": [0, 0, 100, 100],
+            "label": "top",
+            "confidence": 0.9,
+            "is_whole_image": False,
+            "is_main": False,
+        }
     ]
 
 
