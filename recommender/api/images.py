@@ -24,6 +24,7 @@ class GarmentOutputSerializer(serializers.Serializer):
     label = serializers.CharField()
     confidence = serializers.FloatField()
     is_whole_image = serializers.BooleanField()
+    is_main = serializers.BooleanField(help_text="The image's main garment: the one a product query uses.")
     encoder_version = serializers.CharField()
 
     def get_box(self, garment) -> list[int]:

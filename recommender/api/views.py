@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -147,6 +148,25 @@ _CARD_SAMPLE = {
     "seasons": [{"id": 1, "name": "Summer"}],
     "url": "/api/v1/products/7/",
 }
+_RECOMMENDATION_SAMPLE = selectors.Recommendation(
+    row=queries.RecommendRow(
+        product_id=7,
+        garment_id=70,
+        image_id=71,
+        category_id=3,
+        similarity=0.83,
+        score=0.95,
+        breakdown={
+            "similarity": 0.83,
+            "seasonal": 0.1,
+            "preference": 0.0,
+            "taste": 0.0,
+            "dislike": 0.0,
+            "inventory": 0.02,
+        },
+    ),
+    card={name: _CARD_SAMPLE[name] for name in ProductCardSerializer().fields},
+)
 _EXAMPLE = OpenApiExample(
     "product query",
     value=RecommendationsSerializer(
@@ -156,28 +176,45 @@ _EXAMPLE = OpenApiExample(
             "garments": [],
             "garment": None,
             "results_by_garment": [],
-            "results": [
-                selectors.Recommendation(
-                    row=queries.RecommendRow(
-                        product_id=7,
-                        garment_id=70,
-                        image_id=71,
-                        category_id=3,
-                        similarity=0.83,
-                        score=0.95,
-                        breakdown={
-                            "similarity": 0.83,
-                            "seasonal": 0.1,
-                            "preference": 0.0,
-                            "taste": 0.0,
-                            "dislike": 0.0,
-                            "inventory": 0.02,
-                        },
-                    ),
-                    card={name: _CARD_SAMPLE[name] for name in ProductCardSerializer().fields},
-                )
-            ],
+            "results": [_RECOMMENDATION_SAMPLE],
             "timings_ms": {"lookup": 0.6, "query": 4.2, "hydrate": 2.0, "total": 8.1},
+        }
+    ).data,
+    response_only=True,
+)
+# A street photo sent with garments=all: a skirt (the main garment, though the detector is surer of
+# the shoe) and a shoe, each with its own results (one sample each, k=1 to keep it short).
+_LOOK_GARMENTS = [
+    {
+        "index": 0,
+        "is_main": True,
+        "crop": SimpleNamespace(box=(140, 300, 420, 640), label="skirt", confidence=0.41, is_whole_image=False),
+    },
+    {
+        "index": 1,
+        "is_main": False,
+        "crop": SimpleNamespace(box=(200, 760, 270, 830), label="shoes", confidence=0.88, is_whole_image=False),
+    },
+]
+_LOOK_EXAMPLE = OpenApiExample(
+    "photo with garments all",
+    value=RecommendationsSerializer(
+        {
+            "query": {"kind": "image", "product_id": None, "k": 1, "plan": "ann", "estimated_rows": 9000},
+            "image": {"width": 550, "height": 843},
+            "garments": _LOOK_GARMENTS,
+            "garment": 0,
+            "results": [_RECOMMENDATION_SAMPLE],
+            "results_by_garment": [{**garment, "results": [_RECOMMENDATION_SAMPLE]} for garment in _LOOK_GARMENTS],
+            "timings_ms": {
+                "decode": 6.0,
+                "detect": 45.0,
+                "encode": 20.0,
+                "lookup": 0.9,
+                "query": 9.1,
+                "hydrate": 2.1,
+                "total": 86.0,
+            },
         }
     ).data,
     response_only=True,
@@ -220,7 +257,7 @@ class RecommendationsApi(APIView):
             "application/json": RecommendationsInputSerializer,
         },
         responses={200: RecommendationsSerializer, **_ERRORS},
-        examples=[_EXAMPLE],
+        examples=[_EXAMPLE, _LOOK_EXAMPLE],
     )
     def post(self, request: Request) -> Response:
         started = time.perf_counter()
