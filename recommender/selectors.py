@@ -94,6 +94,7 @@ def _run(
         plan=plan,
         today=today or timezone.localdate(),
         user_id=user_id,
+        calibration=context.match_calibration,
         max_per_category=(
             request.max_per_category
             if request.max_per_category is not None
