@@ -281,9 +281,10 @@ FASHIONREC_RECOMMEND_EXACT_FRACTION = float(os.environ.get("FASHIONREC_RECOMMEND
 FASHIONREC_RECOMMEND_EXACT_MAX_ROWS = int(os.environ.get("FASHIONREC_RECOMMEND_EXACT_MAX_ROWS", 5_000))
 # Diversification: at most this many results per category (0: off).
 FASHIONREC_RECOMMEND_MAX_PER_CATEGORY = int(os.environ.get("FASHIONREC_RECOMMEND_MAX_PER_CATEGORY", 0))
-# Score = similarity*w + seasonal + preference + taste - dislike + inventory (docs/database.md explains).
+# Score = match*w + seasonal + preference + taste - dislike + inventory (docs/database.md explains).
+# Every weight is on the scale of the match, a probability in [0, 1] (docs/api.md, "Match").
 FASHIONREC_RECOMMEND_WEIGHTS = {
-    "similarity": 1.0,  # cosine similarity in [-1, 1]
+    "similarity": 1.0,  # x the calibrated match, P(same kind of garment | cosine), in [0, 1]
     "seasonal": 1.0,  # multiplies the winning rule's weight (itself within ±0.5)
     "preference_category": 0.05,  # product in (a subtree of) a preferred category
     "preference_brand": 0.05,

@@ -45,6 +45,12 @@ class EncoderVersion(models.Model):
     weights_sha256 = models.CharField(max_length=64, blank=True)
     is_active = models.BooleanField(default=False)
     card = models.JSONField(default=dict, blank=True, help_text="The model card: data, settings, metrics.")
+    # The match calibration of these weights (recommender.vision.calibration.MatchCalibration.to_dict:
+    # cosines, probabilities, pairs), copied from the weights file when the version is registered
+    # so the recommend query can turn cosines into match probabilities; {} = uncalibrated.
+    calibration = models.JSONField(
+        default=dict, blank=True, help_text="cosine → P(same kind of garment) knots, from the weights file."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)
 

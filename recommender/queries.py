@@ -55,14 +55,23 @@ big subset) or some recall (ANN chosen for a small one), never a wrong row: the 
 in the WHERE clause of both forms.
 
 Scoring (same for both forms): one row per product (its garment nearest to the query, i.e.
-the best garment of its best image); ``score`` = ``similarity`` x w_similarity
+the best garment of its best image); ``score`` = ``match`` x w_similarity
 + ``seasonal`` (the active seasonal rule matching the product with the **highest priority
 wins**, ties to the newest rule; its weight x w_seasonal) + ``preference`` (preferred
 category subtree, brand, colour, a preferred size in stock, price inside the preferred range)
 + ``taste`` (w x cosine similarity to the taste vector) + ``dislike`` (-w x max(0, cosine
-similarity to the dislike vector)) + ``inventory`` (w x min(stock, cap)/cap). Each part is
-returned, so the breakdown adds up to the score. An optional cap per category diversifies the
-list. Ties break on similarity, then product id, so the same request gives the same answer.
+similarity to the dislike vector)) + ``inventory`` (w x min(stock, cap)/cap). ``match`` is the
+**calibrated** similarity: the probability that a result at this cosine is the same kind of
+garment as the query, interpolated in SQL (``width_bucket`` over the knots, bound as two
+``float8[]`` parameters) from the encoder version's calibration (``EncoderVersion.calibration``,
+copied from its weights file; docs/vision.md, "Match calibration"). So every weight is on the
+scale of a probability whatever the encoder: a +0.1 boost equals 10 points of match. Only the
+candidate pool is re-scored this way; the candidate phase still orders by the distance operator,
+so the HNSW index serves it as before. Each part is returned, so the breakdown adds up to the
+score; the raw cosine is returned beside them (``similarity``, not a part of the sum). An
+optional cap per category diversifies the list. Ties break on the raw similarity (a flat stretch
+of the calibration gives equal matches), then product id, so the same request gives the same
+answer.
 
 Search settings: ``hnsw.ef_search``, ``hnsw.iterative_scan = relaxed_order``,
 ``hnsw.max_scan_tuples`` and ``jit = off`` are set once per database connection
@@ -90,6 +99,7 @@ from django.db import connection, transaction
 
 from catalog.filters import FILTERS, Match, ProductFilters
 from fashionrec.db import fetch_dict, fetch_dicts
+from recommender.vision.calibration import MatchCalibration
 
 Plan = Literal["ann", "exact"]
 
@@ -112,8 +122,15 @@ class Weights:
         return cls(**settings.FASHIONREC_RECOMMEND_WEIGHTS)
 
 
-# The parts of the score, in the order the API lists them (columns p_<part> of the statement).
-BREAKDOWN_PARTS = ("similarity", "seasonal", "preference", "taste", "dislike", "inventory")
+# The parts of the score, in the order the API lists them (columns p_<part> of the statement):
+# the score is their sum. "match" is w_similarity × the calibrated match probability.
+SCORE_PARTS = ("match", "seasonal", "preference", "taste", "dislike", "inventory")
+# The breakdown the API returns: the raw cosine first (for reference: not added to the score),
+# then the parts that add up to the score.
+BREAKDOWN_PARTS = ("similarity", *SCORE_PARTS)
+
+# Without a calibration (weights never calibrated), match = the cosine clipped to [0, 1].
+UNCALIBRATED = MatchCalibration((0.0, 1.0), (0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -122,7 +139,8 @@ class RecommendRow:
     garment_id: int
     image_id: int
     category_id: int | None
-    similarity: float
+    similarity: float  # raw cosine similarity to the query garment
+    match: float  # calibrated: P(same kind of garment | similarity), 0-1
     score: float
     breakdown: dict[str, float] = field(default_factory=dict)
 
@@ -139,6 +157,7 @@ class QueryContext:
     product_found: bool
     product_active: bool
     product_vector: str | None  # pgvector text form, fed back as a parameter
+    match_calibration: MatchCalibration | None = None  # the active version's; None: uncalibrated
 
 
 def vector_literal(vector: Sequence[float] | np.ndarray) -> str:
@@ -153,7 +172,7 @@ _CONTEXT_SQL = """
 SELECT v.name AS encoder_version, subtree.paths AS category_paths, cat.id IS NOT NULL AS category_found,
        brand.ok IS NOT NULL AS brand_found, season.ok IS NOT NULL AS season_found,
        p.id IS NOT NULL AS product_found, COALESCE(p.is_active, false) AS product_active,
-       qg.embedding::text AS product_vector
+       qg.embedding::text AS product_vector, v.calibration::text AS match_calibration
 FROM (SELECT 1) AS one
 LEFT JOIN recommender_encoderversion v ON v.is_active
 LEFT JOIN catalog_category cat ON cat.id = %(category_id)s
@@ -192,7 +211,19 @@ def recommend_context(
     with connection.cursor() as cursor:
         cursor.execute(_CONTEXT_SQL, params)
         row = fetch_dict(cursor)
-    return QueryContext(**{**row, "category_paths": tuple(row["category_paths"] or ())})
+    return QueryContext(
+        **{
+            **row,
+            "category_paths": tuple(row["category_paths"] or ()),
+            "match_calibration": calibration_from_json(row["match_calibration"]),
+        }
+    )
+
+
+def calibration_from_json(text: str | None) -> MatchCalibration | None:
+    """An encoder version's stored calibration ({} or NULL: none)."""
+    data = json.loads(text) if text else None
+    return MatchCalibration.from_dict(data) if data else None
 
 
 # --- filters: constant fragments, values bound ----------------------------------------------
@@ -371,28 +402,49 @@ _USER_TERMS = """CASE WHEN pref.category_paths IS NULL THEN 0 ELSE
 
 _ANONYMOUS_TERMS = """0::float8 AS p_preference, 0::float8 AS p_taste, 0::float8 AS p_dislike,"""
 
+# The match calibration's knots, bound as two float8[] parameters (cosines strictly increasing,
+# probabilities non-decreasing; recommender.vision.calibration).
+_KNOTS = """
+knots AS (
+    SELECT x, y, cardinality(x) AS n
+    FROM (SELECT %(match_x)s::float8[] AS x, %(match_y)s::float8[] AS y) AS given
+),"""
+
+# Piecewise-linear interpolation of the knots at the candidate's cosine, flat beyond the ends (as
+# numpy.interp): width_bucket finds the segment i with x[i] <= cosine < x[i+1] by binary search,
+# clamped to the first and last segment, and the result is clamped to the segment's ends. Only
+# the candidate pool is scored this way; the index scan still orders by the distance operator.
+_MATCH = """LATERAL (
+        SELECT LEAST(GREATEST(
+                   k.y[s.i] + (k.y[s.i + 1] - k.y[s.i]) * ((1 - b.distance) - k.x[s.i]) / (k.x[s.i + 1] - k.x[s.i]),
+                   k.y[s.i]), k.y[s.i + 1]) AS match
+        FROM knots k, LATERAL (SELECT LEAST(GREATEST(width_bucket(1 - b.distance, k.x), 1), k.n - 1) AS i) s
+    ) AS m"""
+
 _PARTS = """
 parts AS MATERIALIZED (
     -- materialised: each part is computed once per product, not once per reference
     SELECT b.product_id, b.id AS garment_id, b.image_id, b.category_id,
         1 - b.distance AS similarity,
-        %(w_similarity)s * (1 - b.distance) AS p_similarity,
+        m.match,
+        %(w_similarity)s * m.match AS p_match,
         {seasonal} AS p_seasonal,
         {user_terms}
         %(w_inventory)s * LEAST(GREATEST(b.stock_total, 0), %(inventory_cap)s)::float8 / %(inventory_cap)s
             AS p_inventory
     FROM best b
+    CROSS JOIN {match}
     {pref_join}
 ),
 scored AS (
     SELECT parts.*,
-        p_similarity + p_seasonal + p_preference + p_taste + p_dislike + p_inventory AS score
+        p_match + p_seasonal + p_preference + p_taste + p_dislike + p_inventory AS score
     FROM parts
 )"""
 
 _FINAL = """
-SELECT product_id, garment_id, image_id, category_id, similarity, score,
-       p_similarity, p_seasonal, p_preference, p_taste, p_dislike, p_inventory
+SELECT product_id, garment_id, image_id, category_id, similarity, match, score,
+       p_match, p_seasonal, p_preference, p_taste, p_dislike, p_inventory
 FROM scored
 ORDER BY score DESC, similarity DESC, product_id
 LIMIT %(k)s
@@ -404,8 +456,8 @@ ranked AS (
         row_number() OVER (PARTITION BY category_id ORDER BY score DESC, similarity DESC, product_id) AS category_rank
     FROM scored
 )
-SELECT product_id, garment_id, image_id, category_id, similarity, score,
-       p_similarity, p_seasonal, p_preference, p_taste, p_dislike, p_inventory
+SELECT product_id, garment_id, image_id, category_id, similarity, match, score,
+       p_match, p_seasonal, p_preference, p_taste, p_dislike, p_inventory
 FROM ranked
 WHERE category_rank <= %(max_per_category)s
 ORDER BY score DESC, similarity DESC, product_id
@@ -425,6 +477,7 @@ def recommend_sql(
     candidates = (_CANDIDATES_ANN if plan == "ann" else _CANDIDATES_EXACT).format(where=where)
     parts = _PARTS.format(
         seasonal=_SEASONAL,
+        match=_MATCH,
         user_terms=_USER_TERMS if personalised else _ANONYMOUS_TERMS,
         pref_join="LEFT JOIN pref ON true" if personalised else "",
     )
@@ -435,6 +488,7 @@ def recommend_sql(
         + _RULES
         + (_PREF if personalised else "")
         + _BEST
+        + _KNOTS
         + parts
         + (_FINAL_DIVERSIFIED if diversified else _FINAL)
     )
@@ -455,9 +509,13 @@ def _statement(
     user_id: int | None,
     weights: Weights | None,
     max_per_category: int,
+    calibration: MatchCalibration | None = None,
 ) -> tuple[str, dict]:
     weights = weights or Weights.from_settings()
+    calibration = calibration or UNCALIBRATED
     params: dict = {
+        "match_x": list(calibration.cosines),
+        "match_y": list(calibration.probabilities),
         "vector": vector,
         "version": version,
         "pool": pool_size(k),
@@ -499,8 +557,13 @@ def recommend(
     user_id: int | None = None,
     weights: Weights | None = None,
     max_per_category: int = 0,
+    calibration: MatchCalibration | None = None,
 ) -> list[RecommendRow]:
-    """Run the recommend statement (the search settings come from the connection)."""
+    """Run the recommend statement (the search settings come from the connection).
+
+    ``calibration`` is the encoder version's match calibration (``QueryContext.match_calibration``);
+    None ranks on the cosine clipped to [0, 1].
+    """
     sql, params = _statement(
         vector=vector,
         version=version,
@@ -511,6 +574,7 @@ def recommend(
         user_id=user_id,
         weights=weights,
         max_per_category=max_per_category,
+        calibration=calibration,
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -522,8 +586,10 @@ def recommend(
             image_id=row["image_id"],
             category_id=row["category_id"],
             similarity=float(row["similarity"]),
+            match=float(row["match"]),
             score=float(row["score"]),
-            breakdown={part: float(row[f"p_{part}"]) for part in BREAKDOWN_PARTS},
+            breakdown={"similarity": float(row["similarity"])}
+            | {part: float(row[f"p_{part}"]) for part in SCORE_PARTS},
         )
         for row in rows
     ]

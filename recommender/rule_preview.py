@@ -21,7 +21,8 @@ class PreviewRow:
     score_with: float | None
     seasonal_without: float | None
     seasonal_with: float | None
-    similarity: float
+    similarity: float  # raw cosine
+    match: float  # calibrated (what the score adds), recommender.queries
 
     @property
     def movement(self) -> int | None:
@@ -89,6 +90,7 @@ def seasonal_rule_preview(*, rule: SeasonalRule, product_id: int, on: dt.date, k
             seasonal_without=old.breakdown["seasonal"] if old else None,
             seasonal_with=new.breakdown["seasonal"] if new else None,
             similarity=either.similarity,
+            match=either.match,
         )
 
     rows_with = [row(r.product_id) for r in with_rule]

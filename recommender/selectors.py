@@ -94,6 +94,7 @@ def _run(
         plan=plan,
         today=today or timezone.localdate(),
         user_id=user_id,
+        calibration=context.match_calibration,
         max_per_category=(
             request.max_per_category
             if request.max_per_category is not None
@@ -217,6 +218,7 @@ def recommendations_for_vectors(
                 if request.max_per_category is not None
                 else settings.FASHIONREC_RECOMMEND_MAX_PER_CATEGORY
             ),
+            calibration=context.match_calibration,
         )
         per_vector.append((rows, _ms(start)))
     start = time.perf_counter()

@@ -54,13 +54,26 @@ class DetectedGarmentSerializer(serializers.Serializer):
 class RecommendationSerializer(serializers.Serializer):
     product = ProductCardField(source="card")
     similarity = RoundedFloatField(
-        places=6, source="row.similarity", help_text="Cosine similarity to the query garment."
+        places=6, source="row.similarity", help_text="Raw cosine similarity to the query garment."
     )
-    score = RoundedFloatField(places=6, source="row.score", help_text="The ranking score: the sum of score_breakdown.")
+    match = RoundedFloatField(
+        places=4,
+        source="row.match",
+        help_text=(
+            "Calibrated match, 0-1: the probability that a result at this similarity is the same kind of "
+            "garment as the query (measured on the encoder's held-out selection split; docs/api.md)."
+        ),
+    )
+    score = RoundedFloatField(
+        places=6, source="row.score", help_text="The ranking score: the sum of score_breakdown except similarity."
+    )
     score_breakdown = serializers.DictField(
         child=RoundedFloatField(places=6),
         source="row.breakdown",
-        help_text="similarity, seasonal, preference, taste, dislike (≤ 0), inventory: weighted parts.",
+        help_text=(
+            "similarity (the raw cosine, not added to the score), then the weighted parts that add up to the "
+            "score: match, seasonal, preference, taste, dislike (≤ 0), inventory."
+        ),
     )
 
 

@@ -155,9 +155,11 @@ _RECOMMENDATION_SAMPLE = selectors.Recommendation(
         image_id=71,
         category_id=3,
         similarity=0.83,
+        match=0.83,
         score=0.95,
         breakdown={
             "similarity": 0.83,
+            "match": 0.83,
             "seasonal": 0.1,
             "preference": 0.0,
             "taste": 0.0,

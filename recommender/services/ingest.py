@@ -69,8 +69,12 @@ def _weights_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def encoder_version_ensure(*, name: str, card: dict | None = None) -> EncoderVersion:
-    """The row for encoder ``name``; created if new, and activated if no version is active yet."""
+def encoder_version_ensure(*, name: str, card: dict | None = None, calibration: dict | None = None) -> EncoderVersion:
+    """The row for encoder ``name``; created if new, and activated if no version is active yet.
+
+    ``calibration`` (the weights' match calibration, ``MatchCalibration.to_dict()``) is stored on
+    the row, and replaces a different one already there (weights calibrated after registration).
+    """
     version = EncoderVersion.objects.filter(name=name).first()
     if version is None:
         version, _ = EncoderVersion.objects.get_or_create(
@@ -79,12 +83,21 @@ def encoder_version_ensure(*, name: str, card: dict | None = None) -> EncoderVer
                 "dim": settings.FASHIONREC_EMBEDDING_DIM,
                 "weights_sha256": _weights_sha256(settings.FASHIONREC_ENCODER_WEIGHTS),
                 "card": card or {},
+                "calibration": calibration or {},
             },
         )
+    if calibration and version.calibration != calibration:
+        encoder_version_calibration_update(name=name, calibration=calibration)
+        version.calibration = calibration
     if not version.is_active and not EncoderVersion.objects.filter(is_active=True).exists():
         # The very first encoder: nothing to keep serving, so queries use it at once.
         version = encoder_version_activate(version=version)
     return version
+
+
+def encoder_version_calibration_update(*, name: str, calibration: dict) -> bool:
+    """Store the match calibration of encoder ``name``; False when the database has no such version."""
+    return EncoderVersion.objects.filter(name=name).update(calibration=calibration) > 0
 
 
 def encoder_version_missing_images(*, name: str):
@@ -192,7 +205,7 @@ def product_images_ingest(*, image_ids: Iterable[int], force: bool = False, pipe
 
         pipeline = get_pipeline()
     version_name = pipeline.encoder_version
-    version = encoder_version_ensure(name=version_name)
+    version = encoder_version_ensure(name=version_name, calibration=pipeline.match_calibration)
     result = IngestResult(encoder_version=version_name)
 
     images = _claim(sorted(set(image_ids)), version_name=version_name, force=force, result=result)

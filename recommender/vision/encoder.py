@@ -109,7 +109,7 @@ class AutoencoderEncoder(_TorchEncoder):
         self.std = tuple(checkpoint["normalisation"]["std"])
         self.class_names: list[str] = list(checkpoint["class_names"])
         self.card: dict = dict(checkpoint.get("card", {}))
-        # cosine -> probability of the same kind (encoder v2); None for weights trained without it
+        # cosine -> probability of the same kind (encoder v2, or `manage.py calibrate_encoder`)
         self.calibration: MatchCalibration | None = (
             MatchCalibration.from_dict(checkpoint["calibration"]) if "calibration" in checkpoint else None
         )
@@ -176,6 +176,7 @@ class TorchvisionEncoder(_TorchEncoder):
             raise ValueError(f"projection must be {features}×{dim}, got {tuple(projection.shape)}")
         self.projection = projection.float()
         self.version = f"tv-{arch}-{weights_sha256({**state_dict, '_projection': self.projection})[:8]}"
+        self.calibration: MatchCalibration | None = None  # set from a checkpoint that has one
 
     @classmethod
     def from_backbone_weights(cls, arch: str, weights_path: str | Path, **options) -> TorchvisionEncoder:
@@ -197,6 +198,7 @@ class TorchvisionEncoder(_TorchEncoder):
             "normalisation": {"mean": list(self.mean), "std": list(self.std)},
             "projection": self.projection,
             "state_dict": dict(self.model.state_dict()),
+            **({"calibration": self.calibration.to_dict()} if self.calibration is not None else {}),
         }
 
 
@@ -231,5 +233,8 @@ def encoder_from_checkpoint(checkpoint: dict) -> Encoder:
             std=checkpoint["normalisation"]["std"],
         )
         encoder.version = checkpoint["version"]
+        encoder.calibration = (
+            MatchCalibration.from_dict(checkpoint["calibration"]) if "calibration" in checkpoint else None
+        )
         return encoder
     raise ValueError(f"unknown encoder kind {kind!r}")

@@ -82,6 +82,12 @@ class VisionPipeline:
         self.max_garments = max_garments
         self.crop_padding = crop_padding
 
+    @property
+    def match_calibration(self) -> dict | None:
+        """The encoder's match calibration (``MatchCalibration.to_dict()``), None when uncalibrated."""
+        calibration = getattr(self.encoder, "calibration", None)
+        return calibration.to_dict() if calibration is not None else None
+
     # --- public API -------------------------------------------------------------------------
 
     def _load(self, data: bytes) -> Image.Image:

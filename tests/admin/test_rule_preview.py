@@ -94,6 +94,24 @@ def test_a_boost_moves_the_targeted_products_up_and_saves_nothing(shelf):
     assert not SeasonalRuleChange.objects.exists()
 
 
+def test_the_preview_weighs_a_boost_against_the_calibrated_match(shelf):
+    """With the encoder version's calibration (as the API ranks), the same +0.2 that lifts Zara
+    on the raw cosine is too small against a 0.5 gap in match."""
+    # given: a calibration under which Acme's results are much likelier the same kind than Zara's
+    EncoderVersion.objects.filter(name="test-v1").update(
+        calibration={"cosines": [0.8, 0.85, 0.9, 0.95], "probabilities": [0.2, 0.3, 0.8, 0.9], "pairs": 100}
+    )
+    # when
+    preview = seasonal_rule_preview(
+        rule=zara_rule(shelf, weight=0.2), product_id=shelf["products"]["sample"].pk, on=ON, k=4
+    )
+    # then: nothing moves, and the rows carry the match the score adds
+    assert [r.movement for r in preview.with_rule] == [0, 0, 0, 0]
+    by_sku = {r.product.sku: r for r in preview.with_rule}
+    assert by_sku["acme-90"].match == pytest.approx(0.8) and by_sku["zara-85"].match == pytest.approx(0.3)
+    assert by_sku["zara-85"].score_with - by_sku["zara-85"].score_without == pytest.approx(0.2)
+
+
 def test_a_rule_pushes_products_out_of_the_top_k(shelf):
     # given: a strong demotion of Acme with k=2
     rule = zara_rule(shelf, weight=-0.5, target_brand=shelf["products"]["acme-95"].brand)

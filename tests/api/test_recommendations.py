@@ -71,7 +71,7 @@ def test_similar_returns_the_nearest_products_in_the_contract_shape(client, shop
     assert body["image"] is None and body["garments"] == [] and body["garment"] is None
     assert result_ids(response) == [p.pk for p in others[:3]]
     first = body["results"][0]
-    assert set(first) == {"product", "similarity", "score", "score_breakdown"}
+    assert set(first) == {"product", "similarity", "match", "score", "score_breakdown"}
     assert set(first["product"]) >= {
         "id",
         "sku",
@@ -89,8 +89,11 @@ def test_similar_returns_the_nearest_products_in_the_contract_shape(client, shop
     assert first["product"]["stock_by_size"] == {"L": 1, "M": 0}
     assert first["product"]["primary_image_url"].startswith("/media/products/")
     assert first["similarity"] == pytest.approx(1 / np.sqrt(1 + 0.2**2), abs=1e-5)
-    assert set(first["score_breakdown"]) == {"similarity", "seasonal", "preference", "taste", "dislike", "inventory"}
-    assert first["score"] == pytest.approx(sum(first["score_breakdown"].values()), abs=1e-5)
+    parts = first["score_breakdown"]
+    assert set(parts) == {"similarity", "match", "seasonal", "preference", "taste", "dislike", "inventory"}
+    assert parts["similarity"] == first["similarity"]  # the raw cosine, not a part of the score
+    assert first["score"] == pytest.approx(sum(v for k, v in parts.items() if k != "similarity"), abs=1e-5)
+    assert 0 <= first["match"] <= 1 and parts["match"] == pytest.approx(first["match"], abs=1e-4)
     assert {"lookup", "query", "hydrate", "total"} <= set(body["timings_ms"])
 
 

@@ -175,6 +175,10 @@ def test_search_by_photo_boxes_grid_filters_and_bad_uploads(page, artifacts, set
     assert "Showing 12 similar items" in page.locator("#status").inner_text()
     page.screenshot(path=artifacts / "02-results.png", full_page=True)
 
+    # and its match badge shows the calibrated match, not the raw cosine
+    expected = round(body["results"][0]["match"] * 100)
+    assert first.locator(".score__toggle").inner_text().strip() == f"Match {expected}%"
+
     # when the shopper hovers the match badge, then the score breakdown shows
     first.locator(".score__toggle").hover()
     assert first.locator(".score__panel").is_visible()

@@ -19,6 +19,7 @@ from catalog.selectors import category_subtree_paths
 from recommender import queries
 from recommender.models import EncoderVersion, Garment
 from recommender.selectors import RecommendRequest, recommendations_for_product, recommendations_for_vector
+from recommender.vision.calibration import MatchCalibration
 from tests.factories import brand_create, category_create, garment_create, image_create, product_create, unit_vector
 from users.models import UserPreference
 
@@ -205,9 +206,52 @@ def test_only_the_active_encoder_versions_embeddings_are_searched(encoder):
 def test_the_score_breakdown_adds_up_to_the_score(catalog):
     rows = run(unit_vector(0))
     for row in rows:
-        assert row.score == pytest.approx(sum(row.breakdown.values()))
-        assert row.breakdown["similarity"] == pytest.approx(row.similarity)
+        assert row.score == pytest.approx(sum(row.breakdown[part] for part in queries.SCORE_PARTS))
+        assert row.breakdown["similarity"] == pytest.approx(row.similarity)  # the raw cosine, for reference
+        assert row.breakdown["match"] == pytest.approx(row.match)  # w_similarity = 1
+        assert row.match == pytest.approx(max(0.0, row.similarity))  # uncalibrated: the clipped cosine
         assert 0 <= row.breakdown["inventory"] <= 0.02 + 1e-9
+
+
+# A calibration like encoder v1's: the cosines of one query's results crowd into 0.95-0.99.
+CROWDED = MatchCalibration((0.9, 0.95, 0.97, 0.98, 0.99), (0.05, 0.1, 0.4, 0.8, 0.95))
+
+
+@pytest.mark.parametrize("plan", ["ann", "exact"])
+def test_the_match_is_the_calibration_interpolated_in_sql(encoder, plan):
+    # given: products at cosines inside, between and beyond the knots
+    category = category_create("women/tops")
+    noises = [0.01, 0.12, 0.2, 0.25, 0.3, 0.4, 0.6]  # cosine 1/sqrt(1 + noise²): 0.99995 … 0.857
+    for seed, noise in enumerate(noises, start=1):
+        set_embedding(garment_create(product_create(category=category)), near(seed, noise))
+    # when
+    rows = run(unit_vector(0), plan=plan, calibration=CROWDED)
+    # then: numpy's interpolation of the same knots, flat beyond the ends, in the same order
+    assert len(rows) == len(noises)
+    for row in rows:
+        assert row.match == pytest.approx(float(CROWDED(row.similarity)), abs=1e-9)
+        assert row.score == pytest.approx(row.match + row.breakdown["inventory"])
+    assert [row.similarity for row in rows] == sorted((row.similarity for row in rows), reverse=True)
+    assert rows[0].match == pytest.approx(0.95) and rows[-1].match == pytest.approx(0.05)
+
+
+def test_a_boost_is_weighed_against_the_calibrated_match(encoder, season_summer):
+    """Two results 0.02 apart in cosine but 0.4 apart in match: a +0.3 rule no longer reorders them
+    (on the raw cosine it would), while a +0.3 rule between two equally good matches does."""
+    # given
+    tops, dresses = category_create("women/tops"), category_create("women/dresses")
+    good = product_create(category=tops, colour="blue")
+    worse = product_create(category=dresses, colour="red")
+    set_embedding(garment_create(good), near(1, 0.16))  # cosine 0.9874 → match ≈ 0.90
+    set_embedding(garment_create(worse), near(2, 0.25))  # cosine 0.9701 → match ≈ 0.40
+    SeasonalRule.objects.create(name="Red", season=season_summer, target_colour="red", weight=0.3)
+    summer = dt.date(2026, 7, 1)
+    # then
+    calibrated = run(unit_vector(0), today=summer, calibration=CROWDED)
+    assert ids(calibrated) == [good.pk, worse.pk]
+    assert calibrated[0].match - calibrated[1].match > 0.4
+    raw = run(unit_vector(0), today=summer)
+    assert ids(raw) == [worse.pk, good.pk]  # 0.97 + 0.3 beats 0.99: the problem calibration solves
 
 
 def test_inactive_products_are_never_recommended(catalog):

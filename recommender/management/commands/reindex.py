@@ -38,7 +38,7 @@ class Command(BaseCommand):
 
         pipeline = get_pipeline()
         name = pipeline.encoder_version
-        version = ingest.encoder_version_ensure(name=name)
+        version = ingest.encoder_version_ensure(name=name, calibration=pipeline.match_calibration)
         active = EncoderVersion.objects.filter(is_active=True).first()
         self.stdout.write(f"encoder {name} ({'active' if version.is_active else 'inactive'}); active: {active}")
 

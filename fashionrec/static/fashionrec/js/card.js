@@ -6,7 +6,8 @@ import { interactionsWire } from "./interactions.js";
 import { $, config, el } from "./page.js";
 
 const BREAKDOWN_LABELS = {
-  similarity: "Looks similar",
+  similarity: "Cosine (raw)",
+  match: "Looks similar",
   seasonal: "Seasonal pick",
   preference: "Your preferences",
   taste: "Your taste",
@@ -93,8 +94,11 @@ function breakdownRender(card, result, title) {
   const panel = $(".score__panel", card);
   panel.id = panelId;
   toggle.setAttribute("aria-controls", panelId);
-  toggle.textContent = `Match ${percent(Math.max(0, Math.min(1, result.similarity ?? result.score ?? 0)))}`;
-  toggle.setAttribute("aria-label", `Match ${percent(result.similarity ?? 0)}: show why`);
+  // "match" is calibrated (P(same kind of garment), docs/api.md), so a wrong result reads low;
+  // the raw cosine crowds near 1 for every result and is only listed in the breakdown.
+  const match = Math.max(0, Math.min(1, result.match ?? 0));
+  toggle.textContent = `Match ${percent(match)}`;
+  toggle.setAttribute("aria-label", `Match ${percent(match)}: show why`);
   panel.setAttribute("aria-label", `Why ${title} was recommended`);
   toggle.addEventListener("click", () => {
     const open = toggle.getAttribute("aria-expanded") !== "true";
@@ -105,8 +109,10 @@ function breakdownRender(card, result, title) {
     const dt = document.createElement("dt");
     dt.textContent = BREAKDOWN_LABELS[key] || key;
     const dd = document.createElement("dd");
-    dd.textContent = (value >= 0 ? "+" : "−") + Math.abs(value).toFixed(2);
-    if (value > 0 && key !== "similarity") dd.className = "up";
+    // the raw cosine is information, not a part of the score: no sign
+    const sign = key === "similarity" ? "" : value >= 0 ? "+" : "−";
+    dd.textContent = sign + Math.abs(value).toFixed(2);
+    if (value > 0 && key !== "similarity" && key !== "match") dd.className = "up";
     if (value < 0) dd.className = "down";
     list.append(dt, dd);
   }
