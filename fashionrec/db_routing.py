@@ -72,6 +72,9 @@ SELECT CASE
 END::float8
 """
 
+# A replica found lagging is checked again after this long (see ReplicaPool.usable).
+LAGGING_RECHECK_S = 0.1
+
 _read_alias: ContextVar[str] = ContextVar("fashionrec_read_alias", default=DEFAULT_DB_ALIAS)
 
 
@@ -160,6 +163,10 @@ class ReplicaPool:
                 self.mark_down(alias, error)
                 return False
             if state.lag_s > settings.DATABASE_REPLICA_MAX_LAG_S:
+                # Look again soon rather than in CHECK_S: after an idle spell, the first write
+                # to arrive makes the replay timestamp look old (the time since the last replayed
+                # commit) for the few milliseconds the replica needs to replay it.
+                state.checked_at = now - settings.DATABASE_REPLICA_CHECK_S + LAGGING_RECHECK_S
                 logger.warning("replica %s skipped: %.1f s behind the primary", alias, state.lag_s)
         return state.lag_s <= settings.DATABASE_REPLICA_MAX_LAG_S
 
