@@ -35,7 +35,8 @@ def main() -> None:
         q("CREATE EXTENSION vector")
         q(
             f"CREATE TABLE g_vector AS SELECT i AS id, l2_normalize(ARRAY(SELECT random() - 0.5"
-            f" FROM generate_series(1, {DIM}) WHERE i > 0)::vector({DIM})) AS embedding FROM generate_series(1, {n}) i"
+            f" FROM generate_series(1, {DIM}) WHERE i > 0)::vector)::vector({DIM}) AS embedding"
+            f" FROM generate_series(1, {n}) i"
         )
         q(f"CREATE TABLE g_halfvec AS SELECT id, embedding::halfvec({DIM}) AS embedding FROM g_vector")
         sizes = {}
@@ -43,7 +44,7 @@ def main() -> None:
             q(f"VACUUM ANALYZE g_{kind}")
             q(
                 f"CREATE INDEX g_{kind}_hnsw ON g_{kind} USING hnsw (embedding {kind}_cosine_ops)"
-                " WITH (m = 16, ef_construction = 16)"
+                " WITH (m = 16, ef_construction = 32)"
             )
             ((heap, index),) = q(f"SELECT pg_relation_size('g_{kind}'), pg_relation_size('g_{kind}_hnsw')")
             sizes[kind] = (heap / n, index / n)

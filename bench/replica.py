@@ -16,7 +16,10 @@ divided by the replica's transactions per read measured on the replica during a 
 settings of each new connection and the health checks), not from the router. gunicorn opens a
 connection per request (``DATABASE_CONN_MAX_AGE=0``) so that each backend's counts are flushed
 when it exits. The lag is the replica's
-own (``fashionrec.db_routing.LAG_SQL``, from ``pg_last_xact_replay_timestamp()``), sampled with it.
+own (``fashionrec.db_routing.LAG_SQL``, from ``pg_last_xact_replay_timestamp()``), sampled with it:
+an upper bound, since while a record is being replayed it reads the time since the previous
+replayed commit (seconds when writes are seconds apart, though the replay takes milliseconds);
+the report also gives the primary's ``pg_stat_replication.replay_lag``.
 
 Writes the report to ``bench/reports/replica.md``; the last line is
 ``replica_read_share <v> max_lag_ms <v> errors <n>``.
@@ -39,10 +42,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.replica_cluster import DATABASE, Cluster  # noqa: E402
+from fashionrec.db_routing import LAG_SQL  # noqa: E402
 
 REPORT = ROOT / "bench" / "reports" / "replica.md"
 WARM_UP_READS = 40
 WRITE_SHARE = 0.05
+# PostgreSQL's own measure on the primary: WAL flushed here until the standby reported it replayed
+# (NULL when there was nothing to replay).
+REPLAY_LAG_SQL = "SELECT COALESCE(1000 * EXTRACT(EPOCH FROM max(replay_lag)), 0)::float8 FROM pg_stat_replication"
 COUNT_SQL = f"SELECT xact_commit FROM pg_stat_database WHERE datname = '{DATABASE}'"
 
 
@@ -54,12 +61,13 @@ class Sampler(threading.Thread):
         self.cluster = cluster
         self.samples: list[tuple[float, int, float]] = []  # (time, xact_commit, lag ms)
         self.primary_samples: list[int] = []  # the primary's xact_commit at the same moments
+        self.replay_lag_ms: list[float] = []  # the primary's view (pg_stat_replication.replay_lag)
+        self.errors: list[str] = []  # failed samples (none expected before the stop)
+        self.first = threading.Event()  # the clients start after the first sample
         self.stop = threading.Event()
 
     def run(self) -> None:
         import psycopg
-
-        from fashionrec.db_routing import LAG_SQL
 
         def connect(port: int):
             return psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname=DATABASE, autocommit=True)
@@ -70,11 +78,15 @@ class Sampler(threading.Thread):
                 with connect(self.cluster.replica_port) as replica:
                     xacts = int(replica.execute(COUNT_SQL).fetchone()[0])
                     sample = (time.monotonic(), xacts, 1000 * float(replica.execute(LAG_SQL).fetchone()[0]))
-            except psycopg.Error:
-                return  # the replica was stopped
-            with connect(self.cluster.primary_port) as primary:
-                self.primary_samples.append(int(primary.execute(COUNT_SQL).fetchone()[0]))
+                with connect(self.cluster.primary_port) as primary:
+                    primary_xacts = int(primary.execute(COUNT_SQL).fetchone()[0])
+                    self.replay_lag_ms.append(float(primary.execute(REPLAY_LAG_SQL).fetchone()[0]))
+            except psycopg.Error as error:
+                self.errors.append(str(error).strip()[:120])
+                continue
             self.samples.append(sample)
+            self.primary_samples.append(primary_xacts)
+            self.first.set()
             time.sleep(0.25)
 
 
@@ -138,7 +150,7 @@ def main() -> None:
         writes_before = cluster.interactions(cluster.primary_port)
         sampler = Sampler(cluster)
         sampler.start()
-        time.sleep(0.3)
+        sampler.first.wait(timeout=60)
         log: list = []
         started = time.monotonic()
         until = started + args.seconds
@@ -170,7 +182,13 @@ def main() -> None:
     writes_ok = sum(1 for entry in writes if 200 <= entry[3] < 300)
     share = replica_reads / len(reads) if reads else 0.0
     reads_before_stop = sum(1 for t, *_ in reads if t < stopped_at)
-    primary_xacts_before_stop = sampler.primary_samples[-1] - sampler.primary_samples[0] - (len(sampler.samples) - 1)
+    first_at, last_at = sampler.samples[0][0], sampler.samples[-1][0]
+    # reads answered inside the sampled window: what the replica's count can include at most
+    reads_in_window = sum(1 for t, d, *_ in reads if t + d <= last_at)
+    window = last_xacts - first_xacts
+    primary_xacts_before_stop = (
+        sampler.primary_samples[-1] - sampler.primary_samples[0] - 2 * (len(sampler.samples) - 1)
+    )
     max_lag_ms = max(lag for _, _, lag in sampler.samples)
     elapsed = args.seconds
 
@@ -188,12 +206,16 @@ def main() -> None:
         ("replica transactions per read (warm-up, on the replica)", f"{per_read:.2f}"),
         ("reads served by the replica (its pg_stat_database)", f"{replica_reads:.0f} ({share:.2f} of all reads)"),
         ("reads sent before the stop", str(reads_before_stop)),
+        ("reads answered before the last replica sample", str(reads_in_window)),
+        ("replica samples, window s, transactions", f"{len(sampler.samples)}, {last_at - first_at:.1f}, {window}"),
         ("primary transactions before the stop (writes, auth)", str(primary_xacts_before_stop)),
         ("read p50 / p95 before the stop (ms)", latencies(True)),
         ("read p50 / p95 after the stop (ms)", latencies(False)),
-        ("max replica lag (ms)", f"{max_lag_ms:.0f} (median {median_lag_ms:.0f})"),
+        ("replica lag, its own measure (ms): max, median", f"{max_lag_ms:.0f}, {median_lag_ms:.0f}"),
+        ("replay_lag on the primary (ms): max", f"{max(sampler.replay_lag_ms):.0f}"),
         ("writes answered 201 / rows on the primary", f"{writes_ok} / {writes_stored}"),
         ("failed requests", str(len(errors))),
+        ("failed replica samples before the stop", str(len(sampler.errors))),
     ]  # fmt: skip
     for name, value in rows:
         print(f"{name:52} {value}")
