@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.core.files.storage import default_storage
-from django.db import connection
 from django.db.models import Count, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Concat
 
@@ -13,6 +12,7 @@ from catalog.filters import ProductFilters, filters_q
 from catalog.models import Category, Product, ProductImage, ProductVariant, Season
 from catalog.models.products import ProcessingStatus
 from fashionrec.db import fetch_dicts
+from fashionrec.db_routing import read_connection
 
 
 def _with_card_relations(queryset: QuerySet[Product]) -> QuerySet[Product]:
@@ -54,7 +54,7 @@ def product_cards(ids: Iterable[int]) -> dict[int, dict]:
     ids = list(ids)
     if not ids:
         return {}
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:  # a replica inside a replica scope
         cursor.execute(_CARDS_SQL, [ids])
         rows = fetch_dicts(cursor)
     return {row["id"]: _card(row) for row in rows}

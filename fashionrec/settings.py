@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from fashionrec.db import replica_database_settings
 from fashionrec.embedded_db import embedded_database_settings
 
 
@@ -56,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Before anything that may read the body (fashionrec/uploads.py).
     "fashionrec.middleware.RequestLimitsMiddleware",
+    # Replica-eligible reads on a replica, run again on the primary when it fails (no-op without replicas).
+    "fashionrec.db_routing.ReplicaReadMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -99,6 +102,25 @@ DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DATABASE_CONN_MAX_AGE
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME", "test_fashionrec")}
+# --- Read replicas (fashionrec/db_routing.py; docs/database.md, "Read replicas") ---
+# PostgreSQL streaming replicas for the recommend and catalog reads, comma-separated URLs.
+DATABASES.update(
+    replica_database_settings(
+        os.environ.get("DATABASE_REPLICA_URLS", ""),
+        conn_max_age=DATABASES["default"]["CONN_MAX_AGE"],
+        connect_timeout=int(os.environ.get("DATABASE_REPLICA_CONNECT_TIMEOUT_S", 2)),
+    )
+)
+DATABASE_ROUTERS = ["fashionrec.db_routing.ReplicaRouter"]
+# A replica that failed a check or a query is left out this long (its reads go to the primary).
+DATABASE_REPLICA_DOWN_S = float(os.environ.get("DATABASE_REPLICA_DOWN_S", 30))
+# A replica further behind the primary than this is skipped until it catches up.
+DATABASE_REPLICA_MAX_LAG_S = float(os.environ.get("DATABASE_REPLICA_MAX_LAG_S", 5))
+# How often each process checks a replica's health and lag (one query).
+DATABASE_REPLICA_CHECK_S = float(os.environ.get("DATABASE_REPLICA_CHECK_S", 1))
+# After a write, the client's reads stay on the primary this long (read-your-writes); longer than
+# the largest lag a replica may have while it is used.
+DATABASE_REPLICA_PIN_S = float(os.environ.get("DATABASE_REPLICA_PIN_S", 2 * DATABASE_REPLICA_MAX_LAG_S))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

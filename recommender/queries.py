@@ -95,10 +95,11 @@ from typing import Literal
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from catalog.filters import FILTERS, Match, ProductFilters
 from fashionrec.db import fetch_dict, fetch_dicts
+from fashionrec.db_routing import read_connection
 from recommender.vision.calibration import MatchCalibration
 
 Plan = Literal["ann", "exact"]
@@ -208,7 +209,7 @@ def recommend_context(
     encoder version; a handful of index lookups.
     """
     params = {"product_id": product_id, "category_id": category_id, "brand_id": brand_id, "season_id": season_id}
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(_CONTEXT_SQL, params)
         row = fetch_dict(cursor)
     return QueryContext(
@@ -286,7 +287,7 @@ def estimate_rows(*, version: str, filters: ProductFilters) -> Estimate:
         "SELECT 1 FROM recommender_garment g WHERE g.encoder_version = %(version)s AND g.is_active "
         f"UNION ALL SELECT 1 FROM recommender_garment g WHERE {where}"
     )
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         raw = cursor.fetchone()[0]
     plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
@@ -576,7 +577,7 @@ def recommend(
         max_per_category=max_per_category,
         calibration=calibration,
     )
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         rows = fetch_dicts(cursor)
     return [
@@ -610,7 +611,8 @@ def explain_recommend(
         weights=None,
         max_per_category=0,
     )
-    with transaction.atomic(), connection.cursor() as cursor:
+    database = read_connection()  # SET LOCAL and the statement: one transaction on one connection
+    with transaction.atomic(using=database.alias), database.cursor() as cursor:
         set_search_settings(cursor, local=True)
         cursor.execute(("EXPLAIN (ANALYZE, BUFFERS) " if analyze else "EXPLAIN ") + sql, params)
         return "\n".join(row[0] for row in cursor.fetchall())

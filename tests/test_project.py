@@ -73,14 +73,38 @@ class TestDockerCompose:
     services = compose["services"]
 
     def test_it_has_the_production_services(self):
-        assert set(self.services) == {"db", "redis", "web", "worker", "beat"}
+        assert set(self.services) == {"db", "replica", "redis", "web", "worker", "beat"}
 
     def test_the_database_image_ships_pgvector(self):
         assert self.services["db"]["image"].startswith("pgvector/pgvector:")
 
     def test_every_long_running_service_has_a_health_check(self):
-        for name in ("db", "redis", "web", "worker"):
+        for name in ("db", "replica", "redis", "web", "worker"):
             assert "healthcheck" in self.services[name], name
+
+    def test_the_replica_is_a_pgvector_standby_made_from_a_base_backup_of_db(self):
+        replica = self.services["replica"]
+        assert replica["image"] == self.services["db"]["image"]
+        entrypoint = ROOT / "deploy" / "postgres" / "replica-entrypoint.sh"
+        assert f"./{entrypoint.relative_to(ROOT)}:{replica['entrypoint'][-1]}:ro" in replica["volumes"]
+        script = entrypoint.read_text()
+        assert "pg_basebackup" in script and "--write-recovery-conf" in script  # standby.signal + conninfo
+        assert replica["environment"]["PRIMARY_HOST"] == "db"
+        # the primary creates the replication role on its first start
+        init = [v for v in self.services["db"]["volumes"] if "/docker-entrypoint-initdb.d/" in v]
+        assert init and (ROOT / init[0].split(":")[0]).read_text().count("REPLICATION LOGIN") == 1
+        assert (
+            self.services["db"]["environment"]["REPLICATION_PASSWORD"] == replica["environment"]["REPLICATION_PASSWORD"]
+        )
+
+    def test_web_reads_from_the_replica_and_celery_stays_on_the_primary(self):
+        from fashionrec.db import replica_database_settings
+
+        url = self.services["web"]["environment"]["DATABASE_REPLICA_URLS"]
+        (replica,) = replica_database_settings(url, conn_max_age=60, connect_timeout=2).values()
+        assert replica["HOST"] == "replica" and replica["NAME"] == "fashionrec"
+        for name in ("worker", "beat"):
+            assert "DATABASE_REPLICA_URLS" not in self.services[name]["environment"], name
 
     def test_commands_point_at_modules_that_exist(self):
         web = self.services["web"]["command"]
