@@ -97,7 +97,12 @@ class Garment(models.Model):
     # One per image and encoder version: the garment a shopper most likely means
     # (recommender.vision.main_garment), set by ingest and by a staff correction. The product
     # query (recommender.queries) takes its primary image's main garment.
-    is_main = models.BooleanField(default=False, help_text="The image's main garment (the product's query garment).")
+    is_main = models.BooleanField(
+        default=False,
+        # raw inserts (bulk loaders, benchmarks, COPY) need not name it
+        db_default=False,
+        help_text="The image's main garment (the product's query garment).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     # Denormalised from the catalog by triggers; never written by application code.

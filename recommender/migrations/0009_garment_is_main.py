@@ -70,7 +70,7 @@ class Migration(migrations.Migration):
             model_name="garment",
             name="is_main",
             field=models.BooleanField(
-                default=False, help_text="The image's main garment (the product's query garment)."
+                default=False, db_default=False, help_text="The image's main garment (the product's query garment)."
             ),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop, elidable=True),
