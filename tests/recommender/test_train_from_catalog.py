@@ -157,3 +157,15 @@ def test_bench_retrieval_from_catalog_measures_the_report_split_against_the_rest
     text = report.read_text()
     assert text.startswith("# Retrieval benchmark (the catalog in the database)")
     assert "| apparel/jackets-coats | 1 |" in text
+
+
+@pytest.mark.django_db
+def test_train_encoder_from_catalog_refuses_bad_options_and_a_catalog_without_two_classes(tmp_path):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--level counts from 1"):
+        call_command("train_encoder", "--from-catalog", "--level=0", f"--output={tmp_path}")
+    with pytest.raises(CommandError, match="not available with --from-catalog"):
+        call_command("train_encoder", "--from-catalog", "--export=best", f"--output={tmp_path}")
+    with pytest.raises(CommandError, match="training needs 2 or more"):
+        call_command("train_encoder", "--from-catalog", f"--output={tmp_path}", stdout=io.StringIO())

@@ -123,6 +123,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if options["from_catalog"]:
+            if options["export"] or options["snapshot"] or options["evaluate"]:
+                # Their cards and figures describe the dataset folders; a catalog run writes its own
+                # encoder.pt and MODEL_CARD.md when it finishes (best.pt: the selection split's best).
+                raise CommandError("--export, --snapshot and --evaluate are not available with --from-catalog")
             self._from_catalog(options)
             return
         if options["recipe"] == "street":
