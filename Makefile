@@ -61,8 +61,11 @@ bench-ingest: install
 	$(PY) bench/ingest.py
 
 # Retrieval quality: train split as catalog, every validation photo a query; last line "precision@10 <value>".
+# RETRIEVAL_ARGS=--from-catalog: the products in the database instead (queries = the report split of
+# train_encoder --from-catalog, catalog = the other photos; docs/vision.md, "Training on your catalog").
+RETRIEVAL_ARGS ?=
 bench-retrieval: install
-	$(PY) bench/retrieval.py
+	$(PY) bench/retrieval.py $(RETRIEVAL_ARGS)
 
 .PHONY: install chromium run test lint format worker beat bench-retrieval bench-street bench-vision bench-detect bench-ingest bench-recommend bench-recommend-clothing bench-load bench-replica api-snapshot
 

@@ -18,7 +18,14 @@ category. Writes ``bench/reports/retrieval.md`` and ``bench/reports/retrieval.pn
 their top 5; green = same category). The last line printed is ``precision@10 <value>`` for the
 default models.
 
-    .venv/bin/python bench/retrieval.py [--limit N] [--k 10]
+``--from-catalog`` (``make bench-retrieval RETRIEVAL_ARGS=--from-catalog``) measures the catalog in
+the database instead (imported from a CSV, say): the photos are labelled, merged and split by
+product exactly as ``train_encoder --from-catalog`` does (``encoder_catalog_data``), with the
+level, merging threshold and seed recorded in the installed encoder's card when it was trained
+that way (flags override them); the queries are the report split's photos, the catalog every
+other photo, a hit a neighbour of the query's class. It writes ``retrieval-catalog.md``/``.png``.
+
+    .venv/bin/python bench/retrieval.py [--limit N] [--k 10] [--from-catalog [--level N] [--min-per-class M] [--seed S]]
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "bench" / "reports" / "retrieval.md"
 GRID = ROOT / "bench" / "reports" / "retrieval.png"
+CATALOG_REPORT = ROOT / "bench" / "reports" / "retrieval-catalog.md"
+CATALOG_GRID = ROOT / "bench" / "reports" / "retrieval-catalog.png"
 CHUNK = 32
 
 
@@ -136,9 +145,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--limit", type=int, default=None, help="at most N photos per split (quick runs)")
-    parser.add_argument("--report", type=Path, default=REPORT)
-    parser.add_argument("--grid", type=Path, default=GRID)
+    parser.add_argument("--report", type=Path, default=None, help="default: bench/reports/retrieval[-catalog].md")
+    parser.add_argument("--grid", type=Path, default=None, help="default: bench/reports/retrieval[-catalog].png")
+    catalog = parser.add_argument_group("the catalog in the database (the report split of train_encoder)")
+    catalog.add_argument("--from-catalog", action="store_true", help="measure the products in the database")
+    catalog.add_argument("--level", type=int, default=None, help="category depth of the classes (default: card)")
+    catalog.add_argument("--min-per-class", type=int, default=None, help="merging threshold (default: card, or 5)")
+    catalog.add_argument("--seed", type=int, default=None, help="seed of the split (default: card, or 0)")
     args = parser.parse_args()
+    args.report = args.report or (CATALOG_REPORT if args.from_catalog else REPORT)
+    args.grid = args.grid or (CATALOG_GRID if args.from_catalog else GRID)
 
     _setup_django()
     from django.conf import settings
@@ -152,11 +168,21 @@ def main() -> None:
     pipeline = get_pipeline()
     encoder = pipeline.encoder
     detector = pipeline.detector
-    train_paths, train_labels, class_names = list_split(dataset, "train")
-    val_paths, val_labels, _ = list_split(dataset, "validation")
+    if args.from_catalog:
+        train_paths, train_labels, val_paths, val_labels, class_names, source = catalog_splits(args, encoder)
+    else:
+        train_paths, train_labels, class_names = list_split(dataset, "train")
+        val_paths, val_labels, _ = list_split(dataset, "validation")
+        source = (
+            f"Catalog: the `train` split ({len(train_paths)} photos, {{index_rows}} garment crops indexed); "
+            f"queries: every `validation` photo ({len(val_paths)})."
+        )
     train_paths, train_labels = _limited(train_paths, train_labels, args.limit)
     val_paths, val_labels = _limited(val_paths, val_labels, args.limit)
-    print(f"catalog: {len(train_paths)} train photos, queries: {len(val_paths)} validation photos ({dataset})")
+    if not train_paths or not val_paths:
+        sys.exit("nothing to measure: the catalog or the queries are empty")
+    where = "the database" if args.from_catalog else dataset
+    print(f"catalog: {len(train_paths)} photos, queries: {len(val_paths)} photos ({where})")
     print(f"encoder {pipeline.encoder_version}, detector {getattr(detector, 'weights_path', None)}", flush=True)
 
     index_garments, index_whole, index_hist, index_seconds = analyse_split(train_paths, pipeline, encoder, "catalog")
@@ -188,16 +214,15 @@ def main() -> None:
     for name, (p, m, _) in results.items():
         print(f"| {name} | {p:.3f} | {m:.3f} |")
 
-    # The grid: the first validation photo of each category.
+    # The grid: the first query photo of each category.
     rows = [val_labels.index(c) for c in range(len(class_names)) if c in val_labels]
     draw_grid(args.grid, val_paths, train_paths, rankings[default_name], val_labels, train_labels, rows)
 
     elapsed = time.perf_counter() - started
     lines = [
-        "# Retrieval benchmark (clothing-small)",
+        f"# Retrieval benchmark ({'the catalog in the database' if args.from_catalog else 'clothing-small'})",
         "",
-        f"Catalog: the `train` split ({len(train_paths)} photos, {index_rows} garment crops indexed); "
-        f"queries: every `validation` photo ({len(val_paths)}). Exact cosine search (NumPy), a hit is a "
+        source.format(index_rows=index_rows) + " Exact cosine search (NumPy), a hit is a "
         f"neighbour of the query's category. mAP@{k}: AP over the top {k} divided by min({k}, catalog "
         "photos of that category). Class-frequency chance for precision: "
         f"{chance:.3f}.",
@@ -207,7 +232,8 @@ def main() -> None:
         + (f", confidence ≥ {detector.confidence}, imgsz {detector.imgsz}" if detector is not None else ""),
         f"- queries whose first garment is the whole-image fallback: {whole_queries}/{len(val_paths)}; "
         f"first-garment labels: {', '.join(f'{k_}: {v}' for k_, v in sorted(label_counts.items()))}",
-        f"- run: `make bench-retrieval` on {platform.machine()}, {os.cpu_count()} CPUs (shared), "
+        f"- run: `make bench-retrieval{' RETRIEVAL_ARGS=--from-catalog' if args.from_catalog else ''}` on "
+        f"{platform.machine()}, {os.cpu_count()} CPUs (shared), "
         f"{elapsed / 60:.1f} min in total (catalog pipeline {index_seconds['pipeline']:.0f} s, "
         f"whole-image encoding {index_seconds['whole']:.0f} s, decoding {index_seconds['decode']:.0f} s)",
         "",
@@ -241,6 +267,46 @@ def main() -> None:
     args.report.write_text("\n".join(lines))
     print(f"\nwrote {args.report} and {args.grid}")
     print(f"precision@{k} {results[default_name][0]:.4f}")
+
+
+def catalog_splits(args, encoder):
+    """(catalog paths, labels, query paths, labels, class names, description) from the database:
+    the queries are the report split of ``train_encoder --from-catalog``, the catalog the rest."""
+    from recommender.training_selectors import catalog_training_photos
+    from recommender.vision.encoder_catalog_data import DEFAULT_MIN_PER_CLASS, REPORT, catalog_training_set
+    from recommender.vision.encoder_catalog_training import CatalogSpec, catalog_spec_from_card
+
+    recorded = catalog_spec_from_card(getattr(encoder, "card", {}) or {})
+    spec = CatalogSpec(
+        level=args.level if args.level is not None else recorded.level if recorded else None,
+        min_per_class=args.min_per_class or (recorded.min_per_class if recorded else DEFAULT_MIN_PER_CLASS),
+        seed=args.seed if args.seed is not None else recorded.seed if recorded else 0,
+    )
+    print(
+        f"classes: level {spec.level or 'leaf'}, min {spec.min_per_class} photos, seed {spec.seed}"
+        f" ({'from the encoder card' if recorded else 'not trained from the catalog: defaults and flags'})"
+    )
+    training_set = catalog_training_set(
+        catalog_training_photos(), level=spec.level, min_per_class=spec.min_per_class, seed=spec.seed, log=print
+    )
+    names = training_set.class_names
+    index = [p for p in training_set.photos if p.split != REPORT]
+    queries = [p for p in training_set.photos if p.split == REPORT]
+    source = (
+        f"Catalog: the products in the database, {len(index)} photos ({{index_rows}} garment crops indexed) of "
+        f"{len(names)} classes (category paths at level {spec.level or 'leaf'}, classes under "
+        f"{spec.min_per_class} photos merged upwards); queries: the {len(queries)} photos of the report split "
+        f"(by product, seed {spec.seed}; `encoder_catalog_data`), never trained on by an encoder trained "
+        "from this catalog with the same level, threshold and seed."
+    )
+    return (
+        [p.path for p in index],
+        [names.index(p.label) for p in index],
+        [p.path for p in queries],
+        [names.index(p.label) for p in queries],
+        names,
+        source,
+    )
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ Progress = Callable[[str], None]
 
 @dataclass
 class StreetTrainSettings:
-    dataset: Path
+    dataset: Path | None  # None: the caller passes the data (a catalog from the database)
     ccp: Path | None
     output: Path
     epochs: int = 40
@@ -93,13 +93,18 @@ class StreetTrainSettings:
     minutes: float | None = None
     command: str = ""
     cache_dir: Path | None = None
+    # Identifies data passed in by the caller (``encoder_catalog_data.CatalogTrainingSet.digest``),
+    # so a run resumes only on the same photos, labels and splits.
+    data_digest: str | None = None
 
     def key(self) -> dict:
         """What a resumed run must share with the checkpoint it continues (not where it runs)."""
         data = asdict(self)
         for volatile in ("output", "threads", "device", "eval_every", "minutes", "command", "cache_dir"):
             data.pop(volatile)
-        data["dataset"] = str(Path(self.dataset).resolve())
+        if self.data_digest is None:
+            data.pop("data_digest")  # keeps the key of runs written before catalog training existed
+        data["dataset"] = str(Path(self.dataset).resolve()) if self.dataset else None
         data["ccp"] = str(Path(self.ccp).resolve()) if self.ccp else None
         data["crop_area"] = list(self.crop_area)
         data["widths"] = list(self.widths)
@@ -342,7 +347,10 @@ def calibration_from_selection(embeddings: np.ndarray, data: EncoderData, k: int
     similarity = embeddings[queries] @ embeddings[index].T
     top = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
     cosines = np.take_along_axis(similarity, top, axis=1)
-    same_kind = data.kinds[index][top] == data.kinds[queries][:, None]
+    # A catalog trained from the database has no garment kinds (-1): the score is then the
+    # probability of the same class (its category at the trained level).
+    labels = data.kinds if (data.kinds >= 0).all() else data.categories
+    same_kind = labels[index][top] == labels[queries][:, None]
     return fit_match_calibration(cosines.ravel(), same_kind.ravel())
 
 
@@ -416,7 +424,11 @@ def export_checkpoint_weights(output: Path, weights_path: Path | None = None) ->
 # --- training ---------------------------------------------------------------------------------
 
 
-def train_street(settings: StreetTrainSettings, *, progress: Progress = print) -> StreetTrainResult:
+def train_street(
+    settings: StreetTrainSettings, *, progress: Progress = print, data: EncoderData | None = None
+) -> StreetTrainResult:
+    """Train (or resume) a run; ``data``: use these samples instead of the dataset folders
+    (``settings.data_digest`` must then identify them)."""
     started = time.monotonic()
     device = settings.device
     if device == "cuda" and not torch.cuda.is_available():
@@ -431,7 +443,8 @@ def train_street(settings: StreetTrainSettings, *, progress: Progress = print) -
 
     size = settings.image_size
     aug_size = round(size * 8 / 7)
-    data = load_data(settings, aug_size, progress)
+    if data is None:
+        data = load_data(settings, aug_size, progress)
     training = data.subset(~data.selection)
     worn_count = int(training.worn.sum())
     progress(
@@ -551,7 +564,10 @@ def train_street(settings: StreetTrainSettings, *, progress: Progress = print) -
                 if has_category.any()
                 else embedding.sum() * 0
             )
-            kind_loss = F.cross_entropy(kind_logits, batch_kinds)
+            has_kind = batch_kinds >= 0
+            kind_loss = (
+                F.cross_entropy(kind_logits[has_kind], batch_kinds[has_kind]) if has_kind.any() else embedding.sum() * 0
+            )
             loss = category_loss + settings.kind_weight * kind_loss
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
@@ -562,8 +578,12 @@ def train_street(settings: StreetTrainSettings, *, progress: Progress = print) -
             totals["category"] += category_loss.item()
             totals["kind"] += kind_loss.item()
             # on the plain cosines: the margin lowers the target's logit, which would bias the count
-            nearest_kind = (embedding.detach() @ F.normalize(model.kind_centres.detach(), dim=1).t()).argmax(1)
-            totals["accuracy"] += float((nearest_kind == batch_kinds).float().mean())
+            if has_kind.all():
+                nearest = (embedding.detach() @ F.normalize(model.kind_centres.detach(), dim=1).t()).argmax(1)
+                totals["accuracy"] += float((nearest == batch_kinds).float().mean())
+            else:  # no kinds (a catalog from the database): the nearest class centre instead
+                nearest = (embedding.detach() @ F.normalize(model.class_centres.detach(), dim=1).t()).argmax(1)
+                totals["accuracy"] += float((nearest == batch_categories).float().mean())
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)  # refreshed at most every 30 s
         train_seconds += time.monotonic() - epoch_started
         record: dict = {"epoch": epoch + 1, **{k: round(v / steps_per_epoch, 5) for k, v in totals.items()}}

@@ -4,6 +4,10 @@ Two recipes: ``street`` (encoder v2, the default: catalog photos and worn garmen
 CCP street photos, margin losses, EMA weights, model selection on a held-out selection split; see
 ``recommender/vision/encoder_street_training.py``) and ``whole`` (encoder v1: the autoencoder on
 whole catalog photos, ``recommender/vision/encoder_training.py``).
+
+``--from-catalog`` trains the ``street`` recipe on the products, photos and categories in the
+database instead of the dataset folders (``recommender/vision/encoder_catalog_training.py``;
+docs/vision.md, "Training on your catalog").
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+
+from recommender.vision.encoder_catalog_data import DEFAULT_MIN_PER_CLASS, catalog_training_set
 
 
 class Command(BaseCommand):
@@ -44,6 +50,24 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (street: 1, whole: 2)")
         parser.add_argument(
             "--eval-every", type=int, default=None, help="measure retrieval every N epochs (street: 2, whole: 10)"
+        )
+        catalog = parser.add_argument_group("training on the catalog in the database")
+        catalog.add_argument(
+            "--from-catalog",
+            action="store_true",
+            help="train on the database's products, photos and categories (recipe 'street', no CCP)",
+        )
+        catalog.add_argument(
+            "--level",
+            type=int,
+            default=None,
+            help="label = the category's ancestor at this depth of the tree (1 = roots; default: the category)",
+        )
+        catalog.add_argument(
+            "--min-per-class",
+            type=int,
+            default=DEFAULT_MIN_PER_CLASS,
+            help="classes with fewer photos are merged into their parent category (a root with too few is left out)",
         )
         street = parser.add_argument_group("recipe 'street' (encoder v2)")
         street.add_argument(
@@ -98,6 +122,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        if options["from_catalog"]:
+            if options["export"] or options["snapshot"] or options["evaluate"]:
+                # Their cards and figures describe the dataset folders; a catalog run writes its own
+                # encoder.pt and MODEL_CARD.md when it finishes (best.pt: the selection split's best).
+                raise CommandError("--export, --snapshot and --evaluate are not available with --from-catalog")
+            self._from_catalog(options)
+            return
         if options["recipe"] == "street":
             self._street(options)
             return
@@ -182,10 +213,7 @@ class Command(BaseCommand):
             raise CommandError(f"no train/ split in {options['dataset']}")
         if ccp is not None and not (ccp / "annotations" / "pixel-level").is_dir():
             raise CommandError(f"no CCP pixel labels in {ccp} (pass --ccp none to train on catalog photos only)")
-        try:
-            widths = tuple(int(w) for w in options["widths"].split(","))
-        except ValueError as error:
-            raise CommandError("--widths is a comma-separated list of integers, e.g. 32,64,128,256") from error
+        widths = self._widths(options)
         train_settings = StreetTrainSettings(
             dataset=options["dataset"],
             ccp=ccp,
@@ -214,6 +242,67 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING("stopped by --minutes; run the same command again to resume"))
             return
         self.stdout.write(self.style.SUCCESS(f"{result.version}: {result.weights_path} selection {result.selection}"))
+
+    def _from_catalog(self, options):
+        from recommender.training_selectors import catalog_training_photos
+        from recommender.vision.encoder_catalog_training import CatalogSpec, train_from_catalog
+        from recommender.vision.encoder_street_training import StreetTrainSettings
+
+        if options["epochs"] < 1:
+            raise CommandError("--epochs must be at least 1")
+        if options["level"] is not None and options["level"] < 1:
+            raise CommandError("--level counts from 1 (the root categories)")
+        if options["min_per_class"] < 1:
+            raise CommandError("--min-per-class must be at least 1")
+        widths = self._widths(options)
+        spec = CatalogSpec(options["level"], options["min_per_class"], options["seed"])
+        training_set = catalog_training_set(
+            catalog_training_photos(),
+            level=spec.level,
+            min_per_class=spec.min_per_class,
+            seed=spec.seed,
+            log=lambda m: self.stdout.write(m),
+        )
+        train_settings = StreetTrainSettings(
+            dataset=None,
+            ccp=None,
+            output=options["output"],
+            epochs=options["epochs"],
+            image_size=options["image_size"],
+            widths=widths,
+            seed=options["seed"],
+            batch_size=options["batch_size"],
+            learning_rate=options["lr"],
+            margin=options["margin"],
+            kind_weight=options["kind_weight"],
+            threads=options["threads"] or 1,
+            device=options["device"],
+            eval_every=2 if options["eval_every"] is None else options["eval_every"],
+            minutes=options["minutes"],
+            command=_command_line(),
+            cache_dir=None if str(options["cache"]) == "none" else options["cache"],
+        )
+        try:
+            result = train_from_catalog(training_set, spec, train_settings, progress=lambda m: self.stdout.write(m))
+        except ValueError as error:
+            raise CommandError(str(error)) from error
+        if result.weights_path is None:
+            self.stdout.write(self.style.WARNING("stopped by --minutes; run the same command again to resume"))
+            return
+        report = result.report.get("precision@10", "n/a")
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{result.version}: {result.weights_path} selection p@10 {result.selection.get('catalog_p10')}, "
+                f"report p@10 {report}; to serve it: FASHIONREC_ENCODER_WEIGHTS={result.weights_path} "
+                "python manage.py reindex"
+            )
+        )
+
+    def _widths(self, options) -> tuple[int, ...]:
+        try:
+            return tuple(int(w) for w in options["widths"].split(","))
+        except ValueError as error:
+            raise CommandError("--widths is a comma-separated list of integers, e.g. 32,64,128,256") from error
 
     def _detector_cropper(self):
         from recommender.vision.detector import GarmentDetector
