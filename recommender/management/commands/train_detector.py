@@ -12,7 +12,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from catalog.selectors import clothing_folder_kinds
 from recommender.services.corrections import detector_training_labels
+from recommender.vision.taxonomy import flat_lay_garments
 
 
 class Command(BaseCommand):
@@ -112,6 +114,8 @@ class Command(BaseCommand):
             limit=options["limit"],
             # a resumed run keeps the data it started with
             staff_labels=None if options["no_staff_labels"] or resume else staff_labels(),
+            # the flat-lay folders' classes follow their catalog categories' kinds (issue 18)
+            folder_garments=None if resume else flat_lay_garments(clothing_folder_kinds()),
             close_mosaic=options["close_mosaic"],
             hours=options["hours"],
             minutes=options["minutes"],
