@@ -240,6 +240,10 @@ def _open_header(raw: bytes) -> Image.Image:
             other = _pillow_open()(io.BytesIO(raw))
             name = other.format or "this"
         except Exception:
+            if pillow_heif.is_supported(raw):
+                # A HEIF container (its "ftyp" brand says so) whose boxes libheif cannot read: a
+                # cut-off upload, like a JPEG that ends early, not some other kind of file.
+                raise ImageRejected("truncated", "The HEIC/HEIF image is truncated or corrupt.") from None
             raise ImageRejected("not_an_image", "The file is not an image.") from None
     accepted = ", ".join(ACCEPTED_FORMATS)
     raise ImageRejected("unsupported_format", f"{name} images are not accepted; use {accepted}.")

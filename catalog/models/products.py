@@ -34,12 +34,14 @@ class Category(models.Model):
         max_length=16,
         blank=True,
         default="",
+        db_default="",  # raw inserts (bench/recommend.py's COPY) need not name it
         choices=[(kind, KIND_LABELS[kind]) for kind in KINDS],
         help_text="What this category's products are; empty: the same as the parent category's.",
     )
     effective_garment_kind = models.CharField(
         max_length=16,
         default=NONE,
+        db_default=NONE,  # the trigger sets it on every insert anyway
         editable=False,
         choices=[(kind, KIND_LABELS[kind]) for kind in KINDS],
         help_text="The kind in force: its own, else the nearest parent's; none when no category above sets one.",

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 from django.apps import apps as django_apps
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from catalog.garment_kinds import KIND_GUESSES, KINDS, kind_guess, kind_parse
 from catalog.models import Category
@@ -176,3 +176,17 @@ def test_a_child_written_while_its_parent_changes_kind_gets_the_committed_kind(s
     second.finish()
     # then: it waited for the parent and inherited the committed kind
     assert kinds()["clothing/tops/misc"] == ("", "top")
+
+
+@pytest.mark.django_db
+def test_a_raw_insert_that_names_no_kind_inherits_the_parents():
+    # given: a parent with a kind; a writer that knows nothing of kinds (bench/recommend.py's COPY)
+    tops = category_path_create("clothing/tops")
+    Category.objects.filter(pk=tops.pk).update(garment_kind="top")
+    # when
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO catalog_category (name, slug, path, parent_id) VALUES ('Tees', 'tees', '', %s)", [tops.pk]
+        )
+    # then
+    assert kinds()["clothing/tops/tees"] == ("", "top")
