@@ -4,6 +4,7 @@ the data migration's fill, the import's CSV column, admin and the API."""
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 from django.apps import apps as django_apps
@@ -190,3 +191,14 @@ def test_a_raw_insert_that_names_no_kind_inherits_the_parents():
         )
     # then
     assert kinds()["clothing/tops/tees"] == ("", "top")
+
+
+def test_the_documented_guess_list_is_the_declared_one():
+    # docs/onboarding.md shows KIND_GUESSES as a table (kind | names); the two must not drift apart
+    text = (Path(__file__).resolve().parents[2] / "docs" / "onboarding.md").read_text()
+    section = text.split("| kind | names |")[1].split("\n\n")[0]
+    documented = {}
+    for line in section.strip().splitlines()[1:]:  # past the |---| row
+        kind, names = (cell.strip() for cell in line.strip("|").split("|"))
+        documented |= dict.fromkeys((name.strip() for name in names.split(",")), kind)
+    assert documented == KIND_GUESSES
