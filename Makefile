@@ -67,7 +67,10 @@ RETRIEVAL_ARGS ?=
 bench-retrieval: install
 	$(PY) bench/retrieval.py $(RETRIEVAL_ARGS)
 
-.PHONY: install chromium run test lint format worker beat bench-retrieval bench-street bench-vision bench-detect bench-ingest bench-recommend bench-recommend-clothing bench-load bench-replica api-snapshot
+# Worn garments (ground-truth boxes of the CCP report split) -> catalog items of the same kind.
+bench-street: install
+	$(PY) bench/street.py $(STREET_ARGS)
+
 
 # Vision speed: batched ingest images/s and one query's median/p95 ms through the real pipeline.
 bench-vision: install

@@ -7,10 +7,12 @@ from collections.abc import Iterable
 from django.core.files.storage import default_storage
 from django.db.models import Count, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Concat
+from django.utils.text import slugify
 
 from catalog.filters import ProductFilters, filters_q
 from catalog.models import Category, Product, ProductImage, ProductVariant, Season
 from catalog.models.products import ProcessingStatus
+from catalog.services.catalog_import import CLOTHING_FOLDERS
 from fashionrec.db import fetch_dicts
 from fashionrec.db_routing import read_connection
 
@@ -116,3 +118,26 @@ def product_image_status_counts(image_ids: Iterable[int]) -> dict[str, int]:
     rows = ProductImage.objects.filter(pk__in=list(image_ids)).values_list("status").annotate(count=Count("pk"))
     counts.update(dict(rows))
     return counts
+
+
+def category_garment_kinds() -> dict[str, str]:
+    """Every category's path -> its effective garment kind (one query).
+
+    For the vision library, which takes the kinds as data (``taxonomy.garment_for_name(name,
+    kinds=...)``) and reads no database itself.
+    """
+    return dict(Category.objects.values_list("path", "effective_garment_kind"))
+
+
+def clothing_folder_kinds() -> dict[str, str]:
+    """The clothing dataset's folders -> the effective kind of the category the folder import
+    files them under (``CLOTHING_FOLDERS``), for the folders whose category exists (one query).
+
+    The detector's flat-lay labels and their evaluation follow these (``taxonomy.flat_lay_garments``),
+    so a category re-filed in admin changes them at the next training.
+    """
+    folder_of = {
+        "/".join(slugify(name)[:120] for name in spec.path): folder for folder, spec in CLOTHING_FOLDERS.items()
+    }
+    rows = Category.objects.filter(path__in=folder_of).values_list("path", "effective_garment_kind")
+    return {folder_of[path]: kind for path, kind in rows}

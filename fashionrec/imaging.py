@@ -29,7 +29,14 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+# HEIC/HEIF, what phones send (issue 18): decoded by libheif through pillow-heif. Registered here,
+# where every outside image is decoded, so each entry point accepts it with the same limits: the
+# opener reads only the header on open (the size is known before any pixel is decoded) and
+# decodes on load(), like Pillow's own formats. Thumbnails stay off: only the primary image counts.
+pillow_heif.register_heif_opener(thumbnails=False)
 
 RejectionCode = Literal[
     "empty",
@@ -43,8 +50,8 @@ RejectionCode = Literal[
 ]
 
 # Formats a shopper's or merchant's photo arrives in. (Camera MPO files, a JPEG with preview
-# frames, open through the JPEG decoder and are accepted with it.)
-ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+# frames, open through the JPEG decoder and are accepted with it.) HEIF covers .heic and .heif.
+ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF")
 
 # Library defaults, used when a caller passes None (settings override them in the pipeline).
 DEFAULT_MAX_BYTES = 15 * 1024 * 1024
@@ -133,6 +140,31 @@ def load_image(
     return image if image.mode == "RGB" else to_rgb(image)
 
 
+# JPEG quality of stored catalog photos: visually lossless for photos (the encoder sees 224 px
+# crops of them), about a third of the size of quality 100.
+STORED_JPEG_QUALITY = 92
+
+
+def encode_for_storage(image: Image.Image) -> bytes:
+    """The bytes a photo is stored as: ``image`` (decoded by ``load_image``: EXIF-oriented RGB)
+    re-encoded as a baseline JPEG carrying no metadata but its colour profile.
+
+    Phones write the place a photo was taken (EXIF GPS), the device and its serial number, and
+    sometimes a comment or XMP; none of it is needed to sell or match a garment, so none of it
+    is kept. Only the ICC profile goes along (it is how the colours were meant, and says nothing
+    of the person). The orientation is already applied to the pixels, so no EXIF tag is needed
+    to show the photo upright. Deterministic for given pixels (same bytes every time), which the
+    duplicate check by checksum relies on.
+    """
+    buffer = io.BytesIO()
+    options = {"quality": STORED_JPEG_QUALITY, "comment": b""}
+    if icc_profile := image.info.get("icc_profile"):
+        options["icc_profile"] = icc_profile
+    to_save = image if image.mode == "RGB" else to_rgb(image)
+    to_save.save(buffer, format="JPEG", **options)
+    return buffer.getvalue()
+
+
 def decoded_bytes(mode: str, size: tuple[int, int]) -> int:
     """Memory the pixels of an image of ``mode`` and ``size`` take once decoded by Pillow."""
     width, height = size
@@ -208,6 +240,10 @@ def _open_header(raw: bytes) -> Image.Image:
             other = _pillow_open()(io.BytesIO(raw))
             name = other.format or "this"
         except Exception:
+            if pillow_heif.is_supported(raw):
+                # A HEIF container (its "ftyp" brand says so) whose boxes libheif cannot read: a
+                # cut-off upload, like a JPEG that ends early, not some other kind of file.
+                raise ImageRejected("truncated", "The HEIC/HEIF image is truncated or corrupt.") from None
             raise ImageRejected("not_an_image", "The file is not an image.") from None
     accepted = ", ".join(ACCEPTED_FORMATS)
     raise ImageRejected("unsupported_format", f"{name} images are not accepted; use {accepted}.")

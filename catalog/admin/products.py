@@ -17,6 +17,7 @@ from django.utils.safestring import mark_safe
 from catalog.admin.overlay import Box, image_with_boxes
 from catalog.admin.roles import is_merchandiser_only
 from catalog.errors import ProductNotFound
+from catalog.garment_kinds import kind_guess
 from catalog.models import Brand, Category, Product, ProductImage, ProductVariant
 from catalog.models.products import ProcessingStatus
 from catalog.services.images import (
@@ -34,10 +35,20 @@ LOW_STOCK_THRESHOLD = 5
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "slug", "parent"]
+    list_display = ["__str__", "slug", "parent", "garment_kind", "effective_garment_kind"]
+    list_filter = ["effective_garment_kind"]
     search_fields = ["name", "path"]
+    fields = ["name", "slug", "parent", "garment_kind", "effective_garment_kind"]
+    readonly_fields = ["effective_garment_kind"]
     prepopulated_fields = {"slug": ["name"]}
     list_select_related = ["parent"]
+
+    def save_model(self, request, obj: Category, form, change: bool) -> None:
+        # A new category left without a kind gets the one its name suggests, as on import and in
+        # the API; "" (inherit) stays when the list knows nothing of the name.
+        if not change and not obj.garment_kind:
+            obj.garment_kind = kind_guess(obj.name) or ""
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Brand)

@@ -14,6 +14,7 @@ from catalog import selectors
 from catalog.api.permissions import CatalogModelPermission, PricesAndStockReadOnlyForMerchandisers
 from catalog.errors import CategoryNotFound, ProductNotFound, UnknownFilterValue, VariantNotFound
 from catalog.filters import LIST_PARAMETERS, filter_fields, filter_parameters, filters_from, validate_price_range
+from catalog.garment_kinds import KINDS
 from catalog.models import Brand, Category, Product, ProductVariant, Season
 from catalog.models.products import Colour, Department
 from catalog.services import categories as category_services
@@ -131,6 +132,10 @@ class CategoryOutputSerializer(serializers.Serializer):
     parent_id = serializers.IntegerField(allow_null=True)
     path = serializers.CharField()
     label = serializers.CharField(source="__str__", help_text="women › tops › t-shirts")
+    garment_kind = serializers.CharField(help_text="The kind this category sets; empty: inherited from its parent.")
+    effective_garment_kind = serializers.ChoiceField(
+        choices=KINDS, help_text="The kind in force for its products: its own, else the nearest parent's, else none."
+    )
 
 
 class SeasonOutputSerializer(serializers.Serializer):
@@ -384,6 +389,12 @@ class CategoryWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=120)
     slug = serializers.SlugField(max_length=120)
     parent = id_field(required=False, allow_null=True, help_text="The parent category's id; null for a root.")
+    garment_kind = serializers.ChoiceField(
+        choices=("", *KINDS),
+        required=False,
+        allow_blank=True,
+        help_text="What its products are; empty: inherit the parent's. Left out on create: guessed from the name.",
+    )
 
     def validate(self, attrs):
         if attrs.get("parent") is not None:

@@ -8,6 +8,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from catalog.garment_kinds import KIND_LABELS, KINDS, NONE
+
 
 class Category(models.Model):
     """A node of the category tree (women › tops › t-shirts).
@@ -17,12 +19,33 @@ class Category(models.Model):
     keeps it (triggers of migration ``catalog/0003_category_paths_follow_the_tree``): renaming
     or moving a category rewrites its whole subtree, and the garments' copies, in the same
     transaction, whoever writes; a move under the category itself or its descendants is refused.
+
+    ``garment_kind`` is what its products are (``catalog.garment_kinds``), or "" to inherit the
+    parent's. ``effective_garment_kind`` is the resolved kind (the nearest own kind up the tree,
+    ``none`` above the root), kept by the same triggers as ``path`` (``catalog/0005``): a
+    change of kind or a move rewrites the subtree's resolved kinds in the same transaction.
     """
 
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=120)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     path = models.CharField(max_length=500, unique=True, editable=False)
+    garment_kind = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        db_default="",  # raw inserts (bench/recommend.py's COPY) need not name it
+        choices=[(kind, KIND_LABELS[kind]) for kind in KINDS],
+        help_text="What this category's products are; empty: the same as the parent category's.",
+    )
+    effective_garment_kind = models.CharField(
+        max_length=16,
+        default=NONE,
+        db_default=NONE,  # the trigger sets it on every insert anyway
+        editable=False,
+        choices=[(kind, KIND_LABELS[kind]) for kind in KINDS],
+        help_text="The kind in force: its own, else the nearest parent's; none when no category above sets one.",
+    )
 
     class Meta:
         verbose_name_plural = "categories"
@@ -32,6 +55,7 @@ class Category(models.Model):
             models.UniqueConstraint(
                 fields=["slug"], condition=Q(parent__isnull=True), name="category_unique_root_slug"
             ),
+            models.CheckConstraint(condition=Q(garment_kind__in=("", *KINDS)), name="category_garment_kind_known"),
         ]
         indexes = [models.Index(fields=["path"], name="category_path_idx", opclasses=["varchar_pattern_ops"])]
 
@@ -40,8 +64,10 @@ class Category(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         super().save(*args, **kwargs)
-        # The trigger computed the path (and its subtree's); read back the one declaration's result.
-        self.path = Category.objects.values_list("path", flat=True).get(pk=self.pk)
+        # The trigger computed the path and kind (and its subtree's); read back the database's result.
+        self.path, self.effective_garment_kind = Category.objects.values_list("path", "effective_garment_kind").get(
+            pk=self.pk
+        )
 
     def clean(self) -> None:
         super().clean()

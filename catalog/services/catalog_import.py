@@ -32,6 +32,7 @@ from django.utils.text import slugify
 from PIL import Image
 
 from catalog import hooks
+from catalog.garment_kinds import KINDS, kind_guess, kind_parse
 from catalog.models import Brand, Category, Product, ProductImage, ProductVariant, Season
 from catalog.models.products import Colour, Department
 from catalog.models.seasons import Hemisphere
@@ -149,6 +150,7 @@ class ImportRow:
     department: str = Department.UNISEX
     description: str = ""
     noun: str = ""  # for a generated title once the colour is known
+    garment_kind: str = ""  # of the (last) category; "": keep its kind, or guess one for a new category
     error: str = ""  # the row could not be parsed
 
 
@@ -217,6 +219,7 @@ def generated_row(path: Path, spec: FolderCategory, *, seed: int, where: str) ->
 
 
 CSV_COLUMNS = ("sku", "title", "category", "brand", "price", "currency", "sizes", "seasons", "colour", "image")
+OPTIONAL_CSV_COLUMNS = ("department", "description", "garment_kind")
 
 
 def csv_rows(path: Path) -> Iterator[ImportRow]:
@@ -224,7 +227,9 @@ def csv_rows(path: Path) -> Iterator[ImportRow]:
 
     ``category``: "Clothing/Tops/T-shirts" (also "›" or ">" separated); ``sizes``: "S:3|M:0";
     ``seasons``: "spring|summer" (slugs or names); ``image``: a path relative to the CSV, or a URL.
-    Optional columns: ``department``, ``description``.
+    Optional columns: ``department``, ``description``, ``garment_kind`` (the kind of the row's
+    category, one of ``catalog.garment_kinds.KINDS``; empty: a new category's kind is guessed
+    from its name, an existing one keeps its own).
     """
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
@@ -273,6 +278,10 @@ def _csv_row(record: dict[str, str], *, where: str, base: Path) -> ImportRow:
         errors.append(f"department {department!r} is not one of {', '.join(Department.values)}")
     row.department = department
     row.description = value("description")
+    kind = kind_parse(value("garment_kind"))
+    if kind is None:
+        errors.append(f"garment_kind {value('garment_kind')!r} is not one of {', '.join(KINDS)} (or empty)")
+    row.garment_kind = kind or ""
     if not row.image:
         errors.append("image is empty")
     elif "://" not in row.image:
@@ -384,13 +393,32 @@ class _Lookups:
         self.brands: dict[str, Brand] = {}
         self.seasons = seasons_ensure_defaults()
 
-    def category(self, names: tuple[str, ...]) -> Category:
+    def category(self, names: tuple[str, ...], garment_kind: str = "") -> Category:
+        """The category at ``names``, created (with ``garment_kind``, else a guessed kind) if missing.
+
+        A row's kind for an existing category that has none of its own is set on it; one that
+        contradicts the category's own kind is refused (ValueError: the row fails, the category
+        keeps its kind; change it in admin if the CSV is right).
+        """
         if names not in self.categories:
             parent = self.category(names[:-1]) if len(names) > 1 else None
             slug = slugify(names[-1])[:120] or "category"
-            category, _ = Category.objects.get_or_create(parent=parent, slug=slug, defaults={"name": names[-1][:120]})
+            category, _ = Category.objects.get_or_create(
+                parent=parent,
+                slug=slug,
+                defaults={"name": names[-1][:120], "garment_kind": garment_kind or kind_guess(names[-1]) or ""},
+            )
             self.categories[names] = category
-        return self.categories[names]
+        category = self.categories[names]
+        if garment_kind and category.garment_kind != garment_kind:
+            if category.garment_kind:
+                raise ValueError(
+                    f"garment_kind {garment_kind!r} contradicts category “{category}”, which is "
+                    f"{category.garment_kind!r}; fix the row or change the category in admin"
+                )
+            category.garment_kind = garment_kind
+            category.save(update_fields=["garment_kind"])
+        return category
 
     def brand(self, name: str) -> Brand | None:
         if not name:
@@ -511,7 +539,7 @@ def _create_product(row: ImportRow, validated: ValidatedImage, lookups: _Lookups
             title=title[:255],
             description=row.description,
             brand=brand,
-            category=lookups.category(row.category),
+            category=lookups.category(row.category, row.garment_kind),
             department=row.department,
             colour=colour,
             price=row.price,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from catalog.garment_kinds import kind_guess
 from catalog.models import Category
 
 # Raised by the path trigger when a move would make a category its own ancestor.
@@ -17,8 +18,13 @@ CYCLE_CONSTRAINT = "category_not_own_descendant"
 
 
 @transaction.atomic
-def category_create(*, name: str, slug: str, parent: Category | None = None) -> Category:
-    category = Category(name=name, slug=slug, parent=parent)
+def category_create(
+    *, name: str, slug: str, parent: Category | None = None, garment_kind: str | None = None
+) -> Category:
+    """A new category; ``garment_kind`` None: guessed from ``name`` (``catalog.garment_kinds``), "" inherits."""
+    if garment_kind is None:
+        garment_kind = kind_guess(name) or ""
+    category = Category(name=name, slug=slug, parent=parent, garment_kind=garment_kind)
     category.full_clean()
     _save(category)
     return category
@@ -26,11 +32,11 @@ def category_create(*, name: str, slug: str, parent: Category | None = None) -> 
 
 @transaction.atomic
 def category_update(*, category: Category, **fields) -> Category:
-    """Change any of name, slug and parent; the subtree's paths follow in this transaction.
+    """Change any of name, slug, parent and garment_kind; the subtree's paths and kinds follow in this transaction.
 
     Raises ``ValidationError`` when the new parent is the category itself or lies below it.
     """
-    unknown = set(fields) - {"name", "slug", "parent"}
+    unknown = set(fields) - {"name", "slug", "parent", "garment_kind"}
     if unknown:
         raise TypeError(f"category_update() got unknown fields: {sorted(unknown)}")
     for name, value in fields.items():

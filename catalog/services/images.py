@@ -26,7 +26,7 @@ from catalog import hooks
 from catalog.errors import ImageDuplicate, ProductNotFound
 from catalog.models import Product, ProductImage
 from catalog.models.products import IMAGES_FOLDER, ProcessingStatus
-from fashionrec.imaging import ImageRejected, load_image
+from fashionrec.imaging import ImageRejected, encode_for_storage, load_image
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +46,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ValidatedImage:
-    data: bytes
-    checksum: str  # SHA-256 hex of the bytes
+    data: bytes  # what is stored: the photo re-encoded without metadata (``encode_for_storage``)
+    checksum: str  # SHA-256 hex of ``data``
     width: int  # of the EXIF-oriented image
     height: int
     image: Image.Image = field(repr=False, compare=False)  # decoded, EXIF-oriented RGB
@@ -72,6 +72,10 @@ def _read_bounded(source: bytes | Path | BinaryIO, max_bytes: int) -> bytes:
 def image_validate(source: bytes | Path | BinaryIO, *, max_bytes: int | None = None) -> ValidatedImage:
     """Read and decode an upload; raise :class:`ImageRejected` (with ``code``) if it is not a usable image.
 
+    The bytes to store are the decoded, EXIF-oriented photo re-encoded as JPEG without EXIF, GPS,
+    XMP or comments (``fashionrec.imaging.encode_for_storage``); the client's bytes are never
+    stored. The checksum is of those bytes (the ingest worker recomputes it from the stored file),
+    and since the encoding is deterministic the same upload twice still has the same checksum.
     Admin forms can call this from ``clean()`` to show the reason next to the field.
     """
     max_bytes = max_bytes or settings.FASHIONREC_MAX_UPLOAD_BYTES
@@ -83,8 +87,9 @@ def image_validate(source: bytes | Path | BinaryIO, *, max_bytes: int | None = N
         max_pixels=settings.FASHIONREC_MAX_IMAGE_PIXELS,
         max_decoded_bytes=settings.FASHIONREC_MAX_DECODED_BYTES,
     )
+    stored = encode_for_storage(image)
     return ValidatedImage(
-        data=data, checksum=hashlib.sha256(data).hexdigest(), width=image.width, height=image.height, image=image
+        data=stored, checksum=hashlib.sha256(stored).hexdigest(), width=image.width, height=image.height, image=image
     )
 
 

@@ -30,7 +30,13 @@ import numpy as np
 import scipy.io
 from PIL import Image, ImageOps
 
-from recommender.vision.taxonomy import CATALOG_FOLDER_TO_GARMENT, CCP_TO_GARMENT, GARMENT_CLASSES, PAIRED_CLASSES
+from recommender.vision.taxonomy import (
+    CATALOG_FOLDER_TO_GARMENT,
+    CCP_TO_GARMENT,
+    GARMENT_CLASSES,
+    PAIRED_CLASSES,
+    flat_lay_garments,
+)
 
 # Regions smaller than this fraction of the photo are annotation specks (a few stray pixels at a
 # garment's edge): 0.05% of a 550×832 CCP photo is 229 px, about 15×15, far below a shoe (~2,500 px).
@@ -210,10 +216,14 @@ def ccp_samples(ccp_dir: Path) -> list[Sample]:
     ]
 
 
-def flat_samples(catalog_dir: Path, per_folder: int) -> list[Sample]:
-    """Up to `per_folder` photos of each folder of the catalog's train split, evenly spread by name."""
+def flat_samples(catalog_dir: Path, per_folder: int, folder_garments: dict[str, str] | None = None) -> list[Sample]:
+    """Up to `per_folder` photos of each folder of the catalog's train split, evenly spread by name.
+
+    `folder_garments`: folder -> garment class (`taxonomy.flat_lay_garments` of the catalog's
+    kinds); the built-in folder table when None. A folder missing from it is not sampled.
+    """
     samples = []
-    for folder in sorted(CATALOG_FOLDER_TO_GARMENT):
+    for folder in sorted(folder_garments or CATALOG_FOLDER_TO_GARMENT):
         files = sorted((Path(catalog_dir) / "train" / folder).glob("*.jpg"))
         if per_folder < len(files):
             picks = np.linspace(0, len(files) - 1, per_folder).round().astype(int)
@@ -230,7 +240,9 @@ def _yolo_line(class_index: int, box: tuple[int, int, int, int], width: int, hei
     )
 
 
-def sample_boxes(sample: Sample, image: Image.Image, ccp_label_names_: list[str]) -> list[GarmentBox]:
+def sample_boxes(
+    sample: Sample, image: Image.Image, ccp_label_names_: list[str], folder_garments: dict[str, str] | None = None
+) -> list[GarmentBox]:
     if sample.kind == "staff":
         return list(sample.boxes)
     if sample.kind == "ccp":
@@ -242,7 +254,7 @@ def sample_boxes(sample: Sample, image: Image.Image, ccp_label_names_: list[str]
             raise ValueError(f"{sample.source}: label map {label_map.shape} does not match photo {image.size}")
         return boxes_from_label_map(label_map, ccp_label_names_)
     folder = sample.source.parent.name
-    return [GarmentBox(CATALOG_FOLDER_TO_GARMENT[folder], flat_lay_box(image))]
+    return [GarmentBox((folder_garments or CATALOG_FOLDER_TO_GARMENT)[folder], flat_lay_box(image))]
 
 
 def _iter_limited(samples: list[Sample], limit: int | None) -> Iterator[Sample]:
@@ -262,6 +274,7 @@ def build_yolo_dataset(
     flat_per_folder: int = 100,
     limit: int | None = None,
     staff_labels: dict[str, list[tuple[str, tuple[int, int, int, int]]]] | None = None,
+    folder_garments: dict[str, str] | None = None,
     progress: Callable[[str], None] = lambda message: None,
 ) -> Path:
     """Write (or reuse) the ultralytics dataset and return the path of its data.yaml.
@@ -270,7 +283,9 @@ def build_yolo_dataset(
     changed setting never mixes with an old one. `limit` keeps the first N photos of each source
     and split (tiny test runs). `staff_labels` adds the photos whose boxes staff corrected in
     admin (``recommender.services.corrections.detector_training_labels``) to the training split.
+    `folder_garments`: the flat-lay folders' classes from the catalog's kinds (see `flat_samples`).
     """
+    folder_garments = flat_lay_garments(folder_garments)
     config = {
         "format": DATASET_FORMAT_VERSION,
         "ccp": str(Path(ccp_dir).resolve()),
@@ -283,6 +298,8 @@ def build_yolo_dataset(
     }
     if staff_labels:
         config["staff"] = {path: sorted([g, list(box)] for g, box in boxes) for path, boxes in staff_labels.items()}
+    if folder_garments != CATALOG_FOLDER_TO_GARMENT:  # only then: the demo's cached datasets stay valid
+        config["flat_garments"] = folder_garments
     digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
     root = Path(cache_root) / f"detector-data-{digest}"
     data_yaml = root / "data.yaml"
@@ -291,14 +308,16 @@ def build_yolo_dataset(
         return data_yaml
 
     label_names = ccp_label_names(ccp_dir)
-    samples = list(_iter_limited(ccp_samples(ccp_dir) + flat_samples(catalog_dir, flat_per_folder), limit))
+    samples = list(
+        _iter_limited(ccp_samples(ccp_dir) + flat_samples(catalog_dir, flat_per_folder, folder_garments), limit)
+    )
     samples += staff_samples(staff_labels or {})
     counts: dict[str, dict[str, int]] = {"train": {}, "val": {}}
     images_per_kind: dict[str, int] = {}
     for index, sample in enumerate(samples, 1):
         with Image.open(sample.source) as raw:
             image = ImageOps.exif_transpose(raw).convert("RGB")
-        boxes = sample_boxes(sample, image, label_names)
+        boxes = sample_boxes(sample, image, label_names, folder_garments)
         scale = min(1.0, CACHE_LONG_SIDE / max(image.size))
         if scale < 1.0:
             image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BICUBIC)

@@ -38,7 +38,7 @@ from recommender.vision.detector_segments import (
     outlines_from_label_map,
     yolo_segment_line,
 )
-from recommender.vision.taxonomy import CATALOG_FOLDER_TO_GARMENT, GARMENT_CLASSES
+from recommender.vision.taxonomy import CATALOG_FOLDER_TO_GARMENT, GARMENT_CLASSES, flat_lay_garments
 
 SEG_DATASET_FORMAT_VERSION = 1
 SELECTION_MODULUS, SELECTION_REMAINDER = 10, 3
@@ -86,6 +86,7 @@ def build_seg_dataset(
     flat_per_folder: int = 100,
     limit: int | None = None,
     staff_labels: dict[str, list[tuple[str, tuple[int, int, int, int]]]] | None = None,
+    folder_garments: dict[str, str] | None = None,
     progress: Callable[[str], None] = lambda message: None,
 ) -> Path:
     """Write (or reuse) the YOLO-seg dataset and return the path of its data.yaml.
@@ -93,8 +94,10 @@ def build_seg_dataset(
     As `detector_data.build_yolo_dataset`: the folder name hashes every input that changes the
     data, `limit` keeps the first N photos of each source and split (tiny test runs), and
     data.yaml is written last so its presence marks a complete build. Its `val` is the selection
-    split; the report split is not in the dataset at all.
+    split; the report split is not in the dataset at all. `folder_garments`: the flat-lay
+    folders' classes from the catalog's kinds (`detector_data.flat_samples`).
     """
+    folder_garments = flat_lay_garments(folder_garments)
     long_side = cache_long_side(imgsz)
     config = {
         "format": SEG_DATASET_FORMAT_VERSION,
@@ -108,6 +111,8 @@ def build_seg_dataset(
     }
     if staff_labels:
         config["staff"] = {path: sorted([g, list(box)] for g, box in boxes) for path, boxes in staff_labels.items()}
+    if folder_garments != CATALOG_FOLDER_TO_GARMENT:  # only then: the demo's cached datasets stay valid
+        config["flat_garments"] = folder_garments
     digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
     root = Path(cache_root) / f"detector-seg-{digest}"
     data_yaml = root / "data.yaml"
@@ -117,7 +122,7 @@ def build_seg_dataset(
 
     label_names = ccp_label_names(ccp_dir)
     ccp = [(p, split) for p, split in _ccp_photos(ccp_dir) if split != REPORT]
-    flat = flat_samples(catalog_dir, flat_per_folder)
+    flat = flat_samples(catalog_dir, flat_per_folder, folder_garments)
     if limit is not None:
         ccp = [c for split in (TRAIN, SELECTION) for c in [c for c in ccp if c[1] == split][:limit]]
         flat = flat[:limit]
@@ -134,7 +139,7 @@ def build_seg_dataset(
         if kind == "ccp":
             outlines = ccp_outlines(source, image, label_names)
         elif kind == "flat":
-            outlines = [flat_lay_outline(image, CATALOG_FOLDER_TO_GARMENT[source.parent.name])]
+            outlines = [flat_lay_outline(image, folder_garments[source.parent.name])]
         else:
             outlines = [box_outline(b.garment, b.box) for b in staff_boxes]
         # normalised coordinates do not change when the image is resized

@@ -37,7 +37,7 @@ from recommender.vision.detector_data import build_yolo_dataset
 from recommender.vision.detector_export import export_detector
 from recommender.vision.detector_render import render_detections, sample_photos
 from recommender.vision.detector_seg_dataset import build_seg_dataset
-from recommender.vision.taxonomy import CATALOG_FOLDER_TO_GARMENT, GARMENT_CLASSES
+from recommender.vision.taxonomy import GARMENT_CLASSES, flat_lay_garments
 
 Progress = Callable[[str], None]
 
@@ -111,6 +111,9 @@ class TrainConfig:
     limit: int | None = None
     # {image path: [(garment, (x1, y1, x2, y2))]}: boxes staff corrected in admin, added to training
     staff_labels: dict | None = None
+    # {clothing dataset folder: garment class}: the flat-lay photos' classes from the catalog's
+    # category kinds (`taxonomy.flat_lay_garments`); None: the built-in folder table
+    folder_garments: dict | None = None
     # 0: no early stopping, the schedule is fixed (epochs and learning-rate decay are the recipe)
     patience: int = 0
     close_mosaic: int = 3
@@ -238,6 +241,7 @@ def build_dataset(config: TrainConfig, progress: Progress = print) -> Path:
             flat_per_folder=config.flat_per_folder,
             limit=config.limit,
             staff_labels=config.staff_labels,
+            folder_garments=config.folder_garments,
             progress=progress,
         )
     return build_yolo_dataset(
@@ -247,6 +251,7 @@ def build_dataset(config: TrainConfig, progress: Progress = print) -> Path:
         flat_per_folder=config.flat_per_folder,
         limit=config.limit,
         staff_labels=config.staff_labels,
+        folder_garments=config.folder_garments,
         progress=progress,
     )
 
@@ -441,6 +446,7 @@ def finalise_run(
             GarmentDetector(final, imgsz=config.imgsz, confidence=best_confidence),
             config.catalog_dir,
             limit=config.limit,
+            folder_garments=config.folder_garments,
         )
         metrics["flat_lay_validation"]["confidence"] = round(best_confidence, 3)
     if Path(config.ccp_dir).is_dir() and Path(config.catalog_dir).is_dir():  # not on a GPU machine
@@ -468,8 +474,17 @@ def _label_counts(labels_dir: Path) -> dict[str, int]:
     return counts
 
 
-def flat_lay_label_accuracy(detector: GarmentDetector, catalog_dir: Path, *, limit: int | None = None) -> dict:
+def flat_lay_label_accuracy(
+    detector: GarmentDetector,
+    catalog_dir: Path,
+    *,
+    limit: int | None = None,
+    folder_garments: dict[str, str] | None = None,
+) -> dict:
     """How often the most confident detection on a catalog validation photo has its folder's class.
+
+    A folder's class comes from the catalog's kinds when given (`folder_garments`, see
+    `taxonomy.flat_lay_garments`), else from the built-in folder table.
 
     These photos have no boxes, so this measures labels, not localisation; the validation split is
     never used for training (see detector_data), so it is an honest held-out check of flat-lay photos.
@@ -478,7 +493,7 @@ def flat_lay_label_accuracy(detector: GarmentDetector, catalog_dir: Path, *, lim
 
     per_folder: dict[str, dict[str, float]] = {}
     total = correct = missed = 0
-    for folder, garment in sorted(CATALOG_FOLDER_TO_GARMENT.items()):
+    for folder, garment in sorted(flat_lay_garments(folder_garments).items()):
         files = sorted((Path(catalog_dir) / "validation" / folder).glob("*.jpg"))[:limit]
         hits = none = 0
         for start in range(0, len(files), 16):

@@ -12,24 +12,23 @@ style that the encoder's embedding captures; a detector trained on ~770 photos c
 them reliably, while "top" vs "outerwear" vs "dress" are distinct layers of an outfit that a
 shopper wants to search one at a time. `bag` is not a catalog category of the clothing dataset
 but a bag or purse is in 612 of the 904 CCP photos; detecting it keeps bags from being boxed as tops.
+
+A retailer's own categories carry their kind as data (``Category.effective_garment_kind``, issue
+18): code that knows a photo's category passes the catalog's kinds in (``kinds=`` below, read by
+``catalog.selectors``), so this module stays free of Django and the tables here are only the
+fallback for names no category covers (the datasets' folders and labels, foreign detectors).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
-TOP = "top"
-OUTERWEAR = "outerwear"
-DRESS = "dress"
-TROUSERS = "trousers"
-SKIRT = "skirt"
-SHORTS = "shorts"
-SHOES = "shoes"
-HAT = "hat"
-BAG = "bag"
+# The kind names are declared once, in the catalog (a plain module: no Django is imported).
+from catalog.garment_kinds import BAG, DRESS, GARMENTS, HAT, NONE, OUTERWEAR, SHOES, SHORTS, SKIRT, TOP, TROUSERS
 
 # Order = YOLO class index of the shipped detector; never reorder, only append (retrain after).
-GARMENT_CLASSES: tuple[str, ...] = (TOP, OUTERWEAR, DRESS, TROUSERS, SKIRT, SHORTS, SHOES, HAT, BAG)
+GARMENT_CLASSES: tuple[str, ...] = GARMENTS
 
 # Garments that come in pairs: each item is its own box (two shoes = two boxes on a person).
 PAIRED_CLASSES: frozenset[str] = frozenset({SHOES})
@@ -168,12 +167,18 @@ def _normalise(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
 
 
-def garment_for_name(name: str) -> str | None:
+def garment_for_name(name: str, kinds: Mapping[str, str] | None = None) -> str | None:
     """Map a class name from any label set to a garment class, or None when unknown.
 
     Known non-garments of CCP (skin, hair, accessories…) also give None; callers that want to keep
-    a foreign model's own label when it is unknown use `display_label`.
+    a foreign model's own label when it is unknown use `display_label`. ``kinds`` maps names the
+    caller knows better (a catalog category's path or name -> its effective kind, from
+    ``catalog.selectors.category_garment_kinds``) and wins over the built-in tables; a category
+    of kind ``none`` gives None.
     """
+    if kinds and name in kinds:
+        kind = kinds[name]
+        return kind if kind in GARMENT_CLASSES else None
     if name in GARMENT_CLASSES:
         return name
     key = _normalise(name)
@@ -184,6 +189,23 @@ def garment_for_name(name: str) -> str | None:
     return None
 
 
-def display_label(name: str) -> str:
+def display_label(name: str, kinds: Mapping[str, str] | None = None) -> str:
     """The label a detection carries: the garment class when the name maps to one, else the name itself."""
-    return garment_for_name(name) or name
+    return garment_for_name(name, kinds) or name
+
+
+def flat_lay_garments(kinds: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Clothing dataset folder -> the garment class its flat-lay photos are boxed and graded as.
+
+    ``kinds`` maps a folder to the effective kind of the catalog category its photos were
+    imported into (``catalog.selectors.clothing_folder_kinds``): a retailer who re-files a
+    category changes the detector's flat-lay labels with it. Such a folder wins over the built-in
+    table; one whose category is of kind ``none`` is left out (nothing in it to box).
+    """
+    table = dict(CATALOG_FOLDER_TO_GARMENT)
+    for folder, kind in (kinds or {}).items():
+        if kind in GARMENT_CLASSES:
+            table[folder] = kind
+        elif kind == NONE:
+            table.pop(folder, None)
+    return table

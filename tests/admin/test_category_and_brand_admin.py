@@ -69,3 +69,37 @@ def test_deleting_a_rules_target_in_admin_names_the_rule_and_deletes_nothing(cli
     assert "Nordwind summer" in page
     assert type(obj).objects.filter(pk=obj.pk).exists()
     assert SeasonalRule.objects.filter(pk=rule.pk).exists()
+
+
+def test_catalog_staff_set_a_kind_in_admin_and_sub_categories_inherit_it(client_for):
+    # given
+    hats = category_create("clothing/accessories/hats")
+    accessories = hats.parent
+    # when
+    response = client_for("staff").post(
+        reverse("admin:catalog_category_change", args=[accessories.pk]), category_form(accessories, garment_kind="hat")
+    )
+    # then
+    assert response.status_code == 302, response.content[:500]
+    assert Category.objects.get(pk=hats.pk).effective_garment_kind == "hat"
+    page = client_for("staff").get(reverse("admin:catalog_category_changelist"))
+    assert "Hat" in page.content.decode()
+
+
+def test_a_merchandiser_cannot_change_a_kind_in_admin(client_for):
+    hats = category_create("clothing/accessories/hats")
+    response = client_for("merchandiser").post(
+        reverse("admin:catalog_category_change", args=[hats.pk]), category_form(hats, garment_kind="bag")
+    )
+    assert response.status_code == 403
+    assert Category.objects.get(pk=hats.pk).garment_kind == ""
+
+
+def test_a_category_added_in_admin_without_a_kind_gets_the_guess(client_for):
+    clothing = category_create("clothing")
+    response = client_for("staff").post(
+        reverse("admin:catalog_category_add"), {"name": "Sneakers", "slug": "sneakers", "parent": clothing.pk}
+    )
+    assert response.status_code == 302, response.content[:500]
+    added = Category.objects.get(path="clothing/sneakers")
+    assert (added.garment_kind, added.effective_garment_kind) == ("shoes", "shoes")

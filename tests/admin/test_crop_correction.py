@@ -24,7 +24,9 @@ def photo():
     garment = garment_create(image.product, image=image, seed=1)
     Garment.objects.filter(pk=garment.pk).update(box_x2=200, box_y2=300, label="garment", is_whole_image=True)
     garment.refresh_from_db()
-    return {"image": image, "garment": garment, "data": data}
+    # The correction encodes the stored file: the photo re-encoded without metadata, not `data`.
+    with image.file.open("rb") as stored:
+        return {"image": image, "garment": garment, "data": stored.read()}
 
 
 def correct(client, image, **fields):

@@ -147,3 +147,40 @@ def test_deleting_an_unused_category_is_a_204(catalog_staff, tree):
 
     assert response.status_code == 204, response.content
     assert not Category.objects.filter(pk=tree["hats"].pk).exists()
+
+
+def test_the_list_shows_each_categorys_own_and_inherited_kind_in_one_query(client, tree, django_assert_num_queries):
+    # given
+    Category.objects.filter(pk=tree["accessories"].pk).update(garment_kind="bag")
+    # when
+    with django_assert_num_queries(1):  # the categories, in path order
+        listed = client.get("/api/v1/categories/").json()
+    # then
+    assert [(c["path"], c["garment_kind"], c["effective_garment_kind"]) for c in listed] == [
+        ("clothing", "", "none"),
+        ("clothing/accessories", "bag", "bag"),
+        ("clothing/accessories/hats", "", "bag"),
+    ]
+
+
+def test_catalog_staff_set_a_kind_and_the_subtree_follows(catalog_staff, tree):
+    # when
+    response = catalog_staff.patch(f"/api/v1/categories/{tree['hats'].pk}/", {"garment_kind": "hat"}, format="json")
+    created = catalog_staff.post(
+        "/api/v1/categories/", {"name": "Sun hats", "slug": "sun-hats", "parent": tree["hats"].pk}, format="json"
+    )
+    root = catalog_staff.patch(f"/api/v1/categories/{tree['clothing'].pk}/", {"garment_kind": "top"}, format="json")
+    # then
+    assert response.status_code == 200, response.content
+    assert (response.json()["garment_kind"], response.json()["effective_garment_kind"]) == ("hat", "hat")
+    assert (created.json()["garment_kind"], created.json()["effective_garment_kind"]) == ("hat", "hat")  # guessed
+    assert root.json()["effective_garment_kind"] == "top"
+    assert Category.objects.get(pk=tree["accessories"].pk).effective_garment_kind == "top"
+    assert Category.objects.get(pk=tree["hats"].pk).effective_garment_kind == "hat"
+
+
+def test_an_unknown_kind_is_a_400_naming_the_field_and_changes_nothing(catalog_staff, tree):
+    response = catalog_staff.patch(f"/api/v1/categories/{tree['hats'].pk}/", {"garment_kind": "jumper"}, format="json")
+    error = assert_error(response, 400)
+    assert "garment_kind" in error["details"]
+    assert Category.objects.get(pk=tree["hats"].pk).garment_kind == ""

@@ -375,3 +375,42 @@ def test_phone_layout_offers_the_camera_and_a_two_column_grid(chromium, live_url
         phone.screenshot(path=artifacts / "10-phone.png", full_page=True)
     finally:
         context.close()
+
+
+def test_a_heic_photo_from_a_phone_is_searched_and_its_boxes_shown(page, artifacts):
+    """Chromium cannot decode HEIC: the server does, and the page shows a stand-in of the size the
+    server read, with the boxes on it, instead of a broken image."""
+    import io
+
+    from PIL import Image
+
+    # given: a street photo as a phone saves it (HEIC)
+    with Image.open(street_photo(7)) as source:
+        buffer = io.BytesIO()
+        source.convert("RGB").save(buffer, format="HEIF", quality=80)
+    page.goto("/")
+    # desktop file pickers filter by type, and not every system calls .heic an image/*
+    assert page.get_attribute("#photo-input", "accept") == "image/*,.heic,.heif"
+    # when
+    body = upload(page, {"name": "IMG_0007.HEIC", "mimeType": "image/heic", "buffer": buffer.getvalue()})
+    # then: the server read it and answered with garments and a full grid
+    assert body is not None and body["garments"], body
+    assert len(cards(page)) == K == len(body["results"])
+    assert page.locator("#error").is_hidden()
+    # and the photo frame is not a broken image: it has the size the server decoded
+    page.wait_for_function("() => document.querySelector('#photo').complete")
+    natural = page.eval_on_selector("#photo", "img => [img.naturalWidth, img.naturalHeight]")
+    width, height = body["image"]["width"], body["image"]["height"]
+    assert natural[0] > 0 and abs(natural[0] / natural[1] - width / height) < 0.01
+    if page.get_attribute("#photo", "data-fallback") == "shown":  # a browser without HEIC (chromium)
+        assert "cannot display this photo" in page.locator("#photo-caption").inner_text()
+        assert "cannot display" in page.get_attribute("#photo", "alt")
+    # and a box per garment, on the displayed frame
+    boxes = page.locator("#photo-boxes .box")
+    assert boxes.count() == len(body["garments"])
+    frame, box = page.locator("#photo").bounding_box(), boxes.nth(0).bounding_box()
+    x1, y1, x2, y2 = body["garments"][0]["box"]
+    scale = frame["width"] / width
+    assert abs(box["x"] - (frame["x"] + x1 * scale)) <= 2 and abs(box["width"] - (x2 - x1) * scale) <= 2
+    assert abs(box["y"] - (frame["y"] + y1 * scale)) <= 2 and abs(box["height"] - (y2 - y1) * scale) <= 2
+    page.screenshot(path=artifacts / "heic-upload.png", full_page=True)

@@ -12,7 +12,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from catalog.selectors import clothing_folder_kinds
 from recommender.services.corrections import detector_training_labels
+from recommender.vision.taxonomy import flat_lay_garments
 
 
 class Command(BaseCommand):
@@ -76,6 +78,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-staff-labels", action="store_true", help="leave out the boxes staff corrected in admin"
         )
+        parser.add_argument(
+            "--no-catalog-kinds",
+            action="store_true",
+            help="label the flat-lay folders with the built-in folder table, not their catalog categories' kinds",
+        )
 
     def handle(self, *args, **options):
         import torch
@@ -112,6 +119,10 @@ class Command(BaseCommand):
             limit=options["limit"],
             # a resumed run keeps the data it started with
             staff_labels=None if options["no_staff_labels"] or resume else staff_labels(),
+            # the flat-lay folders' classes follow their catalog categories' kinds (issue 18)
+            folder_garments=None
+            if options["no_catalog_kinds"] or resume
+            else flat_lay_garments(clothing_folder_kinds()),
             close_mosaic=options["close_mosaic"],
             hours=options["hours"],
             minutes=options["minutes"],

@@ -85,7 +85,8 @@ def test_missing_weights_fail_clearly_instead_of_downloading(tmp_path):
 @pytest.fixture(scope="module")
 def paused_seg_run(tmp_path_factory):
     # given a tiny segmenting run (2 photos per source and split, imgsz 64) whose one-second budget
-    # stops it after its first of two epochs (no database: staff labels are tested with tiny_runs)
+    # stops it after its first of two epochs (no database: staff labels are tested with tiny_runs,
+    # catalog kinds in tests/recommender/vision/test_taxonomy_kinds.py)
     root = tmp_path_factory.mktemp("seg-detector")
     call_command(
         "train_detector",
@@ -100,6 +101,7 @@ def paused_seg_run(tmp_path_factory):
         cache=root / "cache",
         no_flat_eval=True,
         no_staff_labels=True,
+        no_catalog_kinds=True,
     )
     return root / "runs" / "v001"
 

@@ -2,6 +2,7 @@
 
 import { clearError, setStatus } from "./messages.js";
 import { $, el } from "./page.js";
+import { photoWatch } from "./photo.js";
 import { queryRun } from "./query.js";
 import { state } from "./state.js";
 
@@ -49,6 +50,7 @@ async function fileChosen(file) {
   if (state.photoUrl) URL.revokeObjectURL(state.photoUrl);
   state.photoUrl = URL.createObjectURL(upload);
   el.photoBoxes.replaceChildren();
+  photoWatch();
   el.photo.src = state.photoUrl;
   el.photo.alt = `Your photo${file.name ? ` (${file.name})` : ""}`;
   await queryRun({ fresh: true });

@@ -25,9 +25,9 @@ const UPLOAD_HINTS = {
   too_large: "Try a smaller photo: a phone photo or a screenshot works well.",
   too_many_pixels: "Try a smaller photo: a phone photo or a screenshot works well.",
   decoded_too_large: "Try a smaller photo: a phone photo or a screenshot works well.",
-  unsupported_mode: "Choose an ordinary 8-bit JPEG, PNG or WebP photo.",
-  not_an_image: "Choose a JPEG, PNG or WebP photo.",
-  unsupported_format: "Choose a JPEG, PNG or WebP photo.",
+  unsupported_mode: "Choose an ordinary 8-bit JPEG, PNG, WebP or HEIC photo.",
+  not_an_image: "Choose a JPEG, PNG, WebP or HEIC photo.",
+  unsupported_format: "Choose a JPEG, PNG, WebP or HEIC photo.",
   truncated: "The file seems incomplete; try saving or exporting the photo again.",
   empty: "The file is empty; choose another photo.",
 };

@@ -65,12 +65,46 @@ export function boxesRender(onSelect) {
   if (el.photoCaption) {
     const real = state.garments.filter((garment) => !garment.is_whole_image);
     const hint = config.mode === "image" ? " Select a box to search for it." : "";
-    el.photoCaption.textContent = real.length
+    const found = real.length
       ? `Found ${real.length} garment${real.length === 1 ? "" : "s"}.${hint}`
       : state.garments.length && config.mode === "image"
         ? "No single garment stood out, so the whole photo is used."
         : "";
+    const unshown = el.photo.dataset.fallback === "shown" ? `${UNSHOWN_NOTE} ` : "";
+    el.photoCaption.textContent = unshown + found;
   }
+}
+
+const UNSHOWN_NOTE = "This browser cannot display this photo (HEIC, for example), but the server read it.";
+
+/**
+ * A photo the browser cannot decode (HEIC outside Safari) is still sent: the server decodes it
+ * and answers with its size and garment boxes. In its place the frame shows a plain stand-in of
+ * that size, so the boxes land where the garments are. Called when the <img> fails to load and
+ * again when the answer arrives, whichever comes last has what it needs.
+ */
+export function photoFallback() {
+  if (el.photo.dataset.fallback !== "needed" || !state.image || !state.image.width) return;
+  const { width, height } = state.image;
+  const svg =
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">` +
+    `<rect width="100%" height="100%" fill="#e9e6e1"/></svg>`;
+  el.photo.dataset.fallback = "shown";
+  el.photo.src = `data:image/svg+xml,${encodeURIComponent(svg)}`;
+  el.photo.alt = `Your photo (${width}×${height}), which this browser cannot display`;
+  if (el.photoCaption && !el.photoCaption.textContent.startsWith(UNSHOWN_NOTE)) {
+    el.photoCaption.textContent = `${UNSHOWN_NOTE} ${el.photoCaption.textContent}`.trim();
+  }
+}
+
+/** Watch the <img> of a new photo: if the browser cannot decode it, fall back (see photoFallback). */
+export function photoWatch() {
+  el.photo.dataset.fallback = "";
+  el.photo.onerror = () => {
+    if (el.photo.dataset.fallback === "shown") return; // the stand-in itself never fails; be safe
+    el.photo.dataset.fallback = "needed";
+    photoFallback();
+  };
 }
 
 export function boxFocus(index) {

@@ -9,7 +9,7 @@ import { filterParams } from "./filters.js";
 import { clearError, importHint, setStatus, showError, uploadHint } from "./messages.js";
 import { config, el } from "./page.js";
 import { looksClear, looksRender } from "./looks.js";
-import { boxFocus, boxesRender, photoShow } from "./photo.js";
+import { boxFocus, boxesRender, photoFallback, photoShow } from "./photo.js";
 import { firstImagesShown, resultsClear, resultsRender } from "./results.js";
 import { state } from "./state.js";
 import { uploadTimed } from "./test-hooks.js";
@@ -87,6 +87,7 @@ export async function queryRun({ fresh = false } = {}) {
   marks.answered = performance.now();
   clearError();
   if (body.image) state.image = body.image;
+  photoFallback(); // a photo this browser could not show: a stand-in of the size the server read
   if (Array.isArray(body.garments) && body.garments.length) state.garments = body.garments;
   if (typeof body.garment === "number") state.garment = body.garment;
   state.lastQuery = queryKey(); // the garment the API chose is now part of it
