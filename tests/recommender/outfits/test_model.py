@@ -66,10 +66,14 @@ def test_kind_pmi_is_high_for_kinds_worn_together_and_low_for_exclusive_ones(mod
 
 def test_colour_harmony_prefers_the_combinations_seen_in_the_street(model):
     black_top = G("top", colour("black"))
-    assert model.pair_features(black_top, G("trousers", colour("white")))[1] > model.pair_features(
-        black_top, G("trousers", colour("black"))
-    )[1]
-    assert model.colour_terms(colour("black"), "top", "trousers")["white"] > model.colour_terms(colour("black"), "top", "trousers")["black"]
+    assert (
+        model.pair_features(black_top, G("trousers", colour("white")))[1]
+        > model.pair_features(black_top, G("trousers", colour("black")))[1]
+    )
+    assert (
+        model.colour_terms(colour("black"), "top", "trousers")["white"]
+        > model.colour_terms(colour("black"), "top", "trousers")["black"]
+    )
 
 
 def test_partner_vector_points_at_what_people_with_a_similar_garment_wore(model):
