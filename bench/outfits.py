@@ -150,7 +150,7 @@ def write_report(args, model, outfits, draws, results, aucs, best_name, n_pos, n
         + (f" --limit {args.limit}" if args.limit else "")
         + f"`), {seconds:.0f} s on {platform.machine()} ({os.cpu_count()} CPUs, shared).",
         "",
-        f"- Model `{args.model}` ({model.version}), encoder `{model.encoder_version}`.",
+        f"- Model `{_relative(args.model)}` ({model.version}), encoder `{model.encoder_version}`.",
         f"- Held-out outfits: CCP report split (photo number divisible by 7), {len(outfits)} outfits with a catalog "
         f"kind, {sum(len(o) for o in outfits)} mask-cut garments ("
         + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
@@ -182,6 +182,13 @@ def write_report(args, model, outfits, draws, results, aucs, best_name, n_pos, n
     ]
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text("\n".join(lines))
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 if __name__ == "__main__":

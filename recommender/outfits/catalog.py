@@ -21,22 +21,26 @@ from recommender.outfits.model import OutfitModel
 COLOUR_BINS: tuple[str, ...] = tuple(c for c in Colour.values if c != Colour.MULTI)
 colour_namer = colour_names
 
-_model: OutfitModel | None = None
+_loaded: tuple[str, OutfitModel] | None = None  # (folder, model)
 _lock = threading.Lock()
 
 
 def get_outfit_model() -> OutfitModel:
-    """The model at ``FASHIONREC_OUTFIT_MODEL``, loaded once per process (raises FileNotFoundError)."""
-    global _model
-    if _model is None:
+    """The model at ``FASHIONREC_OUTFIT_MODEL``, loaded once per process and folder (raises
+    FileNotFoundError / ValueError for a missing or foreign folder)."""
+    global _loaded
+    folder = str(settings.FASHIONREC_OUTFIT_MODEL)
+    loaded = _loaded
+    if loaded is None or loaded[0] != folder:
         with _lock:
-            if _model is None:
-                _model = OutfitModel.load(Path(settings.FASHIONREC_OUTFIT_MODEL))
-    return _model
+            if _loaded is None or _loaded[0] != folder:
+                _loaded = (folder, OutfitModel.load(Path(folder)))
+            loaded = _loaded
+    return loaded[1]
 
 
 def reset_outfit_model() -> None:
-    """Forget the loaded model (tests that change the setting)."""
-    global _model
+    """Forget the loaded model (tests that rewrite a model folder in place)."""
+    global _loaded
     with _lock:
-        _model = None
+        _loaded = None

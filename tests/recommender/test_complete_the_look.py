@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
@@ -14,42 +13,18 @@ from catalog.models import Product, SeasonalRule
 from recommender import outfit_selectors as looks
 from recommender import queries
 from recommender.models import EncoderVersion, Garment
-from recommender.outfits.catalog import COLOUR_BINS, reset_outfit_model
-from recommender.outfits.model import OutfitModel
+from recommender.outfits.catalog import reset_outfit_model
 from tests.api.conftest import assert_error
-from tests.factories import category_create, garment_create, product_create, unit_vector
+from tests.factories import category_create, garment_create, outfit_model_create, product_create
 
 pytestmark = pytest.mark.django_db
 VERSION = "test-v1"
 
 
-@dataclass
-class StreetGarment:
-    kind: str
-    colours: np.ndarray
-    embedding: np.ndarray
-
-
-def hist(name: str) -> np.ndarray:
-    return np.eye(len(COLOUR_BINS))[COLOUR_BINS.index(name)]
-
-
 @pytest.fixture
 def outfit_model(settings, tmp_path):
     """A real (tiny) outfit model: tops are worn with trousers and shoes, never with another top."""
-    street = []
-    for i in range(30):
-        street.append(
-            [
-                StreetGarment("top", hist("black"), np.asarray(unit_vector(1 + i % 3), dtype=np.float32)),
-                StreetGarment("trousers", hist("white"), np.asarray(unit_vector(10 + i % 3), dtype=np.float32)),
-                StreetGarment("shoes", hist("red"), np.asarray(unit_vector(20), dtype=np.float32)),
-            ]
-        )
-    model = OutfitModel.fit(
-        street, kinds=("top", "trousers", "shoes", "hat"), colour_bins=COLOUR_BINS, encoder_version=VERSION
-    )
-    model.save(tmp_path / "v001")
+    model = outfit_model_create(tmp_path / "v001", encoder_version=VERSION)
     settings.FASHIONREC_OUTFIT_MODEL = str(tmp_path / "v001")
     reset_outfit_model()
     yield model
