@@ -80,6 +80,8 @@ def train_model(
 ) -> tuple[OutfitModel, list[dict]]:
     """The trained model and the table of settings tried (selection FITB of each)."""
     selection_draws = [draw_questions(selection, seed) for seed in range(draws)]
+    if not any(selection_draws):
+        raise ValueError("the selection split has no fill-in-the-blank question (too few outfits)")
     models = {
         l2: OutfitModel.fit(
             train, kinds=kinds, colour_bins=colour_bins, encoder_version=encoder_version, version=version, colour_l2=l2

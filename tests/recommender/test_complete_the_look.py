@@ -221,3 +221,50 @@ def test_outfit_score_needs_two_to_six_garments(client, shop, count):
 def test_outfit_score_of_an_unknown_product_is_404(client, shop):
     query, _ = shop
     assert_error(client.post("/api/v1/outfits/score/", {"product_ids": [query.pk, 999999]}, format="json"), 404)
+
+
+# --- photos through the shipped detector and encoder -------------------------------------------
+
+
+@pytest.fixture
+def photo_shop(settings, tmp_path):
+    from recommender.vision.pipeline import get_pipeline
+
+    version = get_pipeline().encoder_version
+    EncoderVersion.objects.create(name=version, is_active=True)
+    outfit_model_create(tmp_path / "photo-model", encoder_version=version)
+    settings.FASHIONREC_OUTFIT_MODEL = str(tmp_path / "photo-model")
+    products = []
+    for n, kind in enumerate(("trousers", "shoes", "top", "trousers")):
+        product = product_create()
+        garment = garment_create(product, seed=n, version=version)
+        Garment.objects.filter(pk=garment.pk).update(label=kind)
+        products.append(product)
+    return products
+
+
+def test_a_photo_gets_its_garments_and_a_look_for_the_chosen_one(client, photo_shop):
+    from tests.api.test_recommendations_image import photo
+
+    response = client.post("/api/v1/complete-the-look/", {"image": photo(), "k": 2}, format="multipart")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["query"]["kind"] == "image" and body["garment"] == 0 and body["garments"]
+    own = body["query"]["garment_kind"]
+    assert own not in [g["kind"] for g in body["looks"]]
+    shown = {r["product"]["id"] for g in body["looks"] for r in g["results"]}
+    assert shown <= {p.pk for p in photo_shop}
+    assert_error(client.post("/api/v1/complete-the-look/", {"image": photo(), "garment": 99}, format="multipart"), 400)
+
+
+def test_outfit_score_of_a_photo_and_a_product(client, photo_shop):
+    from tests.api.test_recommendations_image import photo
+
+    response = client.post(
+        "/api/v1/outfits/score/", {"images": [photo()], "product_ids": [photo_shop[0].pk]}, format="multipart"
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert [g["source"] for g in body["garments"]] == ["image", "product"]
+    assert len(body["pairs"]) == 1 and 0.0 <= body["score"] <= 1.0
+    assert body["score"] == pytest.approx(body["pairs"][0]["score"])

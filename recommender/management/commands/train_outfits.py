@@ -26,7 +26,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--ccp", type=Path, default=Path(settings.FASHIONREC_CCP_DATASET))
         parser.add_argument("--output", type=Path, default=Path(settings.FASHIONREC_MODELS_DIR) / "outfits")
-        parser.add_argument("--version", default=None, help="folder name (default: the next vNNN)")
+        parser.add_argument("--name", default=None, help="model folder name (default: the next vNNN)")
         parser.add_argument("--encoder", type=Path, default=Path(settings.FASHIONREC_ENCODER_WEIGHTS))
         parser.add_argument("--limit", type=int, default=None, help="at most N photos (tiny runs)")
         parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -42,7 +42,7 @@ class Command(BaseCommand):
         if not (ccp / "photos").is_dir():
             raise CommandError(f"{ccp}: no CCP photos/ folder (set --ccp or FASHIONREC_CCP_DATASET)")
         output: Path = options["output"]
-        version = options["version"] or _next_version(output)
+        version = options["name"] or _next_version(output)
         started = time.perf_counter()
         encoder = load_encoder(options["encoder"])
         outfits, _ = load_outfits(
@@ -58,15 +58,18 @@ class Command(BaseCommand):
         selection = [o.garments for o in outfits if o.split == SELECTION and o.garments]
         if not train or not selection:
             raise CommandError("need outfits in both the train and the selection split")
-        model, tried = train_model(
-            train,
-            selection,
-            kinds=CATALOG_KINDS,
-            colour_bins=COLOUR_BINS,
-            encoder_version=encoder.version,
-            version=version,
-            progress=self.stdout.write,
-        )
+        try:
+            model, tried = train_model(
+                train,
+                selection,
+                kinds=CATALOG_KINDS,
+                colour_bins=COLOUR_BINS,
+                encoder_version=encoder.version,
+                version=version,
+                progress=self.stdout.write,
+            )
+        except ValueError as error:
+            raise CommandError(str(error)) from None
         model.card.update(
             {
                 "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
