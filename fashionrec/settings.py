@@ -303,6 +303,7 @@ FASHIONREC_INTERACTION_WEIGHTS = {"view": 0.0, "like": 1.0, "add_to_cart": 1.5, 
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "ColourEnum": "catalog.models.products.Colour",
     "DepartmentEnum": "catalog.models.products.Department",
+    "QuerySourceEnum": "recommender.api.outfits.QUERY_SOURCES",
 }
 
 LOGGING = {

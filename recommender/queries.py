@@ -715,7 +715,7 @@ def complete_the_look(
 
     Index use and plan: ``w`` is a ``unnest`` of the kinds (a handful of rows); for each, a
     ``LATERAL`` subquery is the same candidate phase as :func:`recommend` with the kind's vector
-    as an outer parameter. ``plan="ann"``: ``Nested Loop -> Function Scan on unnest w -> Limit ->
+    as an outer parameter. ``plan="ann"``: ``Nested Loop -> Function Scan on w -> Limit ->
     Index Scan using garment_embedding_hnsw`` (the HNSW scan is re-run per kind, ``Order By:
     embedding <=> (w.vector)::vector``, the filters and ``label = w.kind`` evaluated per tuple
     with the iterative scan going on until ``pool`` rows pass). ``plan="exact"``: per kind, the

@@ -40,6 +40,9 @@ from recommender.errors import GarmentNotDetected
 from recommender.outfits.street import CATALOG_KINDS
 
 LOOK_LIST_FIELDS = (*LIST_PARAMETERS, "kinds")
+# What a query or an outfit garment came from; one OpenAPI enum (settings ENUM_NAME_OVERRIDES) for
+# these fields and the recommendations' query kind, which has the same two values.
+QUERY_SOURCES = ("image", "product")
 
 
 # --- input ------------------------------------------------------------------------------------
@@ -144,7 +147,7 @@ class LookGroupSerializer(serializers.Serializer):
 
 
 class LookQuerySerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["image", "product"])
+    kind = serializers.ChoiceField(choices=QUERY_SOURCES)
     product_id = serializers.IntegerField(allow_null=True)
     garment_kind = serializers.CharField(help_text="The query garment's kind (the detector's label).")
     k = serializers.IntegerField(help_text="Results per kind.")
@@ -169,7 +172,7 @@ class OutfitPairSerializer(serializers.Serializer):
 
 
 class OutfitGarmentSerializer(serializers.Serializer):
-    source = serializers.ChoiceField(choices=["image", "product"])
+    source = serializers.ChoiceField(choices=QUERY_SOURCES)
     product_id = serializers.IntegerField(allow_null=True)
     kind = serializers.CharField()
 
