@@ -99,3 +99,10 @@ bench-replica: install
 # written to bench/reports/api-snapshot-<sha>.json; compare two with bench/api_snapshot.py --compare A B.
 api-snapshot: install
 	nice -n 10 $(PY) bench/api_snapshot.py
+
+# Outfits: fill-in-the-blank and pairwise AUC on the held-out CCP outfits (mask-cut crops), with the
+# kinds-only, colour-only and lighting-only baselines; writes bench/reports/outfits.md. Last line
+# "fitb <v> fitb_ci <v> best_baseline <v> auc <v>".
+.PHONY: bench-outfits
+bench-outfits: install
+	nice -n 5 $(PY) bench/outfits.py

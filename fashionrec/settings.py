@@ -268,6 +268,8 @@ FASHIONREC_DETECTOR_WEIGHTS = os.environ.get(
 FASHIONREC_ENCODER_WEIGHTS = os.environ.get(
     "FASHIONREC_ENCODER_WEIGHTS", str(FASHIONREC_MODELS_DIR / "encoder" / "encoder.pt")
 )
+# The outfit model (complete the look, outfit scores): a folder written by manage.py train_outfits.
+FASHIONREC_OUTFIT_MODEL = os.environ.get("FASHIONREC_OUTFIT_MODEL", str(FASHIONREC_MODELS_DIR / "outfits" / "v001"))
 FASHIONREC_DETECTOR_CONFIDENCE = float(os.environ.get("FASHIONREC_DETECTOR_CONFIDENCE", 0.25))
 FASHIONREC_MAX_IMAGE_PIXELS = int(os.environ.get("FASHIONREC_MAX_IMAGE_PIXELS", 40_000_000))
 # Decoded pixels (width × height × bytes per pixel of the mode), checked from the header: a small
@@ -324,6 +326,7 @@ FASHIONREC_INTERACTION_WEIGHTS = {"view": 0.0, "like": 1.0, "add_to_cart": 1.5, 
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "ColourEnum": "catalog.models.products.Colour",
     "DepartmentEnum": "catalog.models.products.Department",
+    "QuerySourceEnum": "recommender.api.outfits.QUERY_SOURCES",
 }
 
 LOGGING = {

@@ -50,3 +50,22 @@ class GarmentNotDetected(InvalidInput):
             f"garment {index} does not exist: {detected} garment(s) detected.",
             details={"garment": [f"Must be below {detected}."]},
         )
+
+
+class OutfitModelUnavailable(Unavailable):
+    code = "outfit_model_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("Outfit recommendations are not available: the outfit model is not installed.")
+
+
+class OutfitModelMismatch(Unavailable):
+    """The outfit model's street index was built with another encoder: its vectors would be noise."""
+
+    code = "outfit_model_mismatch"
+
+    def __init__(self, model_encoder: str, active_version: str) -> None:
+        super().__init__(
+            f"The outfit model was trained with encoder {model_encoder}, not the active {active_version}; "
+            "retrain it (manage.py train_outfits)."
+        )

@@ -639,3 +639,249 @@ def search_settings_on_connect(sender, connection, **kwargs) -> None:
         return
     with connection.cursor() as cursor:
         set_search_settings(cursor)
+
+
+# --- statement 4: complete the look (issue 17; recommender/outfits) ---------------------------
+
+# The parts of a complete-the-look score, in the order the API lists them.
+LOOK_PARTS = ("compatibility", "seasonal", "preference", "taste", "dislike", "inventory")
+
+
+@dataclass(frozen=True)
+class LookKind:
+    """One complementary kind to fill: its query vector and the parts of the raw score that
+    do not depend on the candidate's embedding (see ``recommender.outfits.model``)."""
+
+    kind: str
+    vector: str  # unit query vector V/|V| (pgvector text): street partners + direct terms
+    norm: float  # |V|, so candidate · V = norm x (1 - cosine distance)
+    kind_term: float  # kind weight x PMI(query kind, this kind)
+    colour_terms: tuple[float, ...]  # per LookScoring.colour_names: colour weight x harmony with the query
+    colour_default: float  # for a product without a (known) colour
+
+
+@dataclass(frozen=True)
+class LookScoring:
+    colour_names: tuple[str, ...]
+    calibration: tuple[float, float]  # compatibility = sigmoid(a x raw + b)
+
+
+@dataclass(frozen=True)
+class LookRow:
+    kind: str
+    product_id: int
+    garment_id: int
+    image_id: int
+    category_id: int | None
+    compatibility: float
+    score: float
+    breakdown: dict[str, float] = field(default_factory=dict)
+
+
+_LOOK_WANTED = """unnest(%(look_kinds)s::text[], %(look_vectors)s::text[], %(look_norms)s::float8[],
+              %(look_kind_terms)s::float8[]) WITH ORDINALITY AS w(kind, vector, norm, kind_term, ord)"""
+
+_LOOK_CANDIDATES_ANN = f"""
+candidates AS MATERIALIZED (
+    SELECT w.kind, w.ord, w.norm, w.kind_term, c.*
+    FROM {_LOOK_WANTED}
+    CROSS JOIN LATERAL (
+        SELECT {_CANDIDATE_COLUMNS}, g.embedding <=> w.vector::vector AS distance
+        FROM recommender_garment g
+        WHERE {{where}} AND g.label = w.kind
+        ORDER BY g.embedding <=> w.vector::vector
+        LIMIT %(pool)s
+    ) c
+)"""
+
+_LOOK_CANDIDATES_EXACT = f"""
+candidates AS (
+    SELECT w.kind, w.ord, w.norm, w.kind_term, c.*
+    FROM {_LOOK_WANTED}
+    CROSS JOIN LATERAL (
+        SELECT {_CANDIDATE_COLUMNS}, f.distance
+        FROM (
+            SELECT id, distance
+            FROM (
+                -- OFFSET 0: every filtered row of the kind is scored (see the exact form above)
+                SELECT g.id, g.embedding <=> w.vector::vector AS distance
+                FROM recommender_garment g
+                WHERE {{where}} AND g.label = w.kind
+                OFFSET 0
+            ) AS filtered
+            ORDER BY distance, id
+            LIMIT %(pool)s
+        ) AS f
+        JOIN recommender_garment g ON g.id = f.id
+    ) c
+)"""
+
+_LOOK_BEST = """
+best AS (
+    -- one row per kind and product: its garment of that kind nearest to the kind's query vector
+    SELECT DISTINCT ON (c.kind, c.product_id) c.*
+    FROM candidates c
+    ORDER BY c.kind, c.product_id, c.distance, c.id
+),"""
+
+_LOOK_PARTS_SQL = """
+parts AS MATERIALIZED (
+    SELECT b.kind, b.product_id, b.id AS garment_id, b.image_id, b.category_id,
+        -- the outfit model's pair score, calibrated into [0, 1] (exp clamped: no overflow)
+        1 / (1 + exp(LEAST(50, -(%(cal_a)s * (
+            b.kind_term
+            + b.norm * (1 - b.distance)
+            -- the kind's row of colour terms, at the candidate's colour (NULL when it has none)
+            + COALESCE((%(look_colour_terms)s::float8[])[b.ord][array_position(%(colour_names)s::text[], b.colour)],
+                       (%(look_colour_defaults)s::float8[])[b.ord])
+        ) + %(cal_b)s)))) AS compatibility,
+        {seasonal} AS p_seasonal,
+        {user_terms}
+        %(w_inventory)s * LEAST(GREATEST(b.stock_total, 0), %(inventory_cap)s)::float8 / %(inventory_cap)s
+            AS p_inventory
+    FROM best b
+    {pref_join}
+),
+scored AS (
+    SELECT parts.*, %(w_compatibility)s * compatibility AS p_compatibility,
+        %(w_compatibility)s * compatibility + p_seasonal + p_preference + p_taste + p_dislike + p_inventory AS score
+    FROM parts
+),
+ranked AS (
+    SELECT scored.*,
+        row_number() OVER (PARTITION BY kind ORDER BY score DESC, compatibility DESC, product_id) AS kind_rank
+    FROM scored
+)
+SELECT kind, product_id, garment_id, image_id, category_id, compatibility, score,
+       p_compatibility, p_seasonal, p_preference, p_taste, p_dislike, p_inventory
+FROM ranked
+WHERE kind_rank <= %(k)s
+ORDER BY array_position(%(look_kinds)s::text[], kind), kind_rank
+"""
+
+
+def complete_the_look(
+    *,
+    kinds: Sequence[LookKind],
+    scoring: LookScoring,
+    version: str,
+    filters: ProductFilters,
+    k: int,
+    plan: Plan,
+    today: dt.date,
+    user_id: int | None = None,
+    weights: Weights | None = None,
+) -> list[LookRow]:
+    """Top ``k`` products per complementary kind, ranked by outfit compatibility, in one statement.
+
+    Same filters (``filter_sql``, so ``catalog.filters.FILTERS``), seasonal rules, preferences
+    and inventory term as :func:`recommend`; the similarity is replaced by the outfit model's
+    *compatibility* (weight ``Weights.similarity``), computed in SQL from parameters the caller
+    derives from the model: per kind a query vector (the weighted street partners of the query
+    garment plus its own embedding), the kind's PMI term and, per catalog colour, the colour
+    harmony term (``LookKind``), and the calibration (``LookScoring``). A candidate's garment must carry the kind's
+    detector label (``g.label``): whole-image garments (label "garment") never fill a kind.
+
+    Index use and plan: ``w`` is a ``unnest`` of the kinds (a handful of rows); for each, a
+    ``LATERAL`` subquery is the same candidate phase as :func:`recommend` with the kind's vector
+    as an outer parameter. ``plan="ann"``: ``Nested Loop -> Function Scan on w -> Limit ->
+    Index Scan using garment_embedding_hnsw`` (the HNSW scan is re-run per kind, ``Order By:
+    embedding <=> (w.vector)::vector``, the filters and ``label = w.kind`` evaluated per tuple
+    with the iterative scan going on until ``pool`` rows pass). ``plan="exact"``: per kind, the
+    filtered rows found through the B-tree/GIN indexes of the filters (``label`` itself is not
+    indexed: it is checked on the rows those indexes return), a top-N sort keeping ``pool``.
+    The plan is chosen by the caller with :func:`estimate_rows` / :func:`choose_plan` for the
+    filters (the kind filter is not in the estimate: it keeps roughly 1/8 of the rows each).
+    Downstream: one row per (kind, product) by ``DISTINCT ON``, the parts, then a window keeps
+    ``k`` per kind; rows come kind by kind in the order of ``kinds``, best first. Ties break on
+    compatibility, then product id.
+    """
+    if not kinds:
+        return []
+    weights = weights or Weights.from_settings()
+    params: dict = {
+        "look_kinds": [item.kind for item in kinds],
+        "look_vectors": [item.vector for item in kinds],
+        "look_norms": [float(item.norm) for item in kinds],
+        "look_kind_terms": [float(item.kind_term) for item in kinds],
+        "look_colour_terms": [[float(v) for v in item.colour_terms] for item in kinds],
+        "look_colour_defaults": [float(item.colour_default) for item in kinds],
+        "colour_names": list(scoring.colour_names),
+        "cal_a": float(scoring.calibration[0]),
+        "cal_b": float(scoring.calibration[1]),
+        "version": version,
+        "pool": pool_size(k),
+        "k": k,
+        "today": today,
+        "today_key": today.month * 100 + today.day,
+        "user_id": user_id,
+        "inventory_cap": settings.FASHIONREC_RECOMMEND_INVENTORY_CAP,
+        "w_compatibility": weights.similarity,
+        "w_seasonal": weights.seasonal,
+        "w_pref_category": weights.preference_category,
+        "w_pref_brand": weights.preference_brand,
+        "w_pref_colour": weights.preference_colour,
+        "w_pref_size": weights.preference_size,
+        "w_pref_price": weights.preference_price,
+        "w_taste": weights.taste,
+        "w_dislike": weights.dislike,
+        "w_inventory": weights.inventory,
+    }
+    where = filter_sql(filters, params)
+    personalised = user_id is not None
+    candidates = (_LOOK_CANDIDATES_ANN if plan == "ann" else _LOOK_CANDIDATES_EXACT).format(where=where)
+    sql = (
+        "WITH "
+        + candidates
+        + ","
+        + _RULES
+        + (_PREF if personalised else "")
+        + _LOOK_BEST
+        + _LOOK_PARTS_SQL.format(
+            seasonal=_SEASONAL,
+            user_terms=_USER_TERMS if personalised else _ANONYMOUS_TERMS,
+            pref_join="LEFT JOIN pref ON true" if personalised else "",
+        )
+    )
+    with read_connection().cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = fetch_dicts(cursor)
+    return [
+        LookRow(
+            kind=row["kind"],
+            product_id=row["product_id"],
+            garment_id=row["garment_id"],
+            image_id=row["image_id"],
+            category_id=row["category_id"],
+            compatibility=float(row["compatibility"]),
+            score=float(row["score"]),
+            breakdown={part: float(row[f"p_{part}"]) for part in LOOK_PARTS},
+        )
+        for row in rows
+    ]
+
+
+_LOOK_GARMENTS_SQL = """
+SELECT p.id AS product_id, p.colour, qg.label, qg.embedding::text AS vector
+FROM catalog_product p
+JOIN LATERAL (
+    -- the product's main garment, as the similar-items query picks it: primary image first,
+    -- a detected garment before a whole-image fallback, then the main garment (is_main), then the most confident
+    SELECT g.label, g.embedding FROM recommender_garment g JOIN catalog_productimage i ON i.id = g.image_id
+    WHERE g.product_id = p.id AND g.encoder_version = %(version)s
+    ORDER BY i.is_primary DESC, g.is_whole_image, g.is_main DESC, g.confidence DESC, g.id
+    LIMIT 1
+) qg ON true
+WHERE p.id = ANY(%(product_ids)s::bigint[]) AND p.is_active
+"""
+
+
+def look_garments(*, product_ids: Sequence[int], version: str) -> dict[int, dict]:
+    """Main garment (label, pgvector text) and colour of active products, by product id; one statement.
+
+    Uses the product primary key and ``garment_product_idx``; products without a garment of
+    ``version`` (or inactive) are missing from the answer.
+    """
+    with read_connection().cursor() as cursor:
+        cursor.execute(_LOOK_GARMENTS_SQL, {"product_ids": list(product_ids), "version": version})
+        return {row["product_id"]: row for row in fetch_dicts(cursor)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import itertools
+from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
@@ -104,3 +105,33 @@ def staff_user_create(username: str = "staff", *, group: str = "Catalog staff", 
     user = User.objects.create_user(username, password=None, is_staff=True, **flags)
     user.groups.add(staff_group(group))
     return user
+
+
+def outfit_model_create(folder, *, encoder_version: str = "test-v1"):
+    """Write a real (tiny) outfit model to ``folder``: tops worn with trousers and shoes, never with
+    another top, colours and embeddings varied; returns the model (recommender/outfits/model.py)."""
+    from recommender.outfits.catalog import COLOUR_BINS
+    from recommender.outfits.model import OutfitModel
+
+    @dataclass
+    class StreetGarment:
+        kind: str
+        colours: np.ndarray
+        embedding: np.ndarray
+
+    def hist(name: str) -> np.ndarray:
+        return np.eye(len(COLOUR_BINS))[COLOUR_BINS.index(name)]
+
+    street = [
+        [
+            StreetGarment("top", hist("black"), np.asarray(unit_vector(1 + i % 3), dtype=np.float32)),
+            StreetGarment("trousers", hist("white"), np.asarray(unit_vector(10 + i % 3), dtype=np.float32)),
+            StreetGarment("shoes", hist("red"), np.asarray(unit_vector(20), dtype=np.float32)),
+        ]
+        for i in range(30)
+    ]
+    model = OutfitModel.fit(
+        street, kinds=("top", "trousers", "shoes", "hat"), colour_bins=COLOUR_BINS, encoder_version=encoder_version
+    )
+    model.save(folder)
+    return model

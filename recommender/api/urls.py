@@ -1,6 +1,7 @@
 from django.urls import path
 
 from recommender.api.images import ProductImageDetailApi, ProductImageListCreateApi
+from recommender.api.outfits import CompleteTheLookApi, OutfitScoreApi, ProductCompleteTheLookApi
 from recommender.api.views import RecommendationsApi, SimilarProductsApi
 
 urlpatterns: list = [
@@ -14,4 +15,12 @@ urlpatterns: list = [
         ProductImageDetailApi.as_view(),
         name="product-image-detail",
     ),
+    # complete the look and outfit scores (recommender/api/outfits.py, docs/outfits.md)
+    path(
+        "products/<str:product_id>/complete-the-look/",
+        ProductCompleteTheLookApi.as_view(),
+        name="product-complete-the-look",
+    ),
+    path("complete-the-look/", CompleteTheLookApi.as_view(), name="complete-the-look"),
+    path("outfits/score/", OutfitScoreApi.as_view(), name="outfit-score"),
 ]

@@ -19,7 +19,14 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from recommender.models import EncoderVersion
-from tests.factories import brand_create, category_create, garment_create, product_create, staff_user_create
+from tests.factories import (
+    brand_create,
+    category_create,
+    garment_create,
+    outfit_model_create,
+    product_create,
+    staff_user_create,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 # Outside the tracked tree: a test run must not leave the checkout modified.
@@ -153,9 +160,15 @@ def client_for(role: str, users: dict) -> APIClient:
 
 
 @pytest.fixture
-def shop(db, season_summer) -> dict:
-    """A tiny indexed catalog: 4 products with one garment each, an active encoder version."""
+def shop(db, season_summer, settings, tmp_path) -> dict:
+    """A tiny indexed catalog: 4 products with one garment each, an active encoder version (and an
+    outfit model trained for it, so complete-the-look answers instead of a 503 version mismatch)."""
+    from recommender.outfits.catalog import reset_outfit_model
+
     EncoderVersion.objects.create(name="test-v1", is_active=True)
+    outfit_model_create(tmp_path / "outfits", encoder_version="test-v1")
+    settings.FASHIONREC_OUTFIT_MODEL = str(tmp_path / "outfits")
+    reset_outfit_model()
     tops, shoes = category_create("women/tops"), category_create("men/shoes")
     brand = brand_create("Acme")
     products = [

@@ -1,0 +1,353 @@
+"""The outfit model: how well garments go together, from what people wear in the street.
+
+Three learned parts, each a small table or index, combined linearly into a pair's raw score
+(then a logistic calibration maps it into [0, 1]):
+
+- **kind**: pointwise mutual information of two kinds in the same outfit (tops go with
+  trousers and skirts; a dress rarely with a skirt). It also decides the *complementary kinds*
+  of a kind (``complementary_kinds``). Constant among candidates of one kind.
+- **colour**: a learned colour harmony between the two garments' colour histograms over the
+  catalog's colour names: ``sqrt(h1)ᵀ W sqrt(h2)``, ``h1`` the garment of the kind listed first
+  in ``kinds`` (a top's colour plays another role than the trousers'). ``W`` (C x C) is a
+  logistic regression on the outer products of the histograms: true pairs of a train outfit vs
+  pairs of the same kinds from different outfits (``NEGATIVES_PER_PAIR`` each, seeded), L2
+  ``colour_l2``. For a catalog product the histogram is one-hot (its colour name), so the SQL
+  reads one row of ``W``. The plain co-occurrence table (log of observed over chance pairs of
+  bins, add-α smoothed; ``colour_cooccurrence``) is kept as the benchmark's colour-only baseline.
+- **partners** ("people who wore a garment like this wore these"): the street index holds every
+  training garment's embedding and, per kind, the row of its outfit partner of that kind. For a
+  query garment of kind a and a candidate of kind b, the ``neighbours`` street garments of kind
+  a nearest to the query that were worn with a b are found; their b partners, weighted by a
+  softmax of the query's cosine to each neighbour (``temperature``), average to the *partner
+  vector* P, and the score is ``candidate · P``. Because it is linear in the candidate, the
+  catalog can rank every candidate with one vector search for P (``recommender.queries``).
+  For a pair the score is the mean of both directions.
+- **direct**: the cosine of the two garments' embeddings (same fabric or style across kinds).
+
+The weights are chosen by fill-in-the-blank accuracy on the CCP *selection* split and the
+calibration is fitted on selection pairs (true pairs vs pairs of the same kinds from different
+outfits); see ``manage.py train_outfits``. Everything is plain numpy; a model is a folder with
+``outfits.npz`` (arrays) and ``model.json`` (names, weights, encoder version, card).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+MODEL_FORMAT = "fashionrec-outfits/1"
+FEATURES = ("kind", "colour", "partners", "direct")
+# add-α smoothing of the colour table, in (fractional) garment pairs per cell
+COLOUR_SMOOTHING = 2.0
+NEGATIVES_PER_PAIR = 5
+COLOUR_L2 = 1e-3
+# A kind completes another when at least this share of the outfits wearing the first wear it too.
+COMPLEMENT_MIN_SHARE = 0.10
+
+
+class GarmentLike(Protocol):
+    kind: str
+    colours: np.ndarray
+    embedding: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class OutfitWeights:
+    kind: float = 0.0
+    colour: float = 1.0
+    partners: float = 1.0
+    direct: float = 0.0
+    neighbours: int = 20
+    temperature: float = 0.05
+
+    def vector(self) -> np.ndarray:
+        return np.array([self.kind, self.colour, self.partners, self.direct])
+
+
+@dataclass
+class OutfitModel:
+    version: str
+    encoder_version: str
+    kinds: tuple[str, ...]
+    colour_bins: tuple[str, ...]
+    kind_counts: np.ndarray  # (K, K) outfits wearing both kinds; diagonal: outfits wearing the kind
+    outfit_count: int
+    colour_harmony: np.ndarray  # (C, C) learned bilinear weights, rows: the garment of the earlier kind
+    colour_cooccurrence: np.ndarray  # (C, C) log ratio of observed to chance, symmetric (baseline)
+    index_embeddings: np.ndarray  # (N, D) float32 unit rows
+    index_kinds: np.ndarray  # (N,) kind index
+    index_partners: np.ndarray  # (N, K) row of the same outfit's garment of each kind, -1 if none
+    weights: OutfitWeights = field(default_factory=OutfitWeights)
+    calibration: tuple[float, float] = (1.0, 0.0)  # p = sigmoid(a * raw + b)
+    card: dict = field(default_factory=dict)
+
+    # --- learning -------------------------------------------------------------------------
+
+    @classmethod
+    def fit(
+        cls,
+        outfits: Sequence[Sequence[GarmentLike]],
+        *,
+        kinds: Sequence[str],
+        colour_bins: Sequence[str],
+        encoder_version: str,
+        version: str = "v001",
+        weights: OutfitWeights | None = None,
+        colour_l2: float = COLOUR_L2,
+        seed: int = 0,
+    ) -> OutfitModel:
+        """Count kinds and colours and build the street index from ``outfits`` (lists of garments)."""
+        kinds = tuple(kinds)
+        kind_index = {k: i for i, k in enumerate(kinds)}
+        n_kinds, n_bins = len(kinds), len(colour_bins)
+        kind_counts = np.zeros((n_kinds, n_kinds))
+        colour_pairs = np.zeros((n_bins, n_bins))
+        embeddings, index_kinds, partners = [], [], []
+        for outfit in outfits:
+            present = [kind_index[g.kind] for g in outfit]
+            for a in set(present):
+                for b in set(present):
+                    kind_counts[a, b] += 1
+            for i, first in enumerate(outfit):
+                for second in outfit[i + 1 :]:
+                    pair = np.outer(first.colours, second.colours)
+                    colour_pairs += pair + pair.T
+            if all(g.embedding is not None for g in outfit):
+                rows = {g.kind: len(embeddings) + j for j, g in enumerate(outfit)}
+                for g in outfit:
+                    embeddings.append(np.asarray(g.embedding, dtype=np.float32))
+                    index_kinds.append(kind_index[g.kind])
+                    partners.append([rows.get(k, -1) if k != g.kind else -1 for k in kinds])
+        total = colour_pairs.sum()
+        marginal = colour_pairs.sum(axis=1) / max(total, 1e-9)
+        expected = total * np.outer(marginal, marginal)
+        cooccurrence = np.log((colour_pairs + COLOUR_SMOOTHING) / (expected + COLOUR_SMOOTHING))
+        harmony = _learn_colour_harmony(outfits, kinds, n_bins, colour_l2, seed)
+        dim = len(embeddings[0]) if embeddings else 0
+        return cls(
+            version=version,
+            encoder_version=encoder_version,
+            kinds=kinds,
+            colour_bins=tuple(colour_bins),
+            kind_counts=kind_counts,
+            outfit_count=len(outfits),
+            colour_harmony=harmony,
+            colour_cooccurrence=cooccurrence,
+            index_embeddings=np.asarray(embeddings, dtype=np.float32).reshape(-1, dim),
+            index_kinds=np.asarray(index_kinds, dtype=np.int64),
+            index_partners=np.asarray(partners, dtype=np.int64).reshape(-1, n_kinds),
+            weights=weights or OutfitWeights(),
+        )
+
+    # --- the parts ------------------------------------------------------------------------
+
+    def kind_pmi(self, a: str, b: str) -> float:
+        i, j = self.kinds.index(a), self.kinds.index(b)
+        n = max(self.outfit_count, 1)
+        both, first, second = self.kind_counts[i, j], self.kind_counts[i, i], self.kind_counts[j, j]
+        return float(np.log((both + 1.0) * n / ((first + 1.0) * (second + 1.0))))
+
+    def complementary_kinds(self, kind: str, *, include_own: bool = False) -> list[str]:
+        """Kinds worn with ``kind`` in at least ``COMPLEMENT_MIN_SHARE`` of its outfits, most often first.
+
+        Never the kind itself unless ``include_own``. An unknown kind (e.g. the pipeline's
+        whole-image "garment") gets every kind seen in the street, most common first.
+        """
+        if kind not in self.kinds:
+            order = np.argsort(-np.diag(self.kind_counts), kind="stable")
+            return [self.kinds[j] for j in order if self.kind_counts[j, j] > 0]
+        i = self.kinds.index(kind)
+        worn = max(self.kind_counts[i, i], 1.0)
+        shares = self.kind_counts[i] / worn
+        order = np.argsort(-shares, kind="stable")
+        return [
+            self.kinds[j]
+            for j in order
+            if (j != i and shares[j] >= COMPLEMENT_MIN_SHARE) or (j == i and include_own and worn > 0)
+        ]
+
+    def colour_terms(self, colours: np.ndarray, query_kind: str, candidate_kind: str) -> dict[str, float]:
+        """Colour score of a ``query_kind`` garment with histogram ``colours`` against a one-colour
+        ``candidate_kind`` candidate, per colour name (what the look SQL looks up)."""
+        root = np.sqrt(np.asarray(colours, dtype=np.float64))
+        first = self._first(query_kind, candidate_kind)
+        values = root @ self.colour_harmony if first else self.colour_harmony @ root
+        return {name: float(v) for name, v in zip(self.colour_bins, values, strict=True)}
+
+    def _first(self, kind: str, other: str) -> bool:
+        """Whether a ``kind`` garment takes the rows of ``colour_harmony`` against an ``other`` one."""
+        order = {k: i for i, k in enumerate(self.kinds)}
+        return order.get(kind, len(order)) <= order.get(other, len(order))
+
+    def colour_score(self, first: GarmentLike, second: GarmentLike) -> float:
+        if not self._first(first.kind, second.kind):
+            first, second = second, first
+        return float(np.sqrt(first.colours) @ self.colour_harmony @ np.sqrt(second.colours))
+
+    def colour_table_score(self, first: GarmentLike, second: GarmentLike) -> float:
+        """The co-occurrence table's colour score (the benchmark's colour-only baseline)."""
+        return float(np.asarray(first.colours) @ self.colour_cooccurrence @ np.asarray(second.colours))
+
+    def one_hot(self, colour: str) -> np.ndarray:
+        """The colour histogram of a catalog product (one colour name); uniform when unknown."""
+        histogram = np.zeros(len(self.colour_bins))
+        if colour in self.colour_bins:
+            histogram[self.colour_bins.index(colour)] = 1.0
+        else:
+            histogram[:] = 1.0 / len(self.colour_bins)
+        return histogram
+
+    def partner_vector(self, embedding: np.ndarray, from_kind: str, to_kind: str) -> np.ndarray | None:
+        """Weighted mean embedding of the ``to_kind`` partners of the street garments like ``embedding``.
+
+        None when no street garment of ``from_kind`` was worn with a ``to_kind`` (or a kind is
+        unknown). Not normalised: ``candidate · P`` is the partners score.
+        """
+        if from_kind not in self.kinds or to_kind not in self.kinds or len(self.index_kinds) == 0:
+            return None
+        a, b = self.kinds.index(from_kind), self.kinds.index(to_kind)
+        rows = np.flatnonzero((self.index_kinds == a) & (self.index_partners[:, b] >= 0))
+        if len(rows) == 0:
+            return None
+        similarity = self.index_embeddings[rows] @ np.asarray(embedding, dtype=np.float32)
+        top = np.argsort(-similarity, kind="stable")[: self.weights.neighbours]
+        logits = similarity[top] / self.weights.temperature
+        share = np.exp(logits - logits.max())
+        share /= share.sum()
+        return (share[:, None] * self.index_embeddings[self.index_partners[rows[top], b]]).sum(axis=0)
+
+    def pair_features(self, first: GarmentLike, second: GarmentLike) -> np.ndarray:
+        """(kind, colour, partners, direct) of a pair; embedding terms are 0 when one is missing."""
+        kind = self.kind_pmi(first.kind, second.kind) if first.kind in self.kinds and second.kind in self.kinds else 0.0
+        colour = self.colour_score(first, second)
+        partners = direct = 0.0
+        if first.embedding is not None and second.embedding is not None:
+            scores = []
+            for query, candidate in ((first, second), (second, first)):
+                vector = self.partner_vector(query.embedding, query.kind, candidate.kind)
+                if vector is not None:
+                    scores.append(float(np.asarray(candidate.embedding) @ vector))
+            partners = float(np.mean(scores)) if scores else 0.0
+            direct = float(np.asarray(first.embedding) @ np.asarray(second.embedding))
+        return np.array([kind, colour, partners, direct])
+
+    # --- scores ---------------------------------------------------------------------------
+
+    def raw(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(features) @ self.weights.vector()
+
+    def probability(self, raw: np.ndarray | float) -> np.ndarray:
+        a, b = self.calibration
+        return 1.0 / (1.0 + np.exp(-(a * np.asarray(raw) + b)))
+
+    def pair_score(self, first: GarmentLike, second: GarmentLike) -> float:
+        """Compatibility of two garments in [0, 1]."""
+        return float(self.probability(self.raw(self.pair_features(first, second))))
+
+    def set_score(self, garments: Sequence[GarmentLike]) -> tuple[float, list[tuple[int, int, float]]]:
+        """(mean pair score, [(i, j, pair score) for i < j]) of 2 or more garments."""
+        if len(garments) < 2:
+            raise ValueError("an outfit score needs at least two garments")
+        pairs = [
+            (i, j, self.pair_score(garments[i], garments[j]))
+            for i in range(len(garments))
+            for j in range(i + 1, len(garments))
+        ]
+        return float(np.mean([p[2] for p in pairs])), pairs
+
+    # --- files ----------------------------------------------------------------------------
+
+    def save(self, folder: Path) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(
+            folder / "outfits.npz",
+            kind_counts=self.kind_counts,
+            colour_harmony=self.colour_harmony,
+            colour_cooccurrence=self.colour_cooccurrence,
+            # half precision: unit vectors keep ~3 decimal digits, a fifth of the file size
+            index_embeddings=self.index_embeddings.astype(np.float16),
+            index_kinds=self.index_kinds,
+            index_partners=self.index_partners,
+        )
+        meta = {
+            "format": MODEL_FORMAT,
+            "version": self.version,
+            "encoder_version": self.encoder_version,
+            "kinds": list(self.kinds),
+            "colour_bins": list(self.colour_bins),
+            "outfit_count": self.outfit_count,
+            "weights": asdict(self.weights),
+            "calibration": list(self.calibration),
+            "card": self.card,
+        }
+        (folder / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, folder: Path) -> OutfitModel:
+        folder = Path(folder)
+        meta = json.loads((folder / "model.json").read_text())
+        if meta.get("format") != MODEL_FORMAT:
+            raise ValueError(f"{folder}: not a fashionrec outfit model")
+        with np.load(folder / "outfits.npz", allow_pickle=False) as arrays:
+            return cls(
+                version=meta["version"],
+                encoder_version=meta["encoder_version"],
+                kinds=tuple(meta["kinds"]),
+                colour_bins=tuple(meta["colour_bins"]),
+                kind_counts=arrays["kind_counts"],
+                outfit_count=int(meta["outfit_count"]),
+                colour_harmony=arrays["colour_harmony"],
+                colour_cooccurrence=arrays["colour_cooccurrence"],
+                index_embeddings=arrays["index_embeddings"].astype(np.float32),
+                index_kinds=arrays["index_kinds"],
+                index_partners=arrays["index_partners"],
+                weights=OutfitWeights(**meta["weights"]),
+                calibration=tuple(meta["calibration"]),
+                card=meta.get("card", {}),
+            )
+
+
+def _learn_colour_harmony(outfits, kinds: Sequence[str], n_bins: int, l2: float, seed: int) -> np.ndarray:
+    """W of ``sqrt(h1)ᵀ W sqrt(h2)`` by L2-regularised logistic regression (Newton steps).
+
+    Positives: every pair of garments of one outfit, ordered by kind; negatives: the first garment
+    with ``NEGATIVES_PER_PAIR`` garments of the second's kind from other outfits. Both classes
+    weigh half, so W measures "worn together" against "the same kinds, at random".
+    """
+    order = {k: i for i, k in enumerate(kinds)}
+    by_kind: dict[str, list[tuple[int, np.ndarray]]] = {}
+    for position, outfit in enumerate(outfits):
+        for g in outfit:
+            by_kind.setdefault(g.kind, []).append((position, np.sqrt(np.asarray(g.colours, dtype=np.float64))))
+    rng = np.random.default_rng(seed)
+    positives, negatives = [], []
+    for position, outfit in enumerate(outfits):
+        ranked = sorted(outfit, key=lambda g: order.get(g.kind, len(order)))
+        for i, first in enumerate(ranked):
+            root = np.sqrt(np.asarray(first.colours, dtype=np.float64))
+            for second in ranked[i + 1 :]:
+                positives.append(np.outer(root, np.sqrt(second.colours)).ravel())
+                others = [h for p, h in by_kind[second.kind] if p != position]
+                picks = rng.choice(len(others), size=min(NEGATIVES_PER_PAIR, len(others)), replace=False)
+                negatives += [np.outer(root, others[j]).ravel() for j in picks]
+    if not positives or not negatives:
+        return np.zeros((n_bins, n_bins))
+    x = np.vstack([positives, negatives])
+    y = np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))])
+    weight = np.where(y == 1, 0.5 / len(positives), 0.5 / len(negatives))
+    w = np.zeros(x.shape[1])
+    for _ in range(25):
+        p = 1.0 / (1.0 + np.exp(-(x @ w)))
+        gradient = x.T @ (weight * (p - y)) + 2 * l2 * w
+        hessian = (x * (weight * p * (1 - p))[:, None]).T @ x + 2 * l2 * np.eye(len(w))
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w.reshape(n_bins, n_bins)
