@@ -327,6 +327,7 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "ColourEnum": "catalog.models.products.Colour",
     "DepartmentEnum": "catalog.models.products.Department",
     "QuerySourceEnum": "recommender.api.outfits.QUERY_SOURCES",
+    "GarmentKindEnum": "catalog.garment_kinds.KINDS",
 }
 
 LOGGING = {

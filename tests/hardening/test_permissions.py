@@ -49,6 +49,9 @@ WRITE_POLICY = {
     ("product-images", "post"): CATALOG_STAFF,
     ("product-image-detail", "delete"): CATALOG_STAFF,
     ("recommendations", "post"): ANYONE,
+    # reads sent as POST (a photo or a list of garments in the body): open to anyone, like recommendations
+    ("complete-the-look", "post"): ANYONE,
+    ("outfit-score", "post"): ANYONE,
     ("me-preferences", "put"): SIGNED_IN,
     ("me-interactions", "post"): SIGNED_IN,
     ("categories", "post"): CATALOG_STAFF,
@@ -118,6 +121,8 @@ def request_for(name: str, route: str, method: str, shop: dict, role: str) -> tu
         ("category-detail", "patch"): {"name": f"Renamed {tag}"},
         ("category-detail", "delete"): {},
         ("recommendations", "post"): {"product_id": product.pk, "k": 2},
+        ("complete-the-look", "post"): {"product_id": product.pk, "k": 2},
+        ("outfit-score", "post"): {"product_ids": [p.pk for p in shop["products"][:2]]},
         ("me-preferences", "put"): {"sizes": ["M"], "colours": ["red"]},
         ("me-interactions", "post"): {"product_id": product.pk, "kind": "like"},
         ("product-detail", "delete"): {},
