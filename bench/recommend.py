@@ -1058,6 +1058,30 @@ def server_setting(name: str) -> str:
         return cursor.fetchone()[0]
 
 
+def footprint_lines(n: int) -> list[str]:
+    """The garment table and each of its indexes, in MB and in GB per million garments (issue 19.7)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, pg_relation_size(c.oid) FROM pg_class c WHERE c.oid = 'recommender_garment'::regclass"
+            " UNION ALL SELECT i.relname, pg_relation_size(i.oid) FROM pg_index x JOIN pg_class i"
+            " ON i.oid = x.indexrelid WHERE x.indrelid = 'recommender_garment'::regclass ORDER BY 2 DESC"
+        )
+        sizes = cursor.fetchall()
+        cursor.execute("SELECT pg_total_relation_size('recommender_garment')")
+        total = cursor.fetchone()[0]
+    per_million = 1e6 / max(n, 1) / 2**30
+    lines = [
+        f"Footprint of the recommend tables (issue 19.7): `recommender_garment` with its TOAST and every index "
+        f"{total / 2**20:,.0f} MB, **{total * per_million:.2f} GB per million garments**; the HNSW graph, the heap "
+        "and the three covering indexes must all stay in memory for the latencies above.",
+        "",
+        "| relation | MB | GB per million garments |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| `{name}` | {size / 2**20:,.1f} | {size * per_million:.3f} |" for name, size in sizes if size]
+    return lines
+
+
 def summary_line(rows: list[dict]) -> str:
     return (
         f"min_recall@10 {min(r['recall'] for r in rows):.3f} "
@@ -1182,7 +1206,7 @@ def report(
                 f"| {r['overfetch_p95']:.2f} ms | {r['filtered_recall']:.3f} | {r['filtered_min_rows']} "
                 f"| {r['filtered_p50']:.2f} ms | {r['filtered_p95']:.2f} ms | {r['db_p95']:.1f} ms |"
             )
-    lines += ["", summary_line(rows)]
+    lines += ["", *footprint_lines(n), "", summary_line(rows)]
     out = ROOT / "bench" / "reports" / f"recommend-{'clothing' if catalog_kind == 'clothing' else n}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
