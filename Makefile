@@ -76,8 +76,10 @@ bench-street: install
 bench-vision: install
 	$(PY) bench/vision_speed.py
 
-# Recommend query at N synthetic garments (own database): recall@10, rows, db/REST p50/p95 per filter
-# selectivity, FAISS post-filtering baseline; writes bench/reports/recommend-N.md. Runs niced.
+# Recommend query at N synthetic garments (own database; vectors from the shipped encoder's
+# distribution): recall@10 against SQL exact and an independent NumPy reference, rows, db and HTTP
+# (gunicorn, concurrency 1 and 8) p50/p95 per filter selectivity, three FAISS baselines; writes
+# bench/reports/recommend-N.md. Runs niced.
 bench-recommend: install
 	nice -n 10 $(PY) bench/recommend.py --n $(N)
 

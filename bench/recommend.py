@@ -3,40 +3,46 @@
     make bench-recommend N=100000        # or: .venv/bin/python bench/recommend.py --n 100000
     make bench-recommend-clothing        # the real clothing catalog: --catalog clothing
 
-Builds a synthetic catalog of N garment embeddings in its own database on the embedded server
+Builds a synthetic catalog of N garments in its own database on the embedded server
 (``fashionrec_bench_recommend_<N>``; the development database is not touched): a category tree,
 Zipf-distributed brands, log-normal prices per category, sizes with stock (some sold out),
-seasons, and clustered 128-d unit vectors whose clusters belong to categories (as the
-embeddings of a classifier-trained encoder do). Rows go in with COPY, triggers off (the
-denormalised garment columns are written consistently by the generator), and the HNSW index
-is built afterwards (timed). ``--catalog clothing`` instead imports the real clothing photos
+seasons. The vectors (``--vectors realistic``, the default) are drawn from a model of the shipped
+encoder's embeddings of the clothing photos and their augmented crops, fitted so that the
+nearest-neighbour cosines match the real catalog's, with no reference to any attribute
+(``bench/realistic_vectors.py``, ``bench/real_embeddings.py``; the pass rule is printed);
+``--vectors clustered`` keeps the old generator (clusters that belong to categories,
+``fashionrec_bench_recommend_<N>_clustered``). Rows go in with COPY, triggers off (the
+denormalised garment columns are written consistently by the generator), and the HNSW index is
+built afterwards (timed). ``--catalog clothing`` instead imports the real clothing photos
 (``FASHIONREC_DATASET``, both splits) with ``import_catalog`` into
-``fashionrec_bench_recommend_clothing``: real detector crops and encoder embeddings, the
-importer's seeded attributes.
+``fashionrec_bench_recommend_clothing``.
 
-The exact references (full scans) are all computed first. Then the garment table, the exact
-plan's covering indexes and the catalog tables the product cards read (with their id indexes) are
-read once and 200 high-``ef_search`` ANN queries walk the graph, so they are in shared buffers as
-on a database that has been serving; the buffer hit ratio of the measured queries is reported.
-FAISS is loaded only after the timed requests.
+The references are all computed first: **SQL exact** (the production statement with index scans
+disabled) and **independent** (``bench/independent_reference.py``: a NumPy brute force over the
+raw catalog tables with its own filter code and the scoring reproduced; any disagreement between
+the two is counted and listed). Then the garment table, the exact plan's covering indexes and the
+catalog tables the product cards read are read once and 200 high-``ef_search`` ANN queries walk
+the graph, so they are in shared buffers as on a database that has been serving.
 
-For each selectivity (100, 30, 10, 3, 1, 0.3 % of the garments) and each query product, with
-a filter of that selectivity (a price window; a category subtree, half the time the query's
-own, narrowed by a price window; or a brand narrowed by a price window):
+For each selectivity (100, 30, 10, 3, 1, 0.3 % of the garments), 200 query products (100 at 1M)
+with a filter of that selectivity (a price window; a category subtree, half the time the query's
+own, narrowed by a price window; or a brand narrowed by a price window), and 3 more that only warm
+up (never measured):
 
 * **production**: the planner estimate, the plan rule and the recommend statement, exactly as
   ``recommender.selectors`` runs them; timed in the database round trips;
-* **exact**: the same statement with index scans disabled (``enable_indexscan = off``), the
-  reference for recall@10 (over product ids);
-* **REST**: ``GET /api/v1/products/{id}/similar/`` with the same filters through Django's test
-  client (the whole request: parsing, 10 queries, serialisation);
-* **FAISS**: ``IndexHNSWFlat`` (M=16, efConstruction=200, efSearch = the production ef_search)
-  over the same vectors, its ef_search neighbours post-filtered in Python, one per product,
-  scored like the query (similarity + inventory): the approach the original system used.
+* **HTTP**: ``GET /api/v1/products/{id}/similar/`` with the same filters to gunicorn over the
+  loopback (``bench/recommend_http.py``), at concurrency 1 (the same queries, recall checked) and 8
+  (as many other products); each query sent once;
+* **FAISS** (``bench/faiss_baselines.py``): HNSW over the same vectors, naive post-filtering,
+  post-filtering with over-fetch, and FAISS's own filtered search (``IDSelectorBitmap``); loaded
+  only after the timed requests.
 
 Prints a table and writes ``bench/reports/recommend-<N>.md`` (``recommend-clothing.md``); the last
 line is
-``min_recall@10 <value> db_p95_ms <value> rest_p95_ms <value>``.
+``min_recall@10 <value> indep_min_recall@10 <value> db_p95_ms <value> rest_p95_ms <value>``
+(recall against SQL exact, against the independent reference, the worst db p95 and the worst HTTP
+p95 at concurrency 1 over the selectivities).
 """
 
 from __future__ import annotations
@@ -44,7 +50,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
-import hashlib
 import json
 import math
 import os
@@ -63,8 +68,11 @@ def _database_name(argv: list[str]) -> str:
     early = argparse.ArgumentParser(add_help=False)
     early.add_argument("--n", type=int, default=100_000)
     early.add_argument("--catalog", default="synthetic")
+    early.add_argument("--vectors", default="realistic")
     known, _ = early.parse_known_args(argv)
     suffix = "clothing" if known.catalog == "clothing" else str(known.n)
+    if known.catalog != "clothing" and known.vectors != "realistic":
+        suffix += f"_{known.vectors}"
     return f"fashionrec_bench_recommend_{suffix}"
 
 
@@ -84,8 +92,15 @@ import numpy as np  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
-from django.test import Client  # noqa: E402
 
+from bench.faiss_baselines import OVERFETCH_CAP, FaissBaselines  # noqa: E402
+from bench.independent_reference import (  # noqa: E402
+    IndependentReference,
+    agrees,
+    tolerant_recall,
+    top_ids,
+)
+from bench.recommend_http import THREADS, WORKERS, gunicorn, run_cell  # noqa: E402
 from catalog.filters import ProductFilters  # noqa: E402
 from recommender import queries  # noqa: E402
 
@@ -94,6 +109,8 @@ VERSION = "bench-synthetic"
 SELECTIVITIES = [1.0, 0.3, 0.1, 0.03, 0.01, 0.003]
 K = 10
 TODAY = dt.date.today()
+WARMUPS = 3  # per selectivity, before the measured queries; never measured
+FAISS_KINDS = ("naive", "overfetch", "filtered")
 
 # --- the synthetic catalog ------------------------------------------------------------------
 
@@ -705,56 +722,6 @@ def exact(query: Query) -> list[int]:
     return [r.product_id for r in rows]
 
 
-def rest(client: Client, query: Query) -> tuple[list[int], float]:
-    start = time.perf_counter()
-    response = client.get(f"/api/v1/products/{query.product_id}/similar/", {**query.params, "k": K})
-    elapsed = (time.perf_counter() - start) * 1000
-    assert response.status_code == 200, response.content[:300]
-    return [item["product"]["id"] for item in response.json()["results"]], elapsed
-
-
-class FaissBaseline:
-    def __init__(self, catalog: Catalog, ef_search: int) -> None:
-        import faiss
-
-        faiss.omp_set_num_threads(1)
-        self.catalog = catalog
-        # Kept between runs (a 1M build takes a quarter of an hour here), keyed by the vectors.
-        digest = hashlib.sha256(catalog.vectors.tobytes()).hexdigest()[:16]
-        cached = settings.DATA_DIR / "bench" / f"faiss-hnsw-{catalog.n}-{digest}.index"
-        start = time.perf_counter()
-        if cached.exists():
-            self.index = faiss.read_index(str(cached))
-            self.build_s = float(cached.with_suffix(".seconds").read_text())
-        else:
-            self.index = faiss.IndexHNSWFlat(DIM, 16, faiss.METRIC_INNER_PRODUCT)
-            self.index.hnsw.efConstruction = 200
-            self.index.add(catalog.vectors)
-            self.build_s = time.perf_counter() - start
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            faiss.write_index(self.index, str(cached))
-            cached.with_suffix(".seconds").write_text(f"{self.build_s:.1f}")
-        self.index.hnsw.efSearch = ef_search
-        self.fetch = ef_search
-        self.inventory = settings.FASHIONREC_RECOMMEND_WEIGHTS["inventory"]
-        self.cap = settings.FASHIONREC_RECOMMEND_INVENTORY_CAP
-
-    def search(self, query: Query) -> tuple[list[int], float]:
-        start = time.perf_counter()
-        sims, found = self.index.search(query.vector[None, :], self.fetch)
-        best: dict[int, float] = {}
-        for sim, g in zip(sims[0], found[0], strict=True):
-            if g < 0 or not query.mask[g]:
-                continue
-            pid = int(self.catalog.product_id[g])
-            if pid == query.product_id or pid in best:
-                continue  # results come nearest first: the first garment is the product's best
-            score = float(sim) + self.inventory * min(int(self.catalog.stock_total[g]), self.cap) / self.cap
-            best[pid] = score
-        ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:K]
-        return [pid for pid, _ in ranked], (time.perf_counter() - start) * 1000
-
-
 def select1_ms() -> float:
     """Median round trip of ``SELECT 1``: how busy the machine is (about 0.05 ms when idle)."""
     samples = []
@@ -780,17 +747,48 @@ def p(values: list[float], q: float) -> float:
 # --- main -----------------------------------------------------------------------------------
 
 
+def independent_reference() -> IndependentReference:
+    """The NumPy reference, read from the raw catalog tables (``bench/independent_reference.py``)."""
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        reference = IndependentReference(
+            cursor,
+            version=VERSION,
+            weights=settings.FASHIONREC_RECOMMEND_WEIGHTS,
+            pool_min=settings.FASHIONREC_RECOMMEND_POOL_MIN,
+            pool_per_result=settings.FASHIONREC_RECOMMEND_POOL_PER_RESULT,
+            cap=settings.FASHIONREC_RECOMMEND_INVENTORY_CAP,
+        )
+    print(f"independent reference read in {time.perf_counter() - started:.1f} s", flush=True)
+    return reference
+
+
+def machine_load() -> str:
+    return f"load average {os.getloadavg()[0]:.1f}"
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument(
         "--catalog", choices=["synthetic", "clothing"], default="synthetic", help="clothing: the real photos"
     )
+    parser.add_argument(
+        "--vectors",
+        choices=["realistic", "clustered"],
+        default="realistic",
+        help="synthetic vectors: drawn from the real encoder's distribution, or the old category clusters",
+    )
     parser.add_argument("--dataset", type=Path, default=Path(settings.FASHIONREC_DATASET), help="with clothing")
-    parser.add_argument("--queries", type=int, default=None, help="per selectivity (default 100, 40 at 1M)")
+    parser.add_argument("--queries", type=int, default=None, help="per selectivity (default 200, 100 at 1M)")
     parser.add_argument("--reuse", action="store_true", help="keep the loaded catalog if it has N garments")
     parser.add_argument("--parallel-workers", type=int, default=1)
     parser.add_argument("--no-faiss", action="store_true")
+    parser.add_argument("--no-http", action="store_true", help="skip the gunicorn columns (parameter sweeps)")
+    parser.add_argument("--port", type=int, default=8765, help="gunicorn's loopback port")
     parser.add_argument("--no-report", action="store_true", help="print only (parameter sweeps)")
     parser.add_argument("--ef-search", type=int, help="override FASHIONREC_RECOMMEND_EF_SEARCH")
     parser.add_argument("--pool-min", type=int, help="override FASHIONREC_RECOMMEND_POOL_MIN")
@@ -799,6 +797,7 @@ def main() -> None:
     parser.add_argument("--exact-max-rows", type=int, help="override FASHIONREC_RECOMMEND_EXACT_MAX_ROWS")
     parser.add_argument("--exact-fraction", type=float, help="override FASHIONREC_RECOMMEND_EXACT_FRACTION")
     args = parser.parse_args()
+    overrides = {}
     for option, name in (
         ("ef_search", "EF_SEARCH"),
         ("pool_min", "POOL_MIN"),
@@ -808,13 +807,17 @@ def main() -> None:
     ):
         if getattr(args, option) is not None:
             setattr(settings, f"FASHIONREC_RECOMMEND_{name}", getattr(args, option))
-    n_queries = args.queries or (100 if args.n <= 200_000 else 40)
+            overrides[f"FASHIONREC_RECOMMEND_{name}"] = str(getattr(args, option))
+    if overrides and not args.no_http:
+        raise SystemExit("setting overrides apply to this process only: add --no-http to sweep them")
+    n_queries = args.queries or (200 if args.n <= 200_000 else 100)
     os.nice(0)
 
     call_command("migrate", verbosity=0)
     connection.ensure_connection()
     renice(connection.connection)
     global VERSION
+    vector_fit = None
     if args.catalog == "clothing":
         timings = load_clothing(args.dataset)
         with connection.cursor() as cursor:
@@ -826,6 +829,10 @@ def main() -> None:
     else:
         started = time.perf_counter()
         catalog, raw = generate(args.n)
+        if args.vectors == "realistic":
+            catalog.vectors, vector_fit = realistic_vectors(args.n, args.dataset)
+            for line in vector_fit.lines():
+                print(line, flush=True)
         gen_s = time.perf_counter() - started
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM recommender_garment WHERE encoder_version = %s", [VERSION])
@@ -850,6 +857,7 @@ def main() -> None:
     connection.close()
     connection.ensure_connection()
     renice(connection.connection)
+    reference = independent_reference()
 
     rng = np.random.default_rng(11)
     # The generator's millions of Python objects (size sets, lists) are no part of the measured
@@ -857,41 +865,57 @@ def main() -> None:
     # request (tens of milliseconds at 1M): take them out of its reach.
     gc.collect()
     gc.freeze()
-    client = Client()
     firsts = (
         catalog.query_garments
         if catalog.query_garments is not None
         else np.flatnonzero(np.r_[True, catalog.product_id[1:] != catalog.product_id[:-1]])
     )
     selectivities = [float(x) for x in args.selectivities.split(",")] if args.selectivities else SELECTIVITIES
-    batches = {}
+    # Per selectivity: WARMUPS warm-up queries, the measured queries (database and HTTP at
+    # concurrency 1: recall is checked), and separate ones for HTTP at concurrency 8; all distinct
+    # products, so no query is measured twice.
+    batches, warmups, concurrent = {}, {}, {}
     for selectivity in selectivities:
-        picks = rng.choice(firsts, size=n_queries, replace=False)
-        batches[selectivity] = [make_query(catalog, selectivity, rng, int(g)) for g in picks]
+        size = min(len(firsts), WARMUPS + 2 * n_queries)
+        picks = rng.choice(firsts, size=size, replace=False)
+        made = [make_query(catalog, selectivity, rng, int(g)) for g in picks]
+        warmups[selectivity], batches[selectivity] = made[:WARMUPS], made[WARMUPS : WARMUPS + n_queries]
+        concurrent[selectivity] = made[WARMUPS + n_queries :]
     # Every reference first: each is a scan of the whole table, which would otherwise evict the
     # CPU caches and (at 1M, where the table is a sixth of shared buffers) the indexes' pages
     # right before the measured requests; serving never does that. The warm-up comes after.
-    print("exact references …", flush=True)
+    print("exact references (SQL, then NumPy) …", flush=True)
     truths = {selectivity: [exact(query) for query in batch] for selectivity, batch in batches.items()}
+    independent = {
+        selectivity: [
+            reference.rank(query.vector, query.params, k=K, exclude=(query.product_id,), today=TODAY) for query in batch
+        ]
+        for selectivity, batch in batches.items()
+    }
+    disagreements = []
+    for selectivity, batch in batches.items():
+        for query, truth, ranked in zip(batch, truths[selectivity], independent[selectivity], strict=True):
+            if not agrees(truth, ranked, K):
+                disagreements.append((selectivity, query, truth, top_ids(ranked, K)))
+    print(f"SQL exact vs independent reference: {len(disagreements)} disagreements", flush=True)
+    del reference
+    gc.collect()
+
     timings["warm_s"] = warm_up(catalog, rng)
     timings["load_before"] = os.getloadavg()[0]
     timings["select1_ms"] = select1_ms()
     hits_before, reads_before = buffer_counts()
     stats_by = {}
     for selectivity, batch in batches.items():
-        for query in batch[:3]:  # warm caches and connections
+        for query in warmups[selectivity]:  # warm caches and connections; not measured
             production(query)
-            rest(client, query)
-        stats = {k: [] for k in ("recall", "rows", "db", "rest", "rest_recall", "faiss_recall", "faiss_rows", "faiss")}
-        stats["plans"], stats["actual"] = [], []
-        for query, truth in zip(batch, truths[selectivity], strict=True):
+        stats = {key: [] for key in ("recall", "indep_recall", "rows", "db", "plans", "actual")}
+        for query, truth, ranked in zip(batch, truths[selectivity], independent[selectivity], strict=True):
             found, db_ms, plan = production(query)
-            via_rest, rest_ms = rest(client, query)
             stats["recall"].append(recall(found, truth))
+            stats["indep_recall"].append(tolerant_recall(found, ranked, K))
             stats["rows"].append(len(found))
             stats["db"].append(db_ms)
-            stats["rest"].append(rest_ms)
-            stats["rest_recall"].append(recall(via_rest, truth))
             stats["plans"].append(plan)
             stats["actual"].append(query.mask.mean())
         stats_by[selectivity] = stats
@@ -899,48 +923,133 @@ def main() -> None:
     hits_after, reads_after = buffer_counts()
     hits, reads = hits_after - hits_before, reads_after - reads_before
     timings["hit_ratio"] = hits / max(hits + reads, 1)
+    print(f"database pass done ({machine_load()})", flush=True)
+
+    if not args.no_http:
+        connection.close()  # gunicorn's workers open their own
+        with gunicorn(BENCH_DB, port=args.port, root=ROOT) as address:
+            timings["http_load_before"] = os.getloadavg()[0]
+            for selectivity, batch in batches.items():
+                stats = stats_by[selectivity]
+                run_cell(address, [(q.product_id, q.params) for q in warmups[selectivity]], k=K, concurrency=8)
+                ids, ms = run_cell(address, [(q.product_id, q.params) for q in batch], k=K, concurrency=1)
+                stats["http1"], stats["http_recall"] = (
+                    ms,
+                    [
+                        tolerant_recall(found, ranked, K)
+                        for found, ranked in zip(ids, independent[selectivity], strict=True)
+                    ],
+                )
+                _, stats["http8"] = run_cell(
+                    address, [(q.product_id, q.params) for q in concurrent[selectivity]], k=K, concurrency=8
+                )
+                print(
+                    f"{selectivity * 100:6.1f}% HTTP c1 p95 {p(stats['http1'], 95):.1f} ms, c8 p95 "
+                    f"{p(stats['http8'], 95):.1f} ms ({machine_load()})",
+                    flush=True,
+                )
+            timings["http_load_after"] = os.getloadavg()[0]
+        connection.ensure_connection()
+
     # FAISS in its own pass, loaded only now: its index walk would evict the CPU caches right
     # before each measured PostgreSQL request, and with the library merely loaded the requests
     # measured here ran about twice as slow (db p50 6.5 vs 3.3 ms at 100k, same queries).
-    faiss_index = None if args.no_faiss else FaissBaseline(catalog, settings.FASHIONREC_RECOMMEND_EF_SEARCH)
+    baselines = None
+    if not args.no_faiss:
+        baselines = FaissBaselines(
+            catalog.vectors,
+            catalog.product_id,
+            catalog.stock_total,
+            cache_dir=settings.DATA_DIR / "bench",
+            ef_search=settings.FASHIONREC_RECOMMEND_EF_SEARCH,
+            pool=queries.pool_size(K),
+            inventory_weight=settings.FASHIONREC_RECOMMEND_WEIGHTS["inventory"],
+            inventory_cap=settings.FASHIONREC_RECOMMEND_INVENTORY_CAP,
+        )
     rows_out = []
     for selectivity, batch in batches.items():
         stats = stats_by[selectivity]
-        plans, actual = stats["plans"], stats["actual"]
-        for query, truth in zip(batch, truths[selectivity], strict=True) if faiss_index else ():
-            faiss_found, faiss_ms = faiss_index.search(query)
-            stats["faiss_recall"].append(recall(faiss_found, truth))
-            stats["faiss_rows"].append(len(faiss_found))
-            stats["faiss"].append(faiss_ms)
+        for kind in FAISS_KINDS:
+            stats[f"{kind}_recall"], stats[f"{kind}_rows"], stats[kind] = [], [], []
+        for query, ranked in zip(batch, independent[selectivity], strict=True) if baselines else ():
+            for kind in FAISS_KINDS:
+                if kind == "naive":
+                    found, ms = baselines.naive(query.vector, query.mask, query.product_id, K)
+                else:  # told the filter's true selectivity (an oracle estimate)
+                    search = getattr(baselines, kind)
+                    found, ms = search(query.vector, query.mask, query.product_id, K, float(query.mask.mean()))
+                stats[f"{kind}_recall"].append(tolerant_recall(found, ranked, K))
+                stats[f"{kind}_rows"].append(len(found))
+                stats[kind].append(ms)
+        plans = stats["plans"]
         row = {
             "selectivity": selectivity,
-            "actual": statistics.mean(actual),
+            "actual": statistics.mean(stats["actual"]),
             "exact_share": plans.count("exact") / len(plans),
             "recall": statistics.mean(stats["recall"]),
+            "indep_recall": statistics.mean(stats["indep_recall"]),
             "min_rows": min(stats["rows"]),
             "mean_rows": statistics.mean(stats["rows"]),
             "db_p50": p(stats["db"], 50),
             "db_p95": p(stats["db"], 95),
-            "rest_p50": p(stats["rest"], 50),
-            "rest_p95": p(stats["rest"], 95),
-            "rest_recall": statistics.mean(stats["rest_recall"]),
-            "faiss_recall": statistics.mean(stats["faiss_recall"]) if faiss_index else float("nan"),
-            "faiss_min_rows": min(stats["faiss_rows"]) if faiss_index else 0,
-            "faiss_p50": p(stats["faiss"], 50),
-            "faiss_p95": p(stats["faiss"], 95),
+            "http1_p50": p(stats.get("http1", []), 50),
+            "http1_p95": p(stats.get("http1", []), 95),
+            "http8_p50": p(stats.get("http8", []), 50),
+            "http8_p95": p(stats.get("http8", []), 95),
+            "http_n": (len(stats.get("http1", [])), len(stats.get("http8", []))),
+            "http_recall": statistics.mean(stats["http_recall"]) if stats.get("http_recall") else float("nan"),
         }
+        for kind in FAISS_KINDS:
+            row[f"{kind}_recall"] = statistics.mean(stats[f"{kind}_recall"]) if baselines else float("nan")
+            row[f"{kind}_min_rows"] = min(stats[f"{kind}_rows"]) if baselines else 0
+            row[f"{kind}_p50"] = p(stats[kind], 50)
+            row[f"{kind}_p95"] = p(stats[kind], 95)
         rows_out.append(row)
         print(
             f"{selectivity * 100:6.1f}% (actual {row['actual'] * 100:5.2f}%) exact {row['exact_share']:.0%} "
-            f"recall {row['recall']:.3f} rows {row['min_rows']}-{row['mean_rows']:.1f} "
-            f"db p50/p95 {row['db_p50']:.1f}/{row['db_p95']:.1f} ms  rest p50/p95 {row['rest_p50']:.1f}/"
-            f"{row['rest_p95']:.1f} ms  faiss recall {row['faiss_recall']:.3f} rows>={row['faiss_min_rows']} "
-            f"p95 {row['faiss_p95']:.2f} ms",
+            f"recall {row['recall']:.3f} indep {row['indep_recall']:.3f} rows {row['min_rows']}-"
+            f"{row['mean_rows']:.1f} db p50/p95 {row['db_p50']:.1f}/{row['db_p95']:.1f} ms  HTTP c1 "
+            f"{row['http1_p50']:.1f}/{row['http1_p95']:.1f} c8 {row['http8_p50']:.1f}/{row['http8_p95']:.1f} ms  "
+            + "  ".join(
+                f"faiss {kind} {row[f'{kind}_recall']:.3f} rows>={row[f'{kind}_min_rows']} p95 {row[f'{kind}_p95']:.2f}"
+                for kind in FAISS_KINDS
+            ),
             flush=True,
         )
     print(f"shared-buffer hit ratio while measuring: {timings['hit_ratio']:.4f} ({reads} blocks read)")
     if not args.no_report:
-        report(args.n, n_queries, timings, faiss_index, rows_out, catalog_kind=args.catalog)
+        report(
+            args.n,
+            n_queries,
+            timings,
+            baselines,
+            rows_out,
+            catalog_kind=args.catalog,
+            vector_fit=vector_fit,
+            disagreements=disagreements,
+        )
+    else:
+        print(summary_line(rows_out))
+
+
+def realistic_vectors(n: int, dataset: Path):
+    """``n`` vectors from the real-encoder model, fitted to the real catalog (``bench/realistic_vectors.py``)."""
+    from bench.real_embeddings import load_or_compute
+    from bench.realistic_vectors import RealEncoderModel
+
+    arrays = load_or_compute(dataset)
+    model = RealEncoderModel(arrays["real"], arrays["augmented"], arrays["augmented_of"])
+    started = time.perf_counter()
+    vectors, fit = model.fit(n, seed=7)
+    print(
+        f"realistic vectors ({len(arrays['real'])} real garment embeddings of encoder "
+        f"{arrays['encoder_version']}, {len(arrays['augmented'])} augmented crops): fitted in "
+        f"{time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
+    fit.encoder_version = str(arrays["encoder_version"])
+    fit.n_real = len(arrays["real"])
+    return vectors, fit
 
 
 def server_setting(name: str) -> str:
@@ -949,15 +1058,55 @@ def server_setting(name: str) -> str:
         return cursor.fetchone()[0]
 
 
-def report(n: int, n_queries: int, timings: dict, faiss_index, rows: list[dict], *, catalog_kind: str) -> None:
-    min_recall = min(r["recall"] for r in rows)
-    db_p95 = max(r["db_p95"] for r in rows)
-    rest_p95 = max(r["rest_p95"] for r in rows)
-    title = (
-        f"the real clothing catalog ({n:,} garments from the clothing-small photos)"
-        if catalog_kind == "clothing"
-        else f"{n:,} synthetic garments"
+def footprint_lines(n: int) -> list[str]:
+    """The garment table and each of its indexes, in MB and in GB per million garments (issue 19.7)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, pg_relation_size(c.oid) FROM pg_class c WHERE c.oid = 'recommender_garment'::regclass"
+            " UNION ALL SELECT i.relname, pg_relation_size(i.oid) FROM pg_index x JOIN pg_class i"
+            " ON i.oid = x.indexrelid WHERE x.indrelid = 'recommender_garment'::regclass ORDER BY 2 DESC"
+        )
+        sizes = cursor.fetchall()
+        cursor.execute("SELECT pg_total_relation_size('recommender_garment')")
+        total = cursor.fetchone()[0]
+    per_million = 1e6 / max(n, 1) / 2**30
+    lines = [
+        f"Footprint of the recommend tables (issue 19.7): `recommender_garment` with its TOAST and every index "
+        f"{total / 2**20:,.0f} MB, **{total * per_million:.2f} GB per million garments**; the HNSW graph, the heap "
+        "and the three covering indexes must all stay in memory for the latencies above.",
+        "",
+        "| relation | MB | GB per million garments |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| `{name}` | {size / 2**20:,.1f} | {size * per_million:.3f} |" for name, size in sizes if size]
+    return lines
+
+
+def summary_line(rows: list[dict]) -> str:
+    return (
+        f"min_recall@10 {min(r['recall'] for r in rows):.3f} "
+        f"indep_min_recall@10 {min(r['indep_recall'] for r in rows):.3f} "
+        f"db_p95_ms {max(r['db_p95'] for r in rows):.1f} rest_p95_ms {max(r['http1_p95'] for r in rows):.1f}"
     )
+
+
+def report(
+    n: int,
+    n_queries: int,
+    timings: dict,
+    baselines,
+    rows: list[dict],
+    *,
+    catalog_kind: str,
+    vector_fit,
+    disagreements: list,
+) -> None:
+    if catalog_kind == "clothing":
+        title = f"the real clothing catalog ({n:,} garments from the clothing-small photos)"
+    elif vector_fit is not None:
+        title = f"{n:,} synthetic garments, vectors from the real encoder's distribution"
+    else:
+        title = f"{n:,} synthetic garments, clustered vectors"
     load_line = (
         f"Import of both splits with detection and encoding in-process: {timings['load_s']:.1f} s"
         f"{' (imported by an earlier run)' if math.isnan(timings['load_s']) else ''}. "
@@ -971,16 +1120,28 @@ def report(n: int, n_queries: int, timings: dict, faiss_index, rows: list[dict],
         f"# Recommend query benchmark: {title}",
         "",
         f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on this machine (2 shared cores), embedded "
-        f"PostgreSQL + pgvector, database `{BENCH_DB}`. {n_queries} product-id queries per selectivity, k={K}.",
+        f"PostgreSQL + pgvector, database `{BENCH_DB}`. {n_queries} product-id queries per selectivity and "
+        f"column (HTTP concurrency 8: {n_queries} other products), k={K}; {WARMUPS} further queries per "
+        "selectivity warm up and are not measured; no query is measured twice.",
         "",
+    ]
+    if vector_fit is not None:
+        lines += [
+            f"Vectors: drawn from a model of the shipped encoder's embeddings (`bench/realistic_vectors.py`; "
+            f"encoder `{vector_fit.encoder_version}`, {vector_fit.n_real} real garment embeddings of the clothing "
+            "photos plus augmented crops); attributes drawn independently of the vectors.",
+            "",
+            *[f"- {line}" for line in vector_fit.lines()],
+            "",
+        ]
+    lines += [
         f"Settings: ef_search {settings.FASHIONREC_RECOMMEND_EF_SEARCH}, iterative scan relaxed_order, "
         f"max_scan_tuples {settings.FASHIONREC_RECOMMEND_MAX_SCAN_TUPLES}, pool "
         f"{queries.pool_size(K)}, exact plan when the planner estimates ≤ max("
         f"{settings.FASHIONREC_RECOMMEND_EXACT_MAX_ROWS} rows, "
         f"{settings.FASHIONREC_RECOMMEND_EXACT_FRACTION:.0%} of the garments).",
         "",
-        load_line
-        + (f" FAISS HNSW build (same parameters, 1 thread): {faiss_index.build_s:.1f} s." if faiss_index else ""),
+        load_line + (f" FAISS HNSW build (same parameters, 1 thread): {baselines.build_s:.1f} s." if baselines else ""),
         "",
         f"Server: shared_buffers {server_setting('shared_buffers')}, effective_cache_size "
         f"{server_setting('effective_cache_size')}, jit {server_setting('jit')} (the embedded server's "
@@ -989,26 +1150,63 @@ def report(n: int, n_queries: int, timings: dict, faiss_index, rows: list[dict],
         f"the product cards read, and 200 ANN queries at ef_search 1000. Shared-buffer hit ratio of the measured "
         f"queries: {timings['hit_ratio']:.4f}.",
         "",
-        f"Machine load while measuring: 1-minute load average {timings['load_before']:.1f} before the queries, "
-        f"{timings['load_after']:.1f} after (2 cores; the higher, the more other jobs competed), median `SELECT 1` "
-        f"round trip {timings['select1_ms']:.2f} ms. Latencies below include that contention.",
+        f"Machine load (the machine is shared: other jobs ran beside this one): 1-minute load average "
+        f"{timings['load_before']:.1f} before the database queries, {timings['load_after']:.1f} after"
+        + (
+            f", {timings['http_load_before']:.1f} / {timings['http_load_after']:.1f} before / after the HTTP cells"
+            if "http_load_before" in timings
+            else ""
+        )
+        + f" (2 cores); median `SELECT 1` round trip {timings['select1_ms']:.2f} ms. Latencies include that "
+        "contention.",
         "",
-        "Recall@10: production query vs the same statement with index scans disabled (exact). db: "
-        "estimate + statement, client-side round trips. REST: `GET /api/v1/products/{id}/similar/` "
-        "through Django's test client. FAISS: HNSW, ef_search neighbours post-filtered in Python.",
+        "Recall@10 of the production query against two references: **SQL exact** (the same statement with "
+        "index scans disabled) and **independent** (`bench/independent_reference.py`: NumPy brute force over the "
+        "raw catalog tables, its own filter code, the scoring reproduced; a product tied with the 10th counts "
+        f"as right). SQL exact and independent disagreed on **{len(disagreements)}** of "
+        f"{n_queries * len(rows)} queries. db: estimate + statement, client-side round trips. HTTP: "
+        f"`GET /api/v1/products/{{id}}/similar/` to gunicorn ({WORKERS} gthread workers × {THREADS} threads) "
+        "over the loopback, client-side, at concurrency 1 and 8 (HTTP recall: the concurrency-1 answers, "
+        "against the independent reference).",
         "",
-        "| selectivity | actual | exact plan | recall@10 | rows min/mean | db p50 | db p95 | REST p50 | REST p95 "
-        "| REST recall | FAISS recall | FAISS rows min | FAISS p95 |",
+        "| selectivity | actual | exact plan | recall@10 (SQL exact) | recall@10 (independent) | rows min/mean "
+        "| db p50 | db p95 | HTTP c1 p50 | HTTP c1 p95 | HTTP c8 p50 | HTTP c8 p95 | HTTP recall |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['selectivity'] * 100:g} % | {r['actual'] * 100:.2f} % | {r['exact_share']:.0%} | {r['recall']:.3f} "
-            f"| {r['min_rows']}/{r['mean_rows']:.1f} | {r['db_p50']:.1f} ms | {r['db_p95']:.1f} ms "
-            f"| {r['rest_p50']:.1f} ms | {r['rest_p95']:.1f} ms | {r['rest_recall']:.3f} | {r['faiss_recall']:.3f} "
-            f"| {r['faiss_min_rows']} | {r['faiss_p95']:.2f} ms |"
+            f"| {r['selectivity'] * 100:g} % | {r['actual'] * 100:.2f} % | {r['exact_share']:.0%} "
+            f"| {r['recall']:.3f} | {r['indep_recall']:.3f} | {r['min_rows']}/{r['mean_rows']:.1f} "
+            f"| {r['db_p50']:.1f} ms | {r['db_p95']:.1f} ms | {r['http1_p50']:.1f} ms | {r['http1_p95']:.1f} ms "
+            f"| {r['http8_p50']:.1f} ms | {r['http8_p95']:.1f} ms | {r['http_recall']:.3f} |"
         )
-    lines += ["", f"min_recall@10 {min_recall:.3f} db_p95_ms {db_p95:.1f} rest_p95_ms {rest_p95:.1f}"]
+    if disagreements:
+        lines += ["", "First disagreements (selectivity, query product, filter; SQL exact ids vs independent ids):", ""]
+        for selectivity, query, truth, ids in disagreements[:5]:
+            lines.append(f"- {selectivity:g}, product {query.product_id}, `{query.params}`: {truth} vs {ids}")
+    if baselines:
+        lines += [
+            "",
+            "FAISS (`bench/faiss_baselines.py`, HNSW M=16, efConstruction=200, 1 thread, in-process: no SQL, no "
+            "HTTP, no product cards), recall against the independent reference: **naive** (ef_search "
+            f"{settings.FASHIONREC_RECOMMEND_EF_SEARCH} neighbours post-filtered), **over-fetch** (pool / "
+            f"selectivity neighbours, at most {OVERFETCH_CAP}, post-filtered), **filtered** (FAISS's own "
+            "filtered search: `SearchParametersHNSW` + `IDSelectorBitmap`, efSearch the over-fetch size). Both "
+            "are told the filter's true selectivity.",
+            "",
+            "| selectivity | naive recall | naive rows min | naive p95 | over-fetch recall | over-fetch rows min "
+            "| over-fetch p95 | filtered recall | filtered rows min | filtered p50 | filtered p95 "
+            "| PostgreSQL db p95 |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in rows:
+            lines.append(
+                f"| {r['selectivity'] * 100:g} % | {r['naive_recall']:.3f} | {r['naive_min_rows']} "
+                f"| {r['naive_p95']:.2f} ms | {r['overfetch_recall']:.3f} | {r['overfetch_min_rows']} "
+                f"| {r['overfetch_p95']:.2f} ms | {r['filtered_recall']:.3f} | {r['filtered_min_rows']} "
+                f"| {r['filtered_p50']:.2f} ms | {r['filtered_p95']:.2f} ms | {r['db_p95']:.1f} ms |"
+            )
+    lines += ["", *footprint_lines(n), "", summary_line(rows)]
     out = ROOT / "bench" / "reports" / f"recommend-{'clothing' if catalog_kind == 'clothing' else n}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")

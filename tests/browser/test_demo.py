@@ -312,12 +312,24 @@ def test_signed_in_shopper_likes_and_dislikes_change_the_next_results(page, arti
     # when they like the third item and dislike the first
     liked, disliked = page.locator("#results .card").nth(2), page.locator("#results .card").nth(0)
     liked_id, disliked_id = int(liked.get_attribute("data-product-id")), int(disliked.get_attribute("data-product-id"))
+    assert liked_id != disliked_id  # two different cards were picked, or the test proves nothing
     with page.expect_response("**/api/v1/me/interactions/") as like:
         liked.locator(".js-like").click()
-    assert like.value.status in (200, 201)
+    assert like.value.status == 201
+    # the server recorded each click on the product of the card that was clicked, and learnt from it
+    assert {key: like.value.json()[key] for key in ("product_id", "kind", "learned")} == {
+        "product_id": liked_id,
+        "kind": "like",
+        "learned": True,
+    }
     with page.expect_response("**/api/v1/me/interactions/") as dislike:
         disliked.locator(".js-dislike").click()
-    assert dislike.value.status in (200, 201)
+    assert dislike.value.status == 201
+    assert {key: dislike.value.json()[key] for key in ("product_id", "kind", "learned")} == {
+        "product_id": disliked_id,
+        "kind": "dislike",
+        "learned": True,
+    }
     assert liked.locator(".js-like").get_attribute("aria-pressed") == "true"
     assert "not for you" in page.locator("#status").inner_text()
     page.screenshot(path=artifacts / "08-liked.png", full_page=True)
@@ -325,10 +337,17 @@ def test_signed_in_shopper_likes_and_dislikes_change_the_next_results(page, arti
     # then their next results carry the taste and the dislike
     after = requery(page, lambda: page.check("#filter-in-stock"))
     parts = {result["product"]["id"]: result["score_breakdown"] for result in after["results"]}
-    assert any(part.get("taste", 0) != 0 for part in parts.values())
-    if disliked_id in parts:
-        assert parts[disliked_id]["dislike"] < 0
-    assert liked_id != disliked_id
+    tastes = {product_id: part["taste"] for product_id, part in parts.items()}
+    dislikes = {product_id: part["dislike"] for product_id, part in parts.items()}
+    # the dislike vector is the disliked garment, a near neighbour of this query's results: they
+    # are demoted (-w_dislike x max(0, cosine), never raised); the taste vector is the liked one
+    assert all(value <= 0 for value in dislikes.values()) and any(value < 0 for value in dislikes.values()), dislikes
+    assert any(value > 0 for value in tastes.values()), tastes
+    # the disliked product lost score (its taste gain, at most w_taste = 0.1, is below its dislike
+    # loss, w_dislike = 0.2 x its cosine to itself) or fell out of the list altogether
+    score_before = {result["product"]["id"]: result["score"] for result in before["results"]}[disliked_id]
+    score_after = {result["product"]["id"]: result["score"] for result in after["results"]}
+    assert score_after.get(disliked_id, float("-inf")) < score_before, (score_after, score_before)
 
 
 def test_product_page_shows_similar_items(page, artifacts):

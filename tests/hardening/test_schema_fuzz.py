@@ -3,8 +3,10 @@
 Schemathesis reads ``/api/v1/schema/`` from the Django WSGI application and generates valid
 and invalid requests for each operation (explicit examples, boundary "coverage" cases, then
 random ones), sent as staff with a token so every serializer and service is reached. For each
-case: no 5xx; any 4xx in the one error format; and a rejected request leaves the database
-(every application table, hashed) and the media folder exactly as they were.
+case: no 5xx; the status code, content type and body are the ones the schema documents for
+the operation (schemathesis' conformance checks, so the schema and the serializers cannot drift
+apart); any 4xx in the one error format; and a rejected request leaves the database (every
+application table, hashed) and the media folder exactly as they were.
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.hardening.conftest import FUZZ_EXAMPLES, count_case, database_fingerprint, media_files
 
@@ -124,6 +131,11 @@ def test_no_operation_answers_5xx_and_rejections_change_nothing(case, fuzz_conte
     count_case(case.operation.label, f"schemathesis {phase}", response.status_code)
     # then
     assert response.status_code < 500, (response.status_code, response.text[:500], case.as_curl_command())
+    # The answer is the one the schema documents: a status it lists, its content type, a body
+    # that validates against its response schema (raises with the mismatch otherwise).
+    case.validate_response(
+        response, checks=[status_code_conformance, content_type_conformance, response_schema_conformance]
+    )
     if response.status_code >= 400:
         content_type = {name.lower(): values for name, values in response.headers.items()}.get("content-type", [""])
         assert content_type[0].startswith("application/json"), (response.status_code, response.headers)
