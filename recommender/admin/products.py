@@ -1,5 +1,6 @@
-"""The product page with what the recommender knows: garment boxes on its images, and the products
-that look like it (the recommend API's own query, with the score breakdown).
+"""The product page with what the recommender knows: garment boxes on its images, the products
+that look like it (the recommend API's own query, with the score breakdown) and the look it
+completes (the complete-the-look API's own query, with compatibilities).
 
 Added by re-registering the catalog's ``ProductAdmin`` with these parts (the catalog never
 imports the recommender).
@@ -15,6 +16,7 @@ from catalog.admin.overlay import Box
 from catalog.admin.products import ProductAdmin, ProductImageInline, ProductVariantInline
 from catalog.models import Product, ProductImage
 from recommender.admin.boxes import garment_boxes
+from recommender.admin.look import look_panel_context
 from recommender.admin.similar import similar_panel_context
 
 
@@ -42,7 +44,11 @@ class ProductWithGarmentsAdmin(ProductAdmin):
     inlines = [ProductVariantInline, ProductImageGarmentsInline]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), **similar_panel_context(request, object_id)}
+        extra_context = {
+            **(extra_context or {}),
+            **similar_panel_context(request, object_id),
+            **look_panel_context(request, object_id),
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
 
