@@ -35,7 +35,7 @@ from recommender.api.serializers import (
     RoundedIntegerField,
 )
 from recommender.api.throttles import RECOMMENDATION_THROTTLES
-from recommender.api.views import _ERRORS, _pipeline, _user_id
+from recommender.api.views import _ERRORS, _detected, _pipeline, _user_id
 from recommender.errors import GarmentNotDetected
 from recommender.outfits.street import CATALOG_KINDS
 
@@ -200,7 +200,7 @@ def _look_body(result: looks.LookResult, *, kind: str, product_id, started: floa
                 "model_version": result.model_version,
             },
             "image": analysis,
-            "garments": [{"index": n, "crop": crop} for n, crop in enumerate(analysis.garments)] if analysis else [],
+            "garments": _detected(analysis),
             "garment": garment,
             "looks": result.groups,
             "timings_ms": timings,
