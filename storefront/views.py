@@ -2,7 +2,8 @@
 
 Both pages are thin: they render a shell with the filter options and a little configuration,
 and the browser talks to the public REST API (``/api/v1/recommendations/``,
-``/api/v1/products/{id}/similar/``, ``/api/v1/me/interactions/``) exactly as any other client
+``/api/v1/products/{id}/similar/``, ``/api/v1/complete-the-look/``,
+``/api/v1/products/{id}/complete-the-look/``, ``/api/v1/me/interactions/``) exactly as any other client
 would. So the demo exercises the real API, and there is one implementation of the recommend
 logic. The few reads below only decide what the shell shows (is the catalog searchable yet,
 which sizes exist); they never rank anything.
@@ -27,6 +28,8 @@ IMPORT_COMMAND = ".venv/bin/python manage.py import_catalog ../shared/datasets/c
 
 # Recommendations per request. The API's default is 12 as well; the grid is laid out for it.
 RESULTS_PER_PAGE = 12
+# Complete the look: products per complementary kind, one sideways-scrolling row each.
+LOOK_PER_KIND = 6
 
 # Clothing sizes in the order a shopper reads them; anything else (numeric shoe sizes, "one
 # size") follows, numbers by value.
@@ -59,12 +62,15 @@ def _page_config(request: HttpRequest, **extra) -> dict:
     """What the page's script needs, rendered with ``json_script`` (never inline JS strings)."""
     return {
         "k": RESULTS_PER_PAGE,
+        "lookK": LOOK_PER_KIND,
         "maxUploadBytes": settings.FASHIONREC_MAX_UPLOAD_BYTES,
         "signedIn": request.user.is_authenticated,
         "importCommand": IMPORT_COMMAND,
         "urls": {
             "recommend": "/api/v1/recommendations/",
             "similar": "/api/v1/products/{id}/similar/",
+            "completeLook": "/api/v1/complete-the-look/",
+            "productLook": "/api/v1/products/{id}/complete-the-look/",
             "categories": "/api/v1/categories/",
             "seasons": "/api/v1/seasons/",
             "interactions": "/api/v1/me/interactions/",

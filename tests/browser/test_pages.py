@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.staticfiles import finders
+from django.urls import resolve
 
 from recommender.models import EncoderVersion
 from storefront.views import IMPORT_COMMAND
@@ -92,6 +93,41 @@ def test_product_page_shows_the_product_and_its_garment_boxes(client):
             "is_main": False,
         }
     ]
+
+
+def test_product_page_asks_the_complete_the_look_endpoint_for_its_look(client, settings, tmp_path):
+    # given a top with trousers and shoes to go with it, and an outfit model for the active encoder
+    from recommender.models import Garment
+    from tests.factories import outfit_model_create
+
+    EncoderVersion.objects.create(name="test-v1", is_active=True)
+    outfit_model_create(tmp_path / "outfits", encoder_version="test-v1")
+    settings.FASHIONREC_OUTFIT_MODEL = str(tmp_path / "outfits")
+    products = {}
+    for seed, kind in enumerate(("top", "trousers", "shoes", "top")):
+        product = product_create(category=category_create(f"women/{kind}"))
+        Garment.objects.filter(pk=garment_create(product, seed=seed).pk).update(label=kind)
+        products.setdefault(kind, []).append(product)
+    top = products["top"][0]
+
+    # when the product page is opened
+    response = client.get(f"/products/{top.pk}/")
+    html = response.content.decode()
+
+    # then it has the (hidden until filled) section and the endpoints' addresses in its config
+    assert 'id="complete-look"' in html and 'id="complete-look-note"' in html
+    config = page_config(response)
+    assert resolve(config["urls"]["completeLook"]).url_name == "complete-the-look"
+    # ... and what its script asks for is the product's look: the kinds worn with a top, with
+    # compatibilities, never another top or the product itself
+    look_url = config["urls"]["productLook"].replace("{id}", str(top.pk))
+    assert resolve(look_url).url_name == "product-complete-the-look"
+    body = client.get(look_url, {"k": config["lookK"], "in_stock": "true"}).json()
+    assert body["query"]["garment_kind"] == "top"
+    assert [group["kind"] for group in body["looks"]] == ["trousers", "shoes"]
+    for group in body["looks"]:
+        assert [r["product"]["id"] for r in group["results"]] == [p.pk for p in products[group["kind"]]]
+        assert all(0 <= r["compatibility"] <= 1 for r in group["results"])
 
 
 def test_unknown_or_inactive_product_page_is_404(client):

@@ -41,15 +41,33 @@ export function similarRequest(productId, params) {
   };
 }
 
-/** POST /recommendations/: the photo and the filters as a multipart form. */
-export function imageRecommendRequest(upload, uploadName, params) {
+/** A POST of the photo and the params as a multipart form. */
+function photoRequest(url, upload, uploadName, params) {
   const form = new FormData();
   form.append("image", upload, uploadName);
   for (const [name, value] of params) form.append(name, value);
   return {
-    url: config.urls.recommend,
+    url,
     init: { method: "POST", body: form, headers: { Accept: "application/json", "X-CSRFToken": csrfToken() } },
   };
+}
+
+/** POST /recommendations/: the photo and the filters as a multipart form. */
+export function imageRecommendRequest(upload, uploadName, params) {
+  return photoRequest(config.urls.recommend, upload, uploadName, params);
+}
+
+/** GET /products/{id}/complete-the-look/ with the filters and k (per kind) in params. */
+export function productLookRequest(productId, params) {
+  return {
+    url: `${config.urls.productLook.replace("{id}", productId)}?${params}`,
+    init: { headers: { Accept: "application/json" } },
+  };
+}
+
+/** POST /complete-the-look/: the photo, its chosen garment and the filters. */
+export function imageLookRequest(upload, uploadName, params) {
+  return photoRequest(config.urls.completeLook, upload, uploadName, params);
 }
 
 /** POST /me/interactions/ for the signed-in shopper (session cookie and CSRF token). */

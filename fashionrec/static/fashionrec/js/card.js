@@ -1,4 +1,8 @@
-/* One result card: photo, title, brand, price, sizes in stock, seasons and the score breakdown. */
+/* One result card: photo, title, brand, price, sizes in stock, seasons and the score breakdown.
+ *
+ * A similar item's headline is its calibrated match; a complete-the-look item's is its
+ * compatibility with the query garment (both in [0, 1], shown as a percentage).
+ */
 
 import { productUrl } from "./api-client.js";
 import { formatPrice, percent } from "./format.js";
@@ -8,6 +12,7 @@ import { $, config, el } from "./page.js";
 const BREAKDOWN_LABELS = {
   similarity: "Cosine (raw)",
   match: "Looks similar",
+  compatibility: "Goes with it",
   seasonal: "Seasonal pick",
   preference: "Your preferences",
   taste: "Your taste",
@@ -17,7 +22,23 @@ const BREAKDOWN_LABELS = {
 
 let cardCount = 0; // ids of the breakdown panels, unique on the page
 
+// The headline of a card: its label and the result field it shows.
+const SIMILAR_HEADLINE = { label: "Match", field: "match" };
+const LOOK_HEADLINE = { label: "Goes with it", field: "compatibility" };
+
+/** A similar item (recommendations, similar products). */
 export function cardRender(result) {
+  return cardBuild(result, SIMILAR_HEADLINE);
+}
+
+/** A product that completes the look: the headline is its compatibility. */
+export function lookCardRender(result) {
+  const card = cardBuild(result, LOOK_HEADLINE);
+  card.dataset.compatibility = String(result.compatibility ?? "");
+  return card;
+}
+
+function cardBuild(result, headline) {
   const product = result.product;
   const card = el.cardTemplate.content.firstElementChild.cloneNode(true);
   const url = productUrl(product.id);
@@ -48,7 +69,7 @@ export function cardRender(result) {
   $(".card__price", card).textContent = formatPrice(product.price, product.currency);
   sizesRender($(".card__sizes", card), sizes);
   seasonsRender($(".card__seasons", card), product.seasons || []);
-  breakdownRender(card, result, product.title);
+  breakdownRender(card, result, product.title, headline);
 
   if (config.signedIn) {
     const actions = $(".card__actions", card);
@@ -87,7 +108,7 @@ function seasonsRender(seasonsEl, seasons) {
   if (!seasonsEl.childElementCount) seasonsEl.remove();
 }
 
-function breakdownRender(card, result, title) {
+function breakdownRender(card, result, title, headline) {
   // The score breakdown: on hover and keyboard focus by CSS, on tap by the toggle.
   const panelId = `score-${++cardCount}`;
   const toggle = $(".score__toggle", card);
@@ -96,9 +117,10 @@ function breakdownRender(card, result, title) {
   toggle.setAttribute("aria-controls", panelId);
   // "match" is calibrated (P(same kind of garment), docs/api.md), so a wrong result reads low;
   // the raw cosine crowds near 1 for every result and is only listed in the breakdown.
-  const match = Math.max(0, Math.min(1, result.match ?? 0));
-  toggle.textContent = `Match ${percent(match)}`;
-  toggle.setAttribute("aria-label", `Match ${percent(match)}: show why`);
+  // "compatibility" is the outfit model's calibrated probability that the two are worn together.
+  const value = Math.max(0, Math.min(1, result[headline.field] ?? 0));
+  toggle.textContent = `${headline.label} ${percent(value)}`;
+  toggle.setAttribute("aria-label", `${headline.label} ${percent(value)}: show why`);
   panel.setAttribute("aria-label", `Why ${title} was recommended`);
   toggle.addEventListener("click", () => {
     const open = toggle.getAttribute("aria-expanded") !== "true";
@@ -112,7 +134,7 @@ function breakdownRender(card, result, title) {
     // the raw cosine is information, not a part of the score: no sign
     const sign = key === "similarity" ? "" : value >= 0 ? "+" : "−";
     dd.textContent = sign + Math.abs(value).toFixed(2);
-    if (value > 0 && key !== "similarity" && key !== "match") dd.className = "up";
+    if (value > 0 && key !== "similarity" && key !== headline.field) dd.className = "up";
     if (value < 0) dd.className = "down";
     list.append(dt, dd);
   }

@@ -13,6 +13,8 @@
  *   photo.js         the photo and its garment boxes
  *   query.js         sending a query, dropping stale answers
  *   results.js       the grid; card.js one card; interactions.js like / not for me
+ *   looks.js         a row per other garment of the photo (shop the whole look)
+ *   complete-look.js a row per kind that completes the look (the outfit model)
  *   messages.js      status line, errors and hints; format.js prices and percentages
  *   test-hooks.js    timings for the browser tests (only with ?testhooks=1)
  */

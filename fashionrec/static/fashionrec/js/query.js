@@ -5,6 +5,7 @@
  */
 
 import { imageRecommendRequest, readError, similarRequest } from "./api-client.js";
+import { completeLookClear, completeLookRun } from "./complete-look.js";
 import { filterParams } from "./filters.js";
 import { clearError, importHint, setStatus, showError, uploadHint } from "./messages.js";
 import { config, el } from "./page.js";
@@ -78,6 +79,7 @@ export async function queryRun({ fresh = false } = {}) {
       resultsClear();
       looksClear();
     }
+    completeLookClear(); // a look of a query that failed would be stale
     showError(error.message, error.code === "no_active_encoder" ? importHint() : uploadHint(error.code));
     el.error.dataset.code = error.code || "";
     return;
@@ -100,6 +102,7 @@ export async function queryRun({ fresh = false } = {}) {
   if (generation !== state.generation) return;
   marks.server = (body.timings_ms || {}).total;
   finish(generation, fresh, marks);
+  completeLookRun(); // after the similar items are on screen, so it never delays them
 }
 
 function finish(generation, fresh = false, marks = null) {
