@@ -74,9 +74,9 @@ def test_the_panel_shows_the_complementary_kinds_with_their_compatibility(client
         assert scores == sorted(scores, reverse=True)
         assert f'<tbody data-kind="{group.kind}">' in html
         for item in group.results:
-            # each product links to its own admin page, with its compatibility as a percentage
+            # each product links to its own admin page, with its compatibility
             assert reverse("admin:catalog_product_change", args=[item.card["id"]]) in html
-            assert f"<b>{round(item.row.compatibility * 100)} %</b>" in html
+            assert f"<b>{item.row.compatibility:.3f}</b>" in html
     assert '<tbody data-kind="top">' not in html
 
 
