@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+from catalog.label_layout import labels_place
 from catalog.models import ProductImage
-from fashionrec.label_layout import labels_place
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def image_with_boxes(
     image: ProductImage, boxes: Iterable[Box], *, width: int = 480, element_id: str = ""
 ) -> SafeString:
     """The image at ``width`` px with its boxes, numbered in the given order (the first keeps its
-    label's corner); labels never overlap (``fashionrec.label_layout``); from
+    label's corner); labels never overlap (``catalog.label_layout``); from
     ``WORDS_FROM_WIDTH`` px a numbered legend with each box's caption follows the image."""
     if not image.file:
         return mark_safe("<em>no file</em>")

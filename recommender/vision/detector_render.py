@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from fashionrec.label_layout import labels_place
+from catalog.label_layout import labels_place
 from recommender.vision.detector import GarmentDetector
 from recommender.vision.detector_data import is_ccp_holdout
 from recommender.vision.taxonomy import GARMENT_CLASSES

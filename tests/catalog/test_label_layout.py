@@ -1,6 +1,6 @@
 import itertools
 
-from fashionrec.label_layout import labels_place
+from catalog.label_layout import labels_place
 
 
 def apart(a, b) -> bool:

@@ -5,6 +5,10 @@ inside a dress's box, two shoes side by side), so labels are placed one by one i
 order: one that would overlap a label already placed moves down, then up, by its own height
 until it is free, inside the photo. The demo's ``fashionrec/static/fashionrec/js/labels.js``
 does the same in the browser, where the label sizes are measured rather than estimated.
+
+Plain Python, no Django: the vision library (``recommender.vision.detector_render``) uses it too,
+and the GPU training entry point must run without Django. It lives in ``catalog`` (whose package
+imports nothing) rather than ``fashionrec``, whose package loads the Celery app and with it Django.
 """
 
 from __future__ import annotations
