@@ -23,7 +23,14 @@ from catalog.errors import ProductNotFound
 from catalog.filters import ProductFilters
 from catalog.selectors import product_cards
 from recommender import queries
-from recommender.errors import NoActiveEncoder, NotIndexed, OutfitModelMismatch, OutfitModelUnavailable
+from recommender.errors import (
+    EncoderSwitching,
+    NoActiveEncoder,
+    NotIndexed,
+    OutfitModelMismatch,
+    OutfitModelUnavailable,
+)
+from recommender.outfits.catalog import get_outfit_model
 from recommender.outfits.model import OutfitModel
 from recommender.selectors import _check_ids
 
@@ -86,8 +93,6 @@ def _ms(start: float) -> float:
 
 def outfit_model(active_version: str | None) -> OutfitModel:
     """The loaded model, checked against the active encoder (domain errors, not file errors)."""
-    from recommender.outfits.catalog import get_outfit_model
-
     try:
         model = get_outfit_model()
     except (FileNotFoundError, OSError, ValueError, KeyError):
@@ -243,8 +248,6 @@ def look_for_garment(
     timings: dict[str, float] | None = None,
 ) -> LookResult:
     """Products that complete the look of a garment from an uploaded photo."""
-    from recommender.errors import EncoderSwitching
-
     timings = dict(timings or {})
     start = time.perf_counter()
     context = queries.recommend_context(

@@ -37,7 +37,8 @@ from recommender.api.serializers import (
 from recommender.api.throttles import RECOMMENDATION_THROTTLES
 from recommender.api.views import _ERRORS, _detected, _pipeline, _user_id
 from recommender.errors import GarmentNotDetected
-from recommender.outfits.street import CATALOG_KINDS
+from recommender.outfits.catalog import COLOUR_BINS, colour_namer
+from recommender.outfits.street import CATALOG_KINDS, colour_histogram
 
 LOOK_LIST_FIELDS = (*LIST_PARAMETERS, "kinds")
 # What a query or an outfit garment came from; one OpenAPI enum (settings ENUM_NAME_OVERRIDES) for
@@ -210,9 +211,6 @@ def _look_body(result: looks.LookResult, *, kind: str, product_id, started: floa
 
 def _photo_garment(data: bytes, index: int = 0):
     """(analysis, QueryGarment of garment ``index``, encoder version) of an uploaded photo."""
-    from recommender.outfits.catalog import COLOUR_BINS, colour_namer
-    from recommender.outfits.street import colour_histogram
-
     if len(data) > settings.FASHIONREC_MAX_UPLOAD_BYTES:
         raise ImageRejected("too_large", f"The image is larger than {settings.FASHIONREC_MAX_UPLOAD_BYTES} bytes.")
     pipeline = _pipeline()
