@@ -100,6 +100,7 @@ from django.db import transaction
 from catalog.filters import FILTERS, Match, ProductFilters
 from fashionrec.db import fetch_dict, fetch_dicts
 from fashionrec.db_routing import read_connection
+from recommender.embedding_storage import ann_order
 from recommender.vision.calibration import MatchCalibration
 
 Plan = Literal["ann", "exact"]
@@ -316,7 +317,7 @@ candidates AS MATERIALIZED (
     SELECT {_CANDIDATE_COLUMNS}, g.embedding <=> %(vector)s::vector AS distance
     FROM recommender_garment g
     WHERE {{where}}
-    ORDER BY g.embedding <=> %(vector)s::vector
+    ORDER BY {{order}}
     LIMIT %(pool)s
 )"""
 
@@ -475,7 +476,9 @@ def recommend_sql(
     per-category cap leaves out the window: less for the planner to plan on every call.
     """
     where = filter_sql(filters, params)
-    candidates = (_CANDIDATES_ANN if plan == "ann" else _CANDIDATES_EXACT).format(where=where)
+    candidates = (_CANDIDATES_ANN if plan == "ann" else _CANDIDATES_EXACT).format(
+        where=where, order=ann_order("%(vector)s")
+    )
     parts = _PARTS.format(
         seasonal=_SEASONAL,
         match=_MATCH,
@@ -689,7 +692,7 @@ candidates AS MATERIALIZED (
         SELECT {_CANDIDATE_COLUMNS}, g.embedding <=> w.vector::vector AS distance
         FROM recommender_garment g
         WHERE {{where}} AND g.label = w.kind
-        ORDER BY g.embedding <=> w.vector::vector
+        ORDER BY {{order}}
         LIMIT %(pool)s
     ) c
 )"""
@@ -829,7 +832,9 @@ def complete_the_look(
     }
     where = filter_sql(filters, params)
     personalised = user_id is not None
-    candidates = (_LOOK_CANDIDATES_ANN if plan == "ann" else _LOOK_CANDIDATES_EXACT).format(where=where)
+    candidates = (_LOOK_CANDIDATES_ANN if plan == "ann" else _LOOK_CANDIDATES_EXACT).format(
+        where=where, order=ann_order("w.vector")
+    )
     sql = (
         "WITH "
         + candidates
