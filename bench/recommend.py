@@ -38,8 +38,10 @@ up (never measured):
   post-filtering with over-fetch, and FAISS's own filtered search (``IDSelectorBitmap``); loaded
   only after the timed requests.
 
-Prints a table and writes ``bench/reports/recommend-<N>.md`` (``recommend-clothing.md``); the last
-line is
+``--storage halfvec`` (or ``vector``) switches the catalog's HNSW graph to that storage
+(``recommender/embedding_storage.py``; built if missing, the other dropped) and measures it; the SQL
+exact reference stays full precision whatever the storage. Prints a table and writes
+``bench/reports/recommend-<N>.md`` (``recommend-clothing.md``); the last line is
 ``min_recall@10 <value> indep_min_recall@10 <value> db_p95_ms <value> rest_p95_ms <value>``
 (recall against SQL exact, against the independent reference, the worst db p95 and the worst HTTP
 p95 at concurrency 1 over the selectivities).

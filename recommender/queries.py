@@ -23,6 +23,13 @@ columns are denormalised onto ``recommender_garment`` and kept in sync by trigge
                  Order By: (embedding <=> '[...]'::vector)
                  Filter: (encoder_version = ... AND is_active AND <filters>)
 
+  With ``FASHIONREC_EMBEDDING_STORAGE = halfvec`` the ``ORDER BY`` is
+  ``embedding::halfvec(128) <=> q::halfvec(128)`` (``recommender.embedding_storage.ann_order``),
+  served by the expression graph ``garment_embedding_hnsw_halfvec`` (half the graph's memory);
+  the ``distance`` it selects is still ``embedding <=> q::vector``, so every score is full
+  precision and only the choice of candidates depends on the 16-bit copy. The exact form and
+  its covering indexes are the same under both storages. Complete the look does the same.
+
 * **exact** (``plan="exact"``): a subquery fenced with ``OFFSET 0`` computes the distance of
   every row of the filtered subset (found with the B-tree/GIN indexes on the denormalised columns:
   ``garment_category_price_idx``, ``garment_brand_price_idx`` and ``garment_version_price_idx``,
