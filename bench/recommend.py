@@ -494,8 +494,11 @@ def load_clothing(dataset: Path) -> dict[str, float]:
 
 def hnsw_mb() -> float:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_relation_size(%s)", [embedding_storage.INDEX_NAMES[embedding_storage.configured()]])
-        return cursor.fetchone()[0] / 2**20
+        # the graph of the configured storage (NaN until --storage has built it on a reused catalog)
+        graph = embedding_storage.INDEX_NAMES[embedding_storage.configured()]
+        cursor.execute("SELECT pg_relation_size(to_regclass(%s))", [graph])
+        size = cursor.fetchone()[0]
+        return float("nan") if size is None else size / 2**20
 
 
 def switch_storage(storage: str) -> dict[str, float]:

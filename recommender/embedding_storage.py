@@ -12,8 +12,10 @@ q::halfvec(128)`` (:func:`ann_order`), the exact expression of the index, so the
 Why this and not a ``halfvec`` column:
 
 * The graph is what has to stay in memory (a graph walk is random access into it); it holds the
-  vectors of every node, so halving them is most of the saving the option exists for
-  (``bench/halfvec_size.py``, docs/capacity.md).
+  vector of every node beside its neighbour lists, so 16-bit vectors take 31 % off it (79.4 → 54.4
+  MB at 100k garments, docs/capacity.md). The price is recall: the walk ranks candidates by the
+  rounded vectors, and on the realistic 100k catalog the ANN plans' recall@10 is 0.975–0.985
+  against 0.997–1.000 with ``vector`` (docs/benchmarks.md, "halfvec").
 * Every distance the statements *return* is still computed on the stored 32-bit vector (the
   candidate phase selects ``embedding <=> q::vector`` beside the halfvec ``ORDER BY``), so the
   scores, the match calibration, taste/dislike terms and the exact plan are unchanged: halfvec
