@@ -23,6 +23,8 @@ install: $(VENV)/.installed
 run: install
 	@# Quiet: a fresh database would list every migration (~35 lines) before the server starts.
 	$(PY) manage.py migrate --noinput --verbosity 0
+	@# The HNSW graph FASHIONREC_EMBEDDING_STORAGE names (vector by default; idempotent).
+	$(PY) manage.py apply_embedding_storage
 	$(PY) manage.py ensure_admin
 	@# First run only: an empty catalog is filled from the clothing dataset when it is there.
 	@if [ -d "$(DATASET)/train" ] && [ "$$($(PY) manage.py shell -c 'from catalog.models import Product; print(Product.objects.exists())' 2>/dev/null | tail -n 1)" = "False" ]; then \

@@ -38,8 +38,10 @@ up (never measured):
   post-filtering with over-fetch, and FAISS's own filtered search (``IDSelectorBitmap``); loaded
   only after the timed requests.
 
-Prints a table and writes ``bench/reports/recommend-<N>.md`` (``recommend-clothing.md``); the last
-line is
+``--storage halfvec`` (or ``vector``) switches the catalog's HNSW graph to that storage
+(``recommender/embedding_storage.py``; built if missing, the other dropped) and measures it; the SQL
+exact reference stays full precision whatever the storage. Prints a table and writes
+``bench/reports/recommend-<N>.md`` (``recommend-clothing.md``); the last line is
 ``min_recall@10 <value> indep_min_recall@10 <value> db_p95_ms <value> rest_p95_ms <value>``
 (recall against SQL exact, against the independent reference, the worst db p95 and the worst HTTP
 p95 at concurrency 1 over the selectivities).
@@ -92,6 +94,7 @@ import numpy as np  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+from django.test import override_settings  # noqa: E402
 
 from bench.faiss_baselines import OVERFETCH_CAP, FaissBaselines  # noqa: E402
 from bench.independent_reference import (  # noqa: E402
@@ -102,7 +105,7 @@ from bench.independent_reference import (  # noqa: E402
 )
 from bench.recommend_http import THREADS, WORKERS, gunicorn, run_cell  # noqa: E402
 from catalog.filters import ProductFilters  # noqa: E402
-from recommender import queries  # noqa: E402
+from recommender import embedding_storage, queries  # noqa: E402
 
 DIM = settings.FASHIONREC_EMBEDDING_DIM
 VERSION = "bench-synthetic"
@@ -293,7 +296,8 @@ def load(catalog: Catalog, raw: dict, *, parallel_workers: int) -> dict[str, flo
             "catalog_product, catalog_seasonalrule, catalog_season, catalog_brand, catalog_category, "
             "recommender_encoderversion RESTART IDENTITY CASCADE"
         )
-        cur.execute("DROP INDEX IF EXISTS garment_embedding_hnsw")
+        for storage in embedding_storage.STORAGES:  # rebuilt after the COPY, not row by row
+            cur.execute(embedding_storage.drop_index_sql(storage))
         # Bulk load: triggers (and FK checks) off for this session; the generator writes the
         # denormalised columns consistently.
         cur.execute("SET session_replication_role = replica")
@@ -374,8 +378,8 @@ def load(catalog: Catalog, raw: dict, *, parallel_workers: int) -> dict[str, flo
                     )
                 )
         cur.execute(
-            "INSERT INTO recommender_encoderversion (name, dim, weights_sha256, is_active, card, created_at,"
-            " activated_at) VALUES (%s, %s, '', true, '{}', now(), now())",
+            "INSERT INTO recommender_encoderversion (name, dim, weights_sha256, is_active, card, calibration,"
+            " created_at, activated_at) VALUES (%s, %s, '', true, '{}', '{}', now(), now())",  # {}: uncalibrated
             [VERSION, DIM],
         )
         season_arrays = [[int(s) for s in seasons_] for seasons_ in raw["product_seasons"]]
@@ -490,8 +494,25 @@ def load_clothing(dataset: Path) -> dict[str, float]:
 
 def hnsw_mb() -> float:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_relation_size('garment_embedding_hnsw')")
-        return cursor.fetchone()[0] / 2**20
+        # the graph of the configured storage (NaN until --storage has built it on a reused catalog)
+        graph = embedding_storage.INDEX_NAMES[embedding_storage.configured()]
+        cursor.execute("SELECT pg_relation_size(to_regclass(%s))", [graph])
+        size = cursor.fetchone()[0]
+        return float("nan") if size is None else size / 2**20
+
+
+def switch_storage(storage: str) -> dict[str, float]:
+    """Set FASHIONREC_EMBEDDING_STORAGE for this process and switch the catalog's graph to it."""
+    settings.FASHIONREC_EMBEDDING_STORAGE = os.environ["FASHIONREC_EMBEDDING_STORAGE"] = storage  # gunicorn's too
+    start = time.perf_counter()
+    with connection.cursor() as cursor:
+        built = storage in embedding_storage.existing_graphs(cursor)
+        cursor.execute("SET maintenance_work_mem = '2GB'")
+        embedding_storage.apply(cursor, storage)
+        cursor.execute("RESET maintenance_work_mem")
+    seconds = time.perf_counter() - start
+    print(f"HNSW graph {storage}: {'already built' if built else f'built in {seconds:.1f} s'} ({hnsw_mb():.1f} MB)")
+    return {"hnsw_mb": hnsw_mb()} | ({} if built else {"hnsw_build_s": seconds})
 
 
 def catalog_from_database() -> Catalog:
@@ -585,9 +606,9 @@ def warm_up(catalog: Catalog, rng) -> float:
                 cursor.execute(f"SELECT count(*) FROM {table} WHERE {column} IS NOT NULL")
         queries.set_search_settings(cursor, ef_search=1000, local=True)
         for g in picks:
-            cursor.execute(
-                "SELECT id FROM recommender_garment WHERE encoder_version = %s"
-                " ORDER BY embedding <=> %s::vector LIMIT 10",
+            cursor.execute(  # the graph of the storage being measured
+                "SELECT id FROM recommender_garment g WHERE encoder_version = %s"
+                f" ORDER BY {embedding_storage.ann_order('%s')} LIMIT 10",
                 [VERSION, queries.vector_literal(catalog.vectors[g])],
             )
             cursor.fetchall()
@@ -708,7 +729,8 @@ def production(query: Query) -> tuple[list[int], float, str]:
 
 
 def exact(query: Query) -> list[int]:
-    with transaction.atomic():
+    # full precision whatever --storage measures: the candidate phase orders by the 32-bit vectors
+    with override_settings(FASHIONREC_EMBEDDING_STORAGE="vector"), transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL enable_indexscan = off")
         rows = queries.recommend(
@@ -791,6 +813,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765, help="gunicorn's loopback port")
     parser.add_argument("--no-report", action="store_true", help="print only (parameter sweeps)")
     parser.add_argument("--ef-search", type=int, help="override FASHIONREC_RECOMMEND_EF_SEARCH")
+    parser.add_argument(
+        "--storage",
+        choices=embedding_storage.STORAGES,
+        help="override FASHIONREC_EMBEDDING_STORAGE: the HNSW graph is switched to it (built if missing)",
+    )
     parser.add_argument("--pool-min", type=int, help="override FASHIONREC_RECOMMEND_POOL_MIN")
     parser.add_argument("--pool-per-result", type=int, help="override FASHIONREC_RECOMMEND_POOL_PER_RESULT")
     parser.add_argument("--selectivities", help="comma-separated subset, e.g. 0.03,0.01 (sweeps)")
@@ -854,6 +881,10 @@ def main() -> None:
                 f"({timings['hnsw_mb']:.0f} MB)",
                 flush=True,
             )
+    if args.storage:
+        timings.update(switch_storage(args.storage))
+    print(f"embedding storage {embedding_storage.configured()}:")
+    print("\n".join(footprint_lines(args.n)), flush=True)
     connection.close()
     connection.ensure_connection()
     renice(connection.connection)

@@ -23,6 +23,13 @@ columns are denormalised onto ``recommender_garment`` and kept in sync by trigge
                  Order By: (embedding <=> '[...]'::vector)
                  Filter: (encoder_version = ... AND is_active AND <filters>)
 
+  With ``FASHIONREC_EMBEDDING_STORAGE = halfvec`` the ``ORDER BY`` is
+  ``embedding::halfvec(128) <=> q::halfvec(128)`` (``recommender.embedding_storage.ann_order``),
+  served by the expression graph ``garment_embedding_hnsw_halfvec`` (31 % smaller; some recall lost);
+  the ``distance`` it selects is still ``embedding <=> q::vector``, so every score is full
+  precision and only the choice of candidates depends on the 16-bit copy. The exact form and
+  its covering indexes are the same under both storages. Complete the look does the same.
+
 * **exact** (``plan="exact"``): a subquery fenced with ``OFFSET 0`` computes the distance of
   every row of the filtered subset (found with the B-tree/GIN indexes on the denormalised columns:
   ``garment_category_price_idx``, ``garment_brand_price_idx`` and ``garment_version_price_idx``,
@@ -100,6 +107,7 @@ from django.db import transaction
 from catalog.filters import FILTERS, Match, ProductFilters
 from fashionrec.db import fetch_dict, fetch_dicts
 from fashionrec.db_routing import read_connection
+from recommender.embedding_storage import ann_order
 from recommender.vision.calibration import MatchCalibration
 
 Plan = Literal["ann", "exact"]
@@ -316,7 +324,7 @@ candidates AS MATERIALIZED (
     SELECT {_CANDIDATE_COLUMNS}, g.embedding <=> %(vector)s::vector AS distance
     FROM recommender_garment g
     WHERE {{where}}
-    ORDER BY g.embedding <=> %(vector)s::vector
+    ORDER BY {{order}}
     LIMIT %(pool)s
 )"""
 
@@ -475,7 +483,9 @@ def recommend_sql(
     per-category cap leaves out the window: less for the planner to plan on every call.
     """
     where = filter_sql(filters, params)
-    candidates = (_CANDIDATES_ANN if plan == "ann" else _CANDIDATES_EXACT).format(where=where)
+    candidates = (_CANDIDATES_ANN if plan == "ann" else _CANDIDATES_EXACT).format(
+        where=where, order=ann_order("%(vector)s")
+    )
     parts = _PARTS.format(
         seasonal=_SEASONAL,
         match=_MATCH,
@@ -689,7 +699,7 @@ candidates AS MATERIALIZED (
         SELECT {_CANDIDATE_COLUMNS}, g.embedding <=> w.vector::vector AS distance
         FROM recommender_garment g
         WHERE {{where}} AND g.label = w.kind
-        ORDER BY g.embedding <=> w.vector::vector
+        ORDER BY {{order}}
         LIMIT %(pool)s
     ) c
 )"""
@@ -829,7 +839,9 @@ def complete_the_look(
     }
     where = filter_sql(filters, params)
     personalised = user_id is not None
-    candidates = (_LOOK_CANDIDATES_ANN if plan == "ann" else _LOOK_CANDIDATES_EXACT).format(where=where)
+    candidates = (_LOOK_CANDIDATES_ANN if plan == "ann" else _LOOK_CANDIDATES_EXACT).format(
+        where=where, order=ann_order("w.vector")
+    )
     sql = (
         "WITH "
         + candidates

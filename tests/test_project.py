@@ -110,6 +110,10 @@ class TestDockerCompose:
         web = self.services["web"]["command"]
         assert "gunicorn fashionrec.wsgi:application" in web
         assert "manage.py migrate" in web
+        # after migrate: the HNSW graph of FASHIONREC_EMBEDDING_STORAGE (vector or halfvec)
+        assert web.index("manage.py apply_embedding_storage") > web.index("manage.py migrate")
+        from recommender.management.commands import apply_embedding_storage  # noqa: F401
+
         assert self.services["worker"]["command"].startswith("celery -A fashionrec worker")
         assert self.services["beat"]["command"].startswith("celery -A fashionrec beat")
         from fashionrec import celery, wsgi  # noqa: F401  (the modules the commands name)

@@ -51,5 +51,12 @@ def test_ann_walks_the_hnsw_index_once_per_kind(big_catalog):  # noqa: F811
     assert "Order By: (embedding <=> (w.vector)::vector)" in plan
 
 
+def test_ann_walks_the_halfvec_graph_under_halfvec_storage(big_catalog, settings):  # noqa: F811
+    settings.FASHIONREC_EMBEDDING_STORAGE = "halfvec"
+    plan = look_plan("ann")
+    assert "Index Scan using garment_embedding_hnsw_halfvec on recommender_garment" in plan, plan
+    assert "Order By: ((embedding)::halfvec(128) <=> (w.vector)::halfvec(128))" in plan, plan
+
+
 def test_exact_never_uses_the_hnsw_index(big_catalog):  # noqa: F811
     assert "garment_embedding_hnsw" not in look_plan("exact")

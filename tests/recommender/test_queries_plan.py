@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from catalog.filters import ProductFilters
 from catalog.models import Category
 from catalog.selectors import category_subtree_paths
-from recommender import queries
+from recommender import embedding_storage, queries
 from recommender.models import EncoderVersion
 from recommender.queries import Estimate
 from tests.factories import brand_create, category_create, image_create, product_create, unit_vector
@@ -39,6 +39,7 @@ def big_catalog(django_db_setup, django_db_blocker):
         products = _load_big_catalog()
         yield products
         with connection.cursor() as cursor:
+            cursor.execute(embedding_storage.drop_index_sql("halfvec"))
             cursor.execute(
                 "TRUNCATE recommender_garment, catalog_productimage, catalog_productvariant, catalog_product_seasons,"
                 " catalog_product, catalog_brand, catalog_category, recommender_encoderversion CASCADE"
@@ -80,10 +81,9 @@ def _load_big_catalog() -> list[tuple[int, int]]:
             """,
             [VERSION, [p for p, _ in products], [i for _, i in products], GARMENTS // len(products)],
         )
-        cursor.execute(
-            "CREATE INDEX garment_embedding_hnsw ON recommender_garment"
-            " USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 200)"
-        )
+        # both graphs (recommender/embedding_storage.py): each test picks one with the setting
+        cursor.execute(embedding_storage.create_index_sql("vector"))
+        cursor.execute(embedding_storage.create_index_sql("halfvec"))
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE recommender_garment")
     return products
@@ -125,14 +125,18 @@ def test_the_estimate_follows_the_statistics(big_catalog):
     ],
     ids=["unfiltered", "in-stock", "category-and-price", "size"],
 )
-def test_broad_filters_walk_the_hnsw_index(big_catalog, settings, filters):
+@pytest.mark.parametrize("storage", embedding_storage.STORAGES)
+def test_broad_filters_walk_the_hnsw_index(big_catalog, settings, filters, storage):
     # given: the absolute floor lowered so that this small table is judged by its fraction
     settings.FASHIONREC_RECOMMEND_EXACT_MAX_ROWS = 100
+    settings.FASHIONREC_EMBEDDING_STORAGE = storage
     # when
     rule, explained = plan_for(filters)
-    # then
+    # then: the graph of the configured storage, and only that one
     assert rule == "ann"
-    assert "Index Scan using garment_embedding_hnsw" in explained, explained
+    graph = embedding_storage.INDEX_NAMES[storage]
+    assert f"Index Scan using {graph} on recommender_garment" in explained, explained
+    assert explained.count("Index Scan using garment_embedding_hnsw") == 1, explained
 
 
 @pytest.mark.parametrize(
@@ -143,8 +147,10 @@ def test_broad_filters_walk_the_hnsw_index(big_catalog, settings, filters):
     ],
     ids=["brand", "price-window"],
 )
-def test_very_selective_filters_scan_the_subset_exactly(big_catalog, settings, filters):
-    # given
+@pytest.mark.parametrize("storage", embedding_storage.STORAGES)
+def test_very_selective_filters_scan_the_subset_exactly(big_catalog, settings, filters, storage):
+    # given: the exact form is the same whatever the graph's storage (full precision)
+    settings.FASHIONREC_EMBEDDING_STORAGE = storage
     settings.FASHIONREC_RECOMMEND_EXACT_MAX_ROWS = 100
     settings.FASHIONREC_RECOMMEND_EXACT_FRACTION = 0.04
     if filters.brand_id == -1:
