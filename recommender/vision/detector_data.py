@@ -266,6 +266,27 @@ def _iter_limited(samples: list[Sample], limit: int | None) -> Iterator[Sample]:
             yield from [s for s in samples if s.split == split and s.kind == kind][:limit]
 
 
+def dataset_cache_dir(
+    cache_root: str | Path,
+    prefix: str,
+    config: dict,
+    staff_labels: dict | None,
+    folder_garments: dict[str, str],
+) -> Path:
+    """The cache folder of a detector dataset: `prefix` + a hash of every input that changes the data.
+
+    Staff-corrected boxes and non-default flat-lay classes enter the hash only when present, so the
+    demo's cached datasets (and committed runs that point at them) keep their names.
+    """
+    config = dict(config)
+    if staff_labels:
+        config["staff"] = {path: sorted([g, list(box)] for g, box in boxes) for path, boxes in staff_labels.items()}
+    if folder_garments != CATALOG_FOLDER_TO_GARMENT:
+        config["flat_garments"] = folder_garments
+    digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
+    return Path(cache_root) / f"{prefix}-{digest}"
+
+
 def build_yolo_dataset(
     cache_root: Path,
     *,
@@ -296,12 +317,7 @@ def build_yolo_dataset(
         "long_side": CACHE_LONG_SIDE,
         "holdout_modulus": CCP_HOLDOUT_MODULUS,
     }
-    if staff_labels:
-        config["staff"] = {path: sorted([g, list(box)] for g, box in boxes) for path, boxes in staff_labels.items()}
-    if folder_garments != CATALOG_FOLDER_TO_GARMENT:  # only then: the demo's cached datasets stay valid
-        config["flat_garments"] = folder_garments
-    digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
-    root = Path(cache_root) / f"detector-data-{digest}"
+    root = dataset_cache_dir(cache_root, "detector-data", config, staff_labels, folder_garments)
     data_yaml = root / "data.yaml"
     if data_yaml.exists():
         progress(f"reusing dataset {root}")

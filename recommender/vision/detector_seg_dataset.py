@@ -17,7 +17,6 @@ zoom in without upsampling, small enough to decode fast on 2 cores and to pack f
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +26,7 @@ from PIL import Image, ImageOps
 
 from recommender.vision.detector_data import (
     ccp_label_names,
+    dataset_cache_dir,
     flat_samples,
     is_ccp_holdout,
     staff_samples,
@@ -38,7 +38,7 @@ from recommender.vision.detector_segments import (
     outlines_from_label_map,
     yolo_segment_line,
 )
-from recommender.vision.taxonomy import CATALOG_FOLDER_TO_GARMENT, GARMENT_CLASSES, flat_lay_garments
+from recommender.vision.taxonomy import GARMENT_CLASSES, flat_lay_garments
 
 SEG_DATASET_FORMAT_VERSION = 1
 SELECTION_MODULUS, SELECTION_REMAINDER = 10, 3
@@ -109,12 +109,7 @@ def build_seg_dataset(
         "long_side": long_side,
         "selection": [SELECTION_MODULUS, SELECTION_REMAINDER],
     }
-    if staff_labels:
-        config["staff"] = {path: sorted([g, list(box)] for g, box in boxes) for path, boxes in staff_labels.items()}
-    if folder_garments != CATALOG_FOLDER_TO_GARMENT:  # only then: the demo's cached datasets stay valid
-        config["flat_garments"] = folder_garments
-    digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
-    root = Path(cache_root) / f"detector-seg-{digest}"
+    root = dataset_cache_dir(cache_root, "detector-seg", config, staff_labels, folder_garments)
     data_yaml = root / "data.yaml"
     if data_yaml.exists():
         progress(f"reusing dataset {root}")
