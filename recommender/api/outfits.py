@@ -27,6 +27,7 @@ from fashionrec.api import schema
 from fashionrec.api.fields import id_field, parse_id, plain_data
 from fashionrec.imaging import ImageRejected, load_image
 from recommender import outfit_selectors as looks
+from recommender.analysis_cache import image_analysis
 from recommender.api.serializers import (
     DetectedGarmentSerializer,
     ProductCardField,
@@ -214,7 +215,7 @@ def _photo_garment(data: bytes, index: int = 0):
     if len(data) > settings.FASHIONREC_MAX_UPLOAD_BYTES:
         raise ImageRejected("too_large", f"The image is larger than {settings.FASHIONREC_MAX_UPLOAD_BYTES} bytes.")
     pipeline = _pipeline()
-    analysis = pipeline.analyse(data)
+    analysis = image_analysis(pipeline, data)  # the demo's similar-items request analysed it a moment ago
     if index >= len(analysis.garments):
         raise GarmentNotDetected(index, len(analysis.garments))
     crop = analysis.garments[index]
