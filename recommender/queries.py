@@ -899,15 +899,13 @@ def complete_the_look(
 
 
 _LOOK_GARMENTS_SQL = """
-SELECT p.id AS product_id, p.colour, qg.label, qg.is_whole_image, c.effective_garment_kind AS category_kind,
-       qg.embedding::text AS vector
+SELECT p.id AS product_id, p.colour, qg.label, c.effective_garment_kind AS category_kind, qg.embedding::text AS vector
 FROM catalog_product p
 JOIN catalog_category c ON c.id = p.category_id
 JOIN LATERAL (
     -- the product's main garment, as the similar-items query picks it: primary image first,
     -- a detected garment before a whole-image fallback, then the main garment (is_main), then the most confident
-    SELECT g.label, g.is_whole_image, g.embedding
-    FROM recommender_garment g JOIN catalog_productimage i ON i.id = g.image_id
+    SELECT g.label, g.embedding FROM recommender_garment g JOIN catalog_productimage i ON i.id = g.image_id
     WHERE g.product_id = p.id AND g.encoder_version = %(version)s
     ORDER BY i.is_primary DESC, g.is_whole_image, g.is_main DESC, g.confidence DESC, g.id
     LIMIT 1
@@ -917,8 +915,8 @@ WHERE p.id = ANY(%(product_ids)s::bigint[]) AND p.is_active
 
 
 def look_garments(*, product_ids: Sequence[int], version: str) -> dict[int, dict]:
-    """Main garment (label, whole-image flag, pgvector text), colour and category kind of active
-    products, by product id; one statement.
+    """Main garment (label, pgvector text), colour and category kind of active products, by
+    product id; one statement.
 
     Uses the product primary key and ``garment_product_idx``; products without a garment of
     ``version`` (or inactive) are missing from the answer.

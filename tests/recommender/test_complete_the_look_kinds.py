@@ -2,7 +2,8 @@
 
 Flat-lay catalog photos (the detector finds nothing: one whole-image garment, label "garment")
 are products of their category's kind, as query and as candidate; a product is grouped under
-its category's kind, never under the label of another garment in its photo.
+its category's kind, never under the label of another garment in its photo; a query product
+is of its category's kind whatever the detector called its garment.
 """
 
 from __future__ import annotations
@@ -52,6 +53,18 @@ def test_a_flat_lay_query_takes_its_category_kind(shop):  # noqa: F811
             i.row.product_id: i.row.compatibility for i in flat_group.results if i.row.product_id != query.pk
         }
         assert flat_values == pytest.approx(detected)
+
+
+def test_a_detected_query_garment_takes_its_category_kind_too(shop):  # noqa: F811
+    # given a shirt whose (only, main) garment the detector called outerwear
+    shirt = product_create(category=kinded("shop/shirts", "top"), colour="black")
+    garment = labelled(shirt, "outerwear", seed=1)
+    Garment.objects.filter(pk=garment.pk).update(is_main=True)
+
+    # then its look is a top's: a top's complementary kinds, never tops
+    result = look(shirt, k=2)
+    assert result.query_kind == "top"
+    assert [g.kind for g in result.groups] == ["trousers", "shoes"]
 
 
 def test_a_flat_lay_query_without_a_category_kind_keeps_the_label(shop):  # noqa: F811
