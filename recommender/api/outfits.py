@@ -151,7 +151,10 @@ class LookGroupSerializer(serializers.Serializer):
 class LookQuerySerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=QUERY_SOURCES)
     product_id = serializers.IntegerField(allow_null=True)
-    garment_kind = serializers.CharField(help_text="The query garment's kind (the detector's label).")
+    garment_kind = serializers.CharField(
+        help_text="The query's kind: a product's category kind (its garment's label when the category has none), "
+        "a photo garment's label."
+    )
     k = serializers.IntegerField(help_text="Results per kind.")
     plan = serializers.ChoiceField(choices=["ann", "exact"], help_text="See docs/database.md.")
     estimated_rows = RoundedIntegerField(help_text="Planner's estimate of the filtered rows (all kinds).")
