@@ -9,7 +9,8 @@ for ``FASHIONREC_ANALYSIS_CACHE_SECONDS`` (600 s). The short life bounds what a 
 leave behind: an entry of another encoder version is never read, and a new detector file under
 the same encoder is picked up within the TTL.
 
-Only successful analyses are kept (a rejected image raises before anything is stored). An entry
+Only successful analyses are kept (a rejected image raises before anything is stored). A cache
+that is down costs the analysis, never the request. An entry
 is plain data (boxes, labels, confidences, flags, float32 embeddings as bytes), about 600 bytes
 a garment, so a cache that cannot read it back (another release's layout) is simply a miss.
 """
@@ -48,7 +49,7 @@ def image_analysis(pipeline, data: bytes) -> ImageAnalysis:
         return pipeline.analyse(data)
     started = time.perf_counter()
     key = analysis_key(data, pipeline.encoder_version)
-    stored = cache.get(key)
+    stored = _cache_call(cache.get, key)
     if stored is not None:
         try:
             analysis = _from_plain(stored)
@@ -63,8 +64,18 @@ def image_analysis(pipeline, data: bytes) -> ImageAnalysis:
             }
             return analysis
     analysis = pipeline.analyse(data)
-    cache.set(key, _to_plain(analysis), seconds)
+    _cache_call(cache.set, key, _to_plain(analysis), seconds)
     return analysis
+
+
+def _cache_call(operation, *args):
+    """A cache read or write that cannot fail the request: the cache only saves work, so a cache
+    server that is down (Redis restarting) costs an analysis, never a 500."""
+    try:
+        return operation(*args)
+    except Exception as error:  # the backends raise their own client's errors (redis.ConnectionError, …)
+        logger.warning("analysis cache unavailable (%s): analysing without it", error)
+        return None
 
 
 def _to_plain(analysis: ImageAnalysis) -> dict:

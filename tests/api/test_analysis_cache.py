@@ -90,3 +90,15 @@ def test_off_when_its_lifetime_is_zero(client, every_kind, calls, settings):  # 
     settings.FASHIONREC_ANALYSIS_CACHE_SECONDS = 0
     similar_then_look(client, street().read())
     assert calls == {"detect": 2, "encode": 2}
+
+
+def test_a_cache_that_is_down_costs_an_analysis_not_the_request(client, every_kind, calls, monkeypatch):  # noqa: F811
+    class Down:
+        def get(self, *args, **kwargs):
+            raise ConnectionError("cache server down")
+
+        set = get
+
+    monkeypatch.setattr("recommender.analysis_cache.cache", Down())
+    similar_then_look(client, street().read())
+    assert calls == {"detect": 2, "encode": 2}
