@@ -110,3 +110,10 @@ api-snapshot: install
 .PHONY: bench-outfits
 bench-outfits: install
 	nice -n 5 $(PY) bench/outfits.py
+
+# Contact sheet of 12 complete-the-look results on a demo-catalog slice (its own database on the
+# embedded server; the import takes ~5 minutes the first time, then it is reused), for people to
+# judge: bench/reports/outfits-contact-sheet.png. Last line "queries <n> kinds_filled <n> mean_top_compatibility <v>".
+.PHONY: bench-outfits-sheet
+bench-outfits-sheet: install
+	nice -n 5 $(PY) bench/outfit_contact_sheet.py

@@ -282,6 +282,10 @@ FASHIONREC_DATASET = os.environ.get(
     "FASHIONREC_DATASET", str(BASE_DIR.parent / "shared" / "datasets" / "clothing-small")
 )
 FASHIONREC_CCP_DATASET = os.environ.get("FASHIONREC_CCP_DATASET", str(BASE_DIR.parent / "shared" / "datasets" / "ccp"))
+# A shopper's photo is analysed (decode, detect, encode) once for this many seconds: the demo sends
+# the same upload to similar items, then to complete the look (recommender/analysis_cache.py).
+# Kept in the default cache (per process without REDIS_CACHE_URL); 0 turns it off.
+FASHIONREC_ANALYSIS_CACHE_SECONDS = int(os.environ.get("FASHIONREC_ANALYSIS_CACHE_SECONDS", 600))
 
 # --- Recommendations (recommender/queries.py; docs/database.md, "Recommendation query") -
 # k: results per request; larger requests are capped, not refused.

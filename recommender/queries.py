@@ -105,6 +105,7 @@ from django.conf import settings
 from django.db import transaction
 
 from catalog.filters import FILTERS, Match, ProductFilters
+from catalog.garment_kinds import NONE
 from fashionrec.db import fetch_dict, fetch_dicts
 from fashionrec.db_routing import read_connection
 from recommender.embedding_storage import ann_order
@@ -691,14 +692,32 @@ class LookRow:
 _LOOK_WANTED = """unnest(%(look_kinds)s::text[], %(look_vectors)s::text[], %(look_norms)s::float8[],
               %(look_kind_terms)s::float8[]) WITH ORDINALITY AS w(kind, vector, norm, kind_term, ord)"""
 
+# Which kind a product fills: the kind its category says it is (``Category.effective_garment_kind``),
+# so a shoes row never shows a shirt photographed with shoes on, and a flat-lay photo the detector
+# found nothing in (a whole-image garment) still fills its category's kind. Only a product whose
+# category has no garment kind ("none") falls back to its garments' detector labels. The garment
+# that stands for a product in its category's kind: one labelled with the kind, a whole-image
+# garment, or the image's main garment (a detector's wrong label on the product itself). The
+# category ids are two small arrays per kind (the category table, not the garments), so the filter
+# is checked on each tuple the index yields, as the other filters are, without a join.
+_LOOK_KIND_CATEGORIES = """CROSS JOIN LATERAL (
+        SELECT ARRAY(SELECT c.id FROM catalog_category c WHERE c.effective_garment_kind = w.kind) AS own,
+               ARRAY(SELECT c.id FROM catalog_category c WHERE c.effective_garment_kind <> %(no_kind)s) AS kinded
+    ) AS kc"""
+
+_LOOK_FILLS_KIND = """(
+            (g.category_id = ANY(kc.own) AND (g.label = w.kind OR g.is_whole_image OR g.is_main))
+            OR (g.label = w.kind AND (g.category_id IS NULL OR g.category_id <> ALL(kc.kinded))))"""
+
 _LOOK_CANDIDATES_ANN = f"""
 candidates AS MATERIALIZED (
     SELECT w.kind, w.ord, w.norm, w.kind_term, c.*
     FROM {_LOOK_WANTED}
+    {_LOOK_KIND_CATEGORIES}
     CROSS JOIN LATERAL (
         SELECT {_CANDIDATE_COLUMNS}, g.embedding <=> w.vector::vector AS distance
         FROM recommender_garment g
-        WHERE {{where}} AND g.label = w.kind
+        WHERE {{where}} AND {_LOOK_FILLS_KIND}
         ORDER BY {{order}}
         LIMIT %(pool)s
     ) c
@@ -708,6 +727,7 @@ _LOOK_CANDIDATES_EXACT = f"""
 candidates AS (
     SELECT w.kind, w.ord, w.norm, w.kind_term, c.*
     FROM {_LOOK_WANTED}
+    {_LOOK_KIND_CATEGORIES}
     CROSS JOIN LATERAL (
         SELECT {_CANDIDATE_COLUMNS}, f.distance
         FROM (
@@ -716,7 +736,7 @@ candidates AS (
                 -- OFFSET 0: every filtered row of the kind is scored (see the exact form above)
                 SELECT g.id, g.embedding <=> w.vector::vector AS distance
                 FROM recommender_garment g
-                WHERE {{where}} AND g.label = w.kind
+                WHERE {{where}} AND {_LOOK_FILLS_KIND}
                 OFFSET 0
             ) AS filtered
             ORDER BY distance, id
@@ -789,16 +809,20 @@ def complete_the_look(
     *compatibility* (weight ``Weights.similarity``), computed in SQL from parameters the caller
     derives from the model: per kind a query vector (the weighted street partners of the query
     garment plus its own embedding), the kind's PMI term and, per catalog colour, the colour
-    harmony term (``LookKind``), and the calibration (``LookScoring``). A candidate's garment must carry the kind's
-    detector label (``g.label``): whole-image garments (label "garment") never fill a kind.
+    harmony term (``LookKind``), and the calibration (``LookScoring``). A product fills the kind of
+    its category (``Category.effective_garment_kind``) through a garment labelled with that kind,
+    its whole-image garment or its main garment; a product whose category has no garment kind fills
+    its garments' detector labels (``_LOOK_FILLS_KIND``). So every row of a kind is products of that
+    kind, and flat-lay photos (whole-image garments) fill their category's kind.
 
     Index use and plan: ``w`` is a ``unnest`` of the kinds (a handful of rows); for each, a
     ``LATERAL`` subquery is the same candidate phase as :func:`recommend` with the kind's vector
     as an outer parameter. ``plan="ann"``: ``Nested Loop -> Function Scan on w -> Limit ->
     Index Scan using garment_embedding_hnsw`` (the HNSW scan is re-run per kind, ``Order By:
     embedding <=> (w.vector)::vector``, the filters and ``label = w.kind`` evaluated per tuple
-    with the iterative scan going on until ``pool`` rows pass). ``plan="exact"``: per kind, the
-    filtered rows found through the B-tree/GIN indexes of the filters (``label`` itself is not
+    with the iterative scan going on until ``pool`` rows pass; the kind's category ids are two
+    arrays computed once per kind from ``catalog_category``). ``plan="exact"``: per kind, the
+    filtered rows found through the B-tree/GIN indexes of the filters (the kind condition is not
     indexed: it is checked on the rows those indexes return), a top-N sort keeping ``pool``.
     The plan is chosen by the caller with :func:`estimate_rows` / :func:`choose_plan` for the
     filters (the kind filter is not in the estimate: it keeps roughly 1/8 of the rows each).
@@ -811,6 +835,7 @@ def complete_the_look(
     weights = weights or Weights.from_settings()
     params: dict = {
         "look_kinds": [item.kind for item in kinds],
+        "no_kind": NONE,
         "look_vectors": [item.vector for item in kinds],
         "look_norms": [float(item.norm) for item in kinds],
         "look_kind_terms": [float(item.kind_term) for item in kinds],
@@ -874,8 +899,9 @@ def complete_the_look(
 
 
 _LOOK_GARMENTS_SQL = """
-SELECT p.id AS product_id, p.colour, qg.label, qg.embedding::text AS vector
+SELECT p.id AS product_id, p.colour, qg.label, c.effective_garment_kind AS category_kind, qg.embedding::text AS vector
 FROM catalog_product p
+JOIN catalog_category c ON c.id = p.category_id
 JOIN LATERAL (
     -- the product's main garment, as the similar-items query picks it: primary image first,
     -- a detected garment before a whole-image fallback, then the main garment (is_main), then the most confident
@@ -889,7 +915,8 @@ WHERE p.id = ANY(%(product_ids)s::bigint[]) AND p.is_active
 
 
 def look_garments(*, product_ids: Sequence[int], version: str) -> dict[int, dict]:
-    """Main garment (label, pgvector text) and colour of active products, by product id; one statement.
+    """Main garment (label, pgvector text), colour and category kind of active products, by
+    product id; one statement.
 
     Uses the product primary key and ``garment_product_idx``; products without a garment of
     ``version`` (or inactive) are missing from the answer.

@@ -27,6 +27,7 @@ from fashionrec.api import schema
 from fashionrec.api.fields import id_field, parse_id, plain_data
 from fashionrec.imaging import ImageRejected, load_image
 from recommender import outfit_selectors as looks
+from recommender.analysis_cache import image_analysis
 from recommender.api.serializers import (
     DetectedGarmentSerializer,
     ProductCardField,
@@ -150,7 +151,10 @@ class LookGroupSerializer(serializers.Serializer):
 class LookQuerySerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=QUERY_SOURCES)
     product_id = serializers.IntegerField(allow_null=True)
-    garment_kind = serializers.CharField(help_text="The query garment's kind (the detector's label).")
+    garment_kind = serializers.CharField(
+        help_text="The query's kind: a product's category kind (its garment's label when the category has none), "
+        "a photo garment's label."
+    )
     k = serializers.IntegerField(help_text="Results per kind.")
     plan = serializers.ChoiceField(choices=["ann", "exact"], help_text="See docs/database.md.")
     estimated_rows = RoundedIntegerField(help_text="Planner's estimate of the filtered rows (all kinds).")
@@ -214,7 +218,7 @@ def _photo_garment(data: bytes, index: int = 0):
     if len(data) > settings.FASHIONREC_MAX_UPLOAD_BYTES:
         raise ImageRejected("too_large", f"The image is larger than {settings.FASHIONREC_MAX_UPLOAD_BYTES} bytes.")
     pipeline = _pipeline()
-    analysis = pipeline.analyse(data)
+    analysis = image_analysis(pipeline, data)  # the demo's similar-items request analysed it a moment ago
     if index >= len(analysis.garments):
         raise GarmentNotDetected(index, len(analysis.garments))
     crop = analysis.garments[index]

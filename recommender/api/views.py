@@ -24,6 +24,7 @@ from fashionrec.api import schema
 from fashionrec.api.fields import id_field, parse_id, plain_data
 from fashionrec.imaging import ImageRejected
 from recommender import queries, selectors
+from recommender.analysis_cache import image_analysis
 from recommender.api.serializers import RecommendationsSerializer
 from recommender.api.throttles import RECOMMENDATION_THROTTLES
 from recommender.errors import GarmentNotDetected, VisionUnavailable
@@ -279,7 +280,7 @@ class RecommendationsApi(APIView):
         if upload.size is not None and upload.size > settings.FASHIONREC_MAX_UPLOAD_BYTES:
             raise ImageRejected("too_large", f"The image is larger than {settings.FASHIONREC_MAX_UPLOAD_BYTES} bytes.")
         pipeline = _pipeline()
-        analysis = pipeline.analyse(upload.read())
+        analysis = image_analysis(pipeline, upload.read())
         timings = {name: round(value, 2) for name, value in analysis.timings_ms.items()}
         index = values.get("garment", 0)
         if index >= len(analysis.garments):

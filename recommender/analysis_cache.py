@@ -1,0 +1,115 @@
+"""A shopper's photo analysed once: the pipeline's answer cached by the photo's bytes for a few minutes.
+
+The demo sends the same upload twice in a row: to ``POST /recommendations/`` (similar items), then
+to ``POST /complete-the-look/`` (and a shopper may pick another garment of it). Decode, detect and
+encode are nearly all of such a request's time, and their answer depends only on the bytes and
+the models, so it is kept in Django's default cache (Redis with ``REDIS_CACHE_URL``, shared by
+every web process; per process otherwise) under the SHA-256 of the bytes and the encoder version,
+for ``FASHIONREC_ANALYSIS_CACHE_SECONDS`` (600 s). The short life bounds what a model switch can
+leave behind: an entry of another encoder version is never read, and a new detector file under
+the same encoder is picked up within the TTL.
+
+Only successful analyses are kept (a rejected image raises before anything is stored). A cache
+that is down costs the analysis, never the request. An entry
+is plain data (boxes, labels, confidences, flags, float32 embeddings as bytes), about 600 bytes
+a garment, so a cache that cannot read it back (another release's layout) is simply a miss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+
+if TYPE_CHECKING:
+    from recommender.vision.pipeline import ImageAnalysis
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "fashionrec:analysis:v1"
+
+
+def analysis_key(data: bytes, encoder_version: str) -> str:
+    return f"{KEY_PREFIX}:{encoder_version}:{hashlib.sha256(data).hexdigest()}"
+
+
+def image_analysis(pipeline, data: bytes) -> ImageAnalysis:
+    """``pipeline.analyse(data)``, or the answer it gave for the same bytes a few minutes ago.
+
+    On a hit ``timings_ms`` says so: decode, detect and encode are 0 and ``analysis_cache`` is
+    the time the cache took to answer.
+    """
+    seconds = settings.FASHIONREC_ANALYSIS_CACHE_SECONDS
+    if seconds <= 0:
+        return pipeline.analyse(data)
+    started = time.perf_counter()
+    key = analysis_key(data, pipeline.encoder_version)
+    stored = _cache_call(cache.get, key)
+    if stored is not None:
+        try:
+            analysis = _from_plain(stored)
+        except (KeyError, TypeError, ValueError):
+            logger.warning("unreadable analysis cache entry %s: analysing again", key)
+        else:
+            analysis.timings_ms = {
+                "decode": 0.0,
+                "detect": 0.0,
+                "encode": 0.0,
+                "analysis_cache": round((time.perf_counter() - started) * 1000, 2),
+            }
+            return analysis
+    analysis = pipeline.analyse(data)
+    _cache_call(cache.set, key, _to_plain(analysis), seconds)
+    return analysis
+
+
+def _cache_call(operation, *args):
+    """A cache read or write that cannot fail the request: the cache only saves work, so a cache
+    server that is down (Redis restarting) costs an analysis, never a 500."""
+    try:
+        return operation(*args)
+    except Exception as error:  # the backends raise their own client's errors (redis.ConnectionError, …)
+        logger.warning("analysis cache unavailable (%s): analysing without it", error)
+        return None
+
+
+def _to_plain(analysis: ImageAnalysis) -> dict:
+    return {
+        "width": analysis.width,
+        "height": analysis.height,
+        "garments": [
+            {
+                "box": list(crop.box),
+                "label": crop.label,
+                "confidence": crop.confidence,
+                "is_whole_image": crop.is_whole_image,
+                "embedding": np.asarray(crop.embedding, dtype=np.float32).tobytes(),
+            }
+            for crop in analysis.garments
+        ],
+    }
+
+
+def _from_plain(stored: dict) -> ImageAnalysis:
+    # Imported here, as recommender.api.views imports the pipeline: it brings torch, which a web
+    # process loads with its first photo, not at start (the caller already holds a pipeline).
+    from recommender.vision.pipeline import GarmentCrop, ImageAnalysis
+
+    garments = [
+        GarmentCrop(
+            box=tuple(int(v) for v in item["box"]),
+            label=str(item["label"]),
+            confidence=float(item["confidence"]),
+            is_whole_image=bool(item["is_whole_image"]),
+            embedding=np.frombuffer(item["embedding"], dtype=np.float32).copy(),
+        )
+        for item in stored["garments"]
+    ]
+    if not garments:
+        raise ValueError("an analysis always has a garment")
+    return ImageAnalysis(width=int(stored["width"]), height=int(stored["height"]), garments=garments, timings_ms={})

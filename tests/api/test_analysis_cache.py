@@ -1,0 +1,104 @@
+"""A shopper's photo is analysed once: similar items, then complete the look of the same upload
+(what the demo sends) run detection and encoding once (recommender/analysis_cache.py).
+
+The shipped detector and encoder run for real; only their calls are counted.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+
+import pytest
+from django.core.cache import cache
+
+from recommender.vision.pipeline import get_pipeline
+from tests.api.test_complete_the_look_image import every_kind  # noqa: F401 (fixture)
+from tests.api.test_recommendations_garments_all import street
+from tests.api.test_recommendations_image import photo
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Detector and encoder passes of the real process-wide pipeline."""
+    pipeline = get_pipeline()
+    counted = Counter()
+    detect, encode = pipeline._detect, pipeline.encoder.encode
+
+    def counting_detect(images):
+        counted["detect"] += 1
+        return detect(images)
+
+    def counting_encode(crops):
+        counted["encode"] += 1
+        return encode(crops)
+
+    monkeypatch.setattr(pipeline, "_detect", counting_detect)
+    monkeypatch.setattr(pipeline.encoder, "encode", counting_encode)
+    return counted
+
+
+def similar_then_look(client, upload: bytes, **look) -> tuple[dict, dict]:
+    similar = client.post("/api/v1/recommendations/", {"image": io.BytesIO(upload), "k": 3}, format="multipart")
+    completed = client.post(
+        "/api/v1/complete-the-look/", {"image": io.BytesIO(upload), "k": 2, **look}, format="multipart"
+    )
+    assert similar.status_code == 200, similar.content
+    assert completed.status_code == 200, completed.content
+    return similar.json(), completed.json()
+
+
+def test_the_demos_two_requests_for_one_upload_analyse_it_once(client, every_kind, calls):  # noqa: F811
+    # given the street photo a shopper uploaded
+    upload = street().read()
+
+    # when the demo asks for similar items, then for the look, then the look of another garment
+    similar, completed = similar_then_look(client, upload)
+    other = client.post(
+        "/api/v1/complete-the-look/", {"image": io.BytesIO(upload), "garment": 1, "k": 2}, format="multipart"
+    )
+
+    # then the photo was detected and encoded once, and the later answers say it came from the cache
+    assert calls == {"detect": 1, "encode": 1}
+    assert other.status_code == 200, other.content
+    assert "analysis_cache" not in similar["timings_ms"]
+    for body in (completed, other.json()):
+        assert body["timings_ms"]["analysis_cache"] >= 0
+        assert body["timings_ms"]["detect"] == body["timings_ms"]["encode"] == 0
+        assert body["garments"] == similar["garments"]
+
+
+def test_a_cached_analysis_gives_the_same_look_as_a_fresh_one(client, every_kind, calls):  # noqa: F811
+    upload = street().read()
+    _, cached = similar_then_look(client, upload)
+    cache.clear()
+    fresh = client.post("/api/v1/complete-the-look/", {"image": io.BytesIO(upload), "k": 2}, format="multipart")
+    assert calls == {"detect": 2, "encode": 2}
+    assert fresh.json()["looks"] == cached["looks"]
+    assert fresh.json()["query"] == cached["query"]
+
+
+def test_a_different_photo_is_analysed(client, every_kind, calls):  # noqa: F811
+    similar_then_look(client, street().read())
+    similar_then_look(client, photo().read())
+    assert calls == {"detect": 2, "encode": 2}
+
+
+def test_off_when_its_lifetime_is_zero(client, every_kind, calls, settings):  # noqa: F811
+    settings.FASHIONREC_ANALYSIS_CACHE_SECONDS = 0
+    similar_then_look(client, street().read())
+    assert calls == {"detect": 2, "encode": 2}
+
+
+def test_a_cache_that_is_down_costs_an_analysis_not_the_request(client, every_kind, calls, monkeypatch):  # noqa: F811
+    class Down:
+        def get(self, *args, **kwargs):
+            raise ConnectionError("cache server down")
+
+        set = get
+
+    monkeypatch.setattr("recommender.analysis_cache.cache", Down())
+    similar_then_look(client, street().read())
+    assert calls == {"detect": 2, "encode": 2}
