@@ -1,0 +1,174 @@
+"""CPU accounting for ``bench/load.py``: what the service costs per request, and who used the machine.
+
+The load test's target is relative (issue 19.6): throughput at least 85 % of what the machine's
+cores could serve if they did nothing but serve the mix. That limit comes from a single-client
+pass, which measures the CPU time each request type costs in the processes that serve it (the
+gunicorn workers and the PostgreSQL processes of the benchmark's database; the client is left
+out), so it does not move with the machine's speed or with what else runs on it. During the load
+the same ledger, beside the machine's own counters, tells the service's share of the CPU from
+the load generator's and from other processes' (on a shared machine, these steal cores).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+# A process is known by its pid and start time: a pid can be reused by a later process.
+ProcessKey = tuple[int, float]
+Snapshot = dict[ProcessKey, float]
+
+
+def available_cpus() -> int:
+    """The cores this process may run on (its affinity mask), else the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def cpu_limit_rps(cpu_ms: dict[str, float], shares: dict[str, float], cpus: int) -> float:
+    """Requests per second that ``cpus`` fully busy cores serve for the mix ``shares``.
+
+    ``cpu_ms`` is the CPU time one request of each type costs (milliseconds); ``shares`` the
+    fraction of each type in the mix (summing to 1). A mixed request costs the weighted mean,
+    and the cores supply ``cpus × 1000`` CPU milliseconds per second.
+    """
+    if set(shares) != set(cpu_ms):
+        raise ValueError(f"request types differ: {sorted(shares)} vs {sorted(cpu_ms)}")
+    if abs(sum(shares.values()) - 1) > 1e-9 or min(shares.values()) < 0:
+        raise ValueError(f"shares must be non-negative and sum to 1, got {shares}")
+    per_request = sum(shares[kind] * cpu_ms[kind] for kind in shares)
+    if per_request <= 0:
+        raise ValueError("a request must cost some CPU time")
+    return cpus * 1000 / per_request
+
+
+def is_database_process(title: str, database: str) -> bool:
+    """Whether a PostgreSQL process (by its title) works for ``database``.
+
+    Backends are titled ``postgres: <user> <database> <client> <activity>``; they count only for
+    their own database. Autovacuum workers name the database they clean; the server's own helper
+    processes (``io worker``, ``walwriter``, ``checkpointer``…) serve every database of the
+    embedded server, which during the benchmark is the benchmark's own, so they count too.
+    """
+    words = title.split()
+    if not words or not words[0].startswith("postgres"):
+        return False
+    if database in words[1:]:
+        return True
+    is_backend = len(words) >= 4 and ("[local]" in words[3] or "(" in words[3])
+    return not is_backend and "autovacuum worker" not in title
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def snapshot(processes: Iterable[psutil.Process]) -> Snapshot:
+    """Cumulative CPU seconds of each process still alive (children it has waited for included)."""
+    values: Snapshot = {}
+    for process in processes:
+        try:
+            with process.oneshot():
+                values[(process.pid, process.create_time())] = _cpu_seconds(process)
+        except psutil.Error:  # exited meanwhile: the ledger keeps its last sample
+            continue
+    return values
+
+
+@dataclass
+class CpuLedger:
+    """CPU seconds a changing set of processes used since :meth:`start`.
+
+    Processes come and go (a connection's backend exits when Django closes it): each one's last
+    sample is kept, so a process that exits between samples loses only what it used since its
+    last one. A process first seen after the start counts from zero.
+    """
+
+    base: Snapshot = field(default_factory=dict)
+    last: Snapshot = field(default_factory=dict)
+
+    def start(self, values: Snapshot) -> None:
+        self.base, self.last = dict(values), dict(values)
+
+    def update(self, values: Snapshot) -> None:
+        for key, seconds in values.items():
+            self.base.setdefault(key, 0.0)
+            self.last[key] = seconds
+
+    def seconds(self) -> float:
+        return sum(self.last[key] - self.base[key] for key in self.last)
+
+
+def gunicorn_processes(master_pid: int) -> Callable[[], list[psutil.Process]]:
+    master = psutil.Process(master_pid)
+    return lambda: [master, *master.children(recursive=True)]
+
+
+def postgres_processes(pgdata: Path, database: str) -> Callable[[], list[psutil.Process]]:
+    """The embedded server's processes that work for ``database`` (see :func:`is_database_process`)."""
+    postmaster = psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
+
+    def processes() -> list[psutil.Process]:
+        chosen = [postmaster]
+        for child in postmaster.children():
+            try:
+                title = " ".join(child.cmdline())
+            except psutil.Error:
+                continue
+            if is_database_process(title, database):
+                chosen.append(child)
+        return chosen
+
+    return processes
+
+
+class CpuSampler(threading.Thread):
+    """Samples named groups of processes into one ledger each, every ``interval`` seconds."""
+
+    def __init__(self, groups: dict[str, Callable[[], list[psutil.Process]]], interval: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.groups = groups
+        self.interval = interval
+        self.ledgers = {name: CpuLedger() for name in groups}
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        for name, list_processes in groups.items():
+            self.ledgers[name].start(snapshot(list_processes()))
+
+    def sample(self) -> None:
+        with self._lock:
+            for name, list_processes in self.groups.items():
+                try:
+                    processes = list_processes()
+                except psutil.Error:
+                    continue
+                self.ledgers[name].update(snapshot(processes))
+
+    def run(self) -> None:
+        while not self._stopping.wait(self.interval):
+            self.sample()
+
+    def stop(self) -> dict[str, float]:
+        """Stop sampling (after a last sample) and return each group's CPU seconds."""
+        self._stopping.set()
+        self.join()
+        self.sample()
+        return {name: ledger.seconds() for name, ledger in self.ledgers.items()}
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """CPU seconds the whole machine has spent busy (all cores, niced work included), and stolen.
+
+    ``guest`` time is already part of ``user`` on Linux; ``iowait`` is idle time.
+    """
+    times = psutil.cpu_times()
+    busy = times.user + times.nice + times.system + getattr(times, "irq", 0) + getattr(times, "softirq", 0)
+    return busy, getattr(times, "steal", 0.0)

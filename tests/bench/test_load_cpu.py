@@ -1,0 +1,98 @@
+"""bench/load_cpu.py: the CPU limit of the load test's mix and the ledger of the processes that serve it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from bench.load_cpu import CpuLedger, CpuSampler, cpu_limit_rps, is_database_process
+
+
+def test_the_limit_is_the_cores_over_the_mix_weighted_cost():
+    # given 10 ms per product request and 60 ms per image request, 70 / 30, on 2 cores
+    cpu_ms = {"product": 10.0, "image": 60.0}
+    shares = {"product": 0.7, "image": 0.3}
+
+    # when
+    limit = cpu_limit_rps(cpu_ms, shares, cpus=2)
+
+    # then a mixed request costs 0.7 × 10 + 0.3 × 60 = 25 ms: 2,000 ms per second / 25 ms
+    assert limit == pytest.approx(80.0)
+    assert cpu_limit_rps(cpu_ms, shares, cpus=4) == pytest.approx(160.0)
+
+
+@pytest.mark.parametrize(
+    ("cpu_ms", "shares"),
+    [
+        ({"product": 10.0, "image": 60.0}, {"product": 1.0}),  # a type without a share
+        ({"product": 10.0, "image": 60.0}, {"product": 0.7, "image": 0.7}),  # shares sum to 1.4
+        ({"product": 0.0, "image": 0.0}, {"product": 0.7, "image": 0.3}),  # free requests
+    ],
+)
+def test_a_limit_from_inconsistent_inputs_is_refused(cpu_ms, shares):
+    with pytest.raises(ValueError):
+        cpu_limit_rps(cpu_ms, shares, cpus=2)
+
+
+@pytest.mark.parametrize(
+    ("title", "counted"),
+    [
+        ("postgres: postgres fashionrec_bench_load [local] idle", True),
+        ("postgres: postgres fashionrec_bench_load 127.0.0.1(53412) SELECT", True),
+        ("postgres: postgres test_someone [local] idle", False),  # another database's backend
+        ("postgres: postgres fashionrec 10.0.0.5(40000) idle in transaction", False),
+        ("postgres: autovacuum worker fashionrec_bench_load", True),
+        ("postgres: autovacuum worker test_someone", False),
+        ("postgres: io worker 1", True),  # the server's helpers work for every database
+        ("postgres: walwriter ", True),
+        ("postgres: checkpointer ", True),
+        ("/usr/bin/python manage.py runserver", False),
+        ("", False),
+    ],
+)
+def test_database_processes_are_told_by_their_title(title, counted):
+    assert is_database_process(title, "fashionrec_bench_load") is counted
+
+
+def test_the_ledger_keeps_what_an_exited_process_used_and_counts_a_new_one_from_zero():
+    # given two processes at the start
+    ledger = CpuLedger()
+    ledger.start({(1, 0.0): 5.0, (2, 0.0): 1.0})
+
+    # when 1 uses 2 s and exits, 2 uses 0.5 s, and 3 starts and uses 0.25 s
+    ledger.update({(1, 0.0): 7.0, (2, 0.0): 1.5})
+    ledger.update({(2, 0.0): 1.5, (3, 9.0): 0.25})
+
+    # then
+    assert ledger.seconds() == pytest.approx(2.75)
+
+
+def test_a_pid_reused_by_a_later_process_is_another_process():
+    ledger = CpuLedger()
+    ledger.start({(7, 100.0): 3.0})
+
+    ledger.update({(7, 200.0): 0.5})  # 7 exited; a new process got its pid
+
+    assert ledger.seconds() == pytest.approx(0.5)
+
+
+BURN = "import time\nwhile time.process_time() < 0.4:\n    pass\ntime.sleep(0.6)\n"
+
+
+def test_the_sampler_measures_a_real_process_that_exits_before_the_end():
+    # given a process that burns 0.4 s of CPU, then sleeps and exits while the sampler runs
+    child = subprocess.Popen([sys.executable, "-c", BURN])
+    process = psutil.Process(child.pid)
+    sampler = CpuSampler({"burner": lambda: [process], "nobody": lambda: []}, interval=0.05)
+    sampler.start()
+
+    # when it has exited (and been reaped) before the sampler stops
+    child.wait(timeout=60)
+    used = sampler.stop()
+
+    # then its CPU time is counted from its last sample, and an empty group used nothing
+    assert used["burner"] >= 0.35
+    assert used["nobody"] == 0.0
