@@ -371,6 +371,10 @@ def main() -> None:
     steal = steal_after - steal_before
     service_ms = (served["server"] + served["database"]) * 1000 / max(result["requests"], 1)
     single_ms = sum(shares[c.kind] * c.cpu_ms for c in calibrations)
+    # rps / limit factors exactly into these two: the CPU the service got, and what it did with it.
+    served_share = (served["server"] + served["database"]) / capacity
+    efficiency = single_ms / service_ms
+    unavoidable = 1 - (usage["wrk (load generator)"] + usage["this script (samplers)"]) / capacity
 
     memory_rows = []
     for pid, samples in sorted(memory.samples.items()):
@@ -430,6 +434,12 @@ def main() -> None:
         "",
         f"Web + database CPU per request under load: {service_ms:.1f} ms (single client, same mix: "
         f"{single_ms:.1f} ms). Steal time (the hypervisor's): {steal:.1f} core-seconds.",
+        "",
+        f"So rps / limit = {served_share:.0%} of the machine's CPU went to the web workers and the "
+        f"database × {efficiency:.0%} CPU efficiency (single-client CPU per request / CPU per request "
+        f"under load). Other processes took {usage['other processes'] / capacity:.0%} of the machine; "
+        f"with the cores to itself (all but wrk's and this script's share), the same efficiency would "
+        f"give about {efficiency * unavoidable:.0%} of the limit (an estimate).",
         "",
         "Resident memory per gunicorn process (MiB; mean of the first and last quarter of the run):",
         "",

@@ -133,7 +133,7 @@ def postgres_processes(pgdata: Path, database: str) -> Callable[[], list[psutil.
 class CpuSampler(threading.Thread):
     """Samples named groups of processes into one ledger each, every ``interval`` seconds."""
 
-    def __init__(self, groups: dict[str, Callable[[], list[psutil.Process]]], interval: float = 0.25) -> None:
+    def __init__(self, groups: dict[str, Callable[[], list[psutil.Process]]], interval: float = 0.5) -> None:
         super().__init__(daemon=True)
         self.groups = groups
         self.interval = interval
