@@ -6,4 +6,5 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 EXPOSE 8000
-CMD ["gunicorn", "fashionrec.wsgi:application", "--bind", "0.0.0.0:8000"]
+# Workers, threads, torch threads and OpenMP waiting sized from the container's cores: deploy/gunicorn.conf.py.
+CMD ["gunicorn", "fashionrec.wsgi:application", "--config", "deploy/gunicorn.conf.py"]
