@@ -29,7 +29,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
+import runpy
 import shutil
 import signal
 import statistics
@@ -39,6 +41,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +60,7 @@ from bench.load_cpu import (  # noqa: E402
 )
 
 DATABASE = "fashionrec_bench_load"
+GUNICORN_CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
 DATA_DIR = Path(os.environ.get("FASHIONREC_DATA_DIR", ROOT / "var")).resolve()
 REPORT = ROOT / "bench" / "reports" / "load.md"
 PYTHON = sys.executable
@@ -161,6 +165,35 @@ class MemorySampler(threading.Thread):
             self.stop_event.wait(1.0)
 
 
+WORKER_LOADED = re.compile(r"vision models loaded, (\d+) torch threads, OMP_WAIT_POLICY (\S+)")
+
+
+def serving_configuration(master_pid: int, log: Path, timeout: float = 120) -> dict:
+    """What the running gunicorn does: its workers, their threads, their torch and OpenMP settings.
+
+    Torch threads and the OpenMP policy come from the line each worker logs once it has loaded
+    the vision models (deploy/gunicorn.conf.py), so the report cannot describe another setting.
+    """
+    master = psutil.Process(master_pid)
+    workers = len(master.children())
+    deadline = time.monotonic() + timeout
+    while len(loaded := WORKER_LOADED.findall(log.read_text() if log.exists() else "")) < workers:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{workers - len(loaded)} gunicorn workers did not load the vision models: see {log}")
+        time.sleep(0.5)
+    command = master.cmdline()
+    if "--threads" in command:
+        threads = int(command[command.index("--threads") + 1])
+    else:
+        threads = runpy.run_path(str(GUNICORN_CONFIG))["threads"]
+    return {
+        "workers": workers,
+        "threads": threads,
+        "FASHIONREC_TORCH_THREADS": ", ".join(sorted({torch for torch, _ in loaded})),
+        "OMP_WAIT_POLICY": ", ".join(sorted({policy for _, policy in loaded})),
+    }
+
+
 def wait_for(url: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -202,11 +235,16 @@ def image_request(base: str, token: str, body: bytes) -> urllib.request.Request:
     )
 
 
-def warm_up(base: str, token: str, product_ids: list[int], bodies: list[bytes], workers: int) -> None:
-    # Several requests of each kind so every worker has loaded its models before measuring.
-    for i in range(workers * 6):
-        urllib.request.urlopen(product_request(base, token, product_ids[i % len(product_ids)]), timeout=60).read()
-        urllib.request.urlopen(image_request(base, token, bodies[i % len(bodies)]), timeout=60).read()
+def warm_up(base: str, token: str, product_ids: list[int], bodies: list[bytes], clients: int) -> None:
+    # Several requests of each kind from parallel clients, so that every worker has served both
+    # before anything is measured (one client's requests may all land on one worker).
+    def client(offset: int) -> None:
+        for i in range(offset, offset + 6):
+            urllib.request.urlopen(product_request(base, token, product_ids[i % len(product_ids)]), timeout=60).read()
+            urllib.request.urlopen(image_request(base, token, bodies[i % len(bodies)]), timeout=60).read()
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(client, range(0, clients * 6, 6)))
 
 
 @dataclass
@@ -254,8 +292,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--products", type=int, default=300, help="products imported from the train split")
     parser.add_argument("--image-share", type=float, default=0.3)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--workers", type=int, help="gunicorn worker processes (default: deploy/gunicorn.conf.py's)")
+    parser.add_argument("--threads", type=int, help="threads per gunicorn worker (default: deploy/gunicorn.conf.py's)")
     parser.add_argument("--calibrate-product", type=int, default=200, help="single-client product requests")
     parser.add_argument("--calibrate-image", type=int, default=60, help="single-client image requests")
     parser.add_argument("--port", type=int, default=8931)
@@ -278,20 +316,27 @@ def main() -> None:
     shares = {"product": 1 - args.image_share, "image": args.image_share}
 
     base = f"http://127.0.0.1:{args.port}"
+    server_log = Path(tempfile.mkdtemp()) / "gunicorn.log"
+    # The deployment's configuration (workers, threads, torch threads sized from the cores); only
+    # what is given on this command line overrides it.
+    overrides = [*(["--workers", str(args.workers)] if args.workers else [])]
+    overrides += [*(["--threads", str(args.threads)] if args.threads else [])]
     server = subprocess.Popen(
         [
-            str(Path(PYTHON).parent / "gunicorn"), "fashionrec.wsgi:application",
-            "--bind", f"127.0.0.1:{args.port}", "--workers", str(args.workers), "--worker-class", "gthread",
-            "--threads", str(args.threads), "--timeout", "120", "--log-level", "warning",
+            str(Path(PYTHON).parent / "gunicorn"), "fashionrec.wsgi:application", "--config", str(GUNICORN_CONFIG),
+            "--bind", f"127.0.0.1:{args.port}", "--log-level", "info", "--error-logfile", str(server_log),
+            *overrides,
         ],
         cwd=ROOT, env=env,
     )  # fmt: skip
     try:
         wait_for(f"{base}/healthz")
-        warm_up(base, token, product_ids, bodies, args.workers)
+        serving = serving_configuration(server.pid, server_log)
+        warm_up(base, token, product_ids, bodies, serving["workers"] * serving["threads"])
         groups = {
             "server": gunicorn_processes(server.pid),
-            "database": postgres_processes(DATA_DIR / "pgdata", DATABASE),
+            "database": postgres_processes(DATA_DIR / "pgdata", DATABASE, "backend"),
+            "database helpers": postgres_processes(DATA_DIR / "pgdata", DATABASE, "helper"),
         }
         calibrations = [
             calibrate(
@@ -359,7 +404,8 @@ def main() -> None:
     # waited for meanwhile, so the children's rusage is wrk's own.
     usage = {
         "gunicorn (web workers)": served["server"],
-        "PostgreSQL (benchmark database)": served["database"],
+        "PostgreSQL (the benchmark database's backends)": served["database"],
+        "PostgreSQL (the server's helpers: io workers, WAL, checkpoints, autovacuum)": served["database helpers"],
         "wrk (load generator)": (children_after.ru_utime - children_before.ru_utime)
         + (children_after.ru_stime - children_before.ru_stime),
         "this script (samplers)": (own_after.user - own_before.user) + (own_after.system - own_before.system),
@@ -369,10 +415,11 @@ def main() -> None:
     capacity = wall * cpus
     usage["idle"] = max(0.0, capacity - busy)
     steal = steal_after - steal_before
-    service_ms = (served["server"] + served["database"]) * 1000 / max(result["requests"], 1)
+    service_s = served["server"] + served["database"] + served["database helpers"]
+    service_ms = service_s * 1000 / max(result["requests"], 1)
     single_ms = sum(shares[c.kind] * c.cpu_ms for c in calibrations)
     # rps / limit factors exactly into these two: the CPU the service got, and what it did with it.
-    served_share = (served["server"] + served["database"]) / capacity
+    served_share = service_s / capacity
     efficiency = single_ms / service_ms
     unavoidable = 1 - (usage["wrk (load generator)"] + usage["this script (samplers)"]) / capacity
 
@@ -386,12 +433,13 @@ def main() -> None:
         role = "master" if pid == server.pid else "worker"
         memory_rows.append((pid, role, first, last, last - first, max(rss)))
 
-    torch_threads = env.get("FASHIONREC_TORCH_THREADS") or f"0 (→ min(2, {cpus}))"
     lines = [
         "# Load test",
         "",
-        f"gunicorn ({args.workers} gthread workers × {args.threads} threads; FASHIONREC_TORCH_THREADS "
-        f"{torch_threads}, OMP_WAIT_POLICY {env.get('OMP_WAIT_POLICY', 'unset')}) on the embedded PostgreSQL, "
+        f"gunicorn (`deploy/gunicorn.conf.py`{' with ' + ' '.join(overrides) if overrides else ''}: "
+        f"{serving['workers']} gthread workers × {serving['threads']} threads, torch threads "
+        f"{serving['FASHIONREC_TORCH_THREADS']}, OMP_WAIT_POLICY {serving['OMP_WAIT_POLICY']}, as each worker "
+        f"logged them) on the embedded PostgreSQL, "
         f"wrk with {args.clients} connections for {args.seconds} s on loopback; "
         f"{round(args.image_share * 100)} % image queries (real validation photos), the rest product-id queries; "
         f"catalog: {len(product_ids)} products with embeddings. "
@@ -404,10 +452,12 @@ def main() -> None:
         "One request at a time after the warm-up; CPU time of the gunicorn processes and of the "
         "benchmark database's PostgreSQL processes (the client excluded).",
         "",
-        "| request | n | web CPU ms | database CPU ms | CPU ms per request | latency p50 ms | latency p95 ms |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| request | n | web CPU ms | database backends CPU ms | database helpers CPU ms | CPU ms per request "
+        "| latency p50 ms | latency p95 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
         *(
             f"| {c.kind} | {c.requests} | {c.group_ms('server'):.1f} | {c.group_ms('database'):.1f} "
+            f"| {c.group_ms('database helpers'):.1f} "
             f"| {c.cpu_ms:.1f} | {percentile(c.latencies_ms, 50):.1f} | {percentile(c.latencies_ms, 95):.1f} |"
             for c in calibrations
         ),
@@ -451,6 +501,7 @@ def main() -> None:
     REPORT.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"\nreport: {REPORT.relative_to(ROOT)}")
+    shutil.rmtree(server_log.parent, ignore_errors=True)
     print(f"errors {errors} rps {rps:.1f} p95_ms {p95:.1f} cpu_limit_rps {limit:.1f}")
 
 

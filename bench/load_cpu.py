@@ -49,21 +49,24 @@ def cpu_limit_rps(cpu_ms: dict[str, float], shares: dict[str, float], cpus: int)
     return cpus * 1000 / per_request
 
 
-def is_database_process(title: str, database: str) -> bool:
-    """Whether a PostgreSQL process (by its title) works for ``database``.
+def database_process_role(title: str, database: str) -> str | None:
+    """``"backend"`` or ``"helper"`` for a PostgreSQL process working for ``database``, else None.
 
     Backends are titled ``postgres: <user> <database> <client> <activity>``; they count only for
-    their own database. Autovacuum workers name the database they clean; the server's own helper
-    processes (``io worker``, ``walwriter``, ``checkpointer``…) serve every database of the
-    embedded server, which during the benchmark is the benchmark's own, so they count too.
+    their own database, as do autovacuum workers, which name the database they clean. The
+    server's own helper processes (``io worker``, ``walwriter``, ``checkpointer``…) serve every
+    database of the embedded server, which during the benchmark is the benchmark's own, so they
+    count too, apart (a checkpoint or an autovacuum run shows there, not in the backends).
     """
     words = title.split()
     if not words or not words[0].startswith("postgres"):
-        return False
-    if database in words[1:]:
-        return True
+        return None
     is_backend = len(words) >= 4 and ("[local]" in words[3] or "(" in words[3])
-    return not is_backend and "autovacuum worker" not in title
+    if is_backend:
+        return "backend" if words[2] == database else None
+    if "autovacuum worker" in title:
+        return "helper" if database in words else None
+    return "helper"
 
 
 def _cpu_seconds(process: psutil.Process) -> float:
@@ -112,18 +115,21 @@ def gunicorn_processes(master_pid: int) -> Callable[[], list[psutil.Process]]:
     return lambda: [master, *master.children(recursive=True)]
 
 
-def postgres_processes(pgdata: Path, database: str) -> Callable[[], list[psutil.Process]]:
-    """The embedded server's processes that work for ``database`` (see :func:`is_database_process`)."""
+def postgres_processes(pgdata: Path, database: str, role: str) -> Callable[[], list[psutil.Process]]:
+    """The embedded server's processes of ``role`` for ``database`` (see :func:`database_process_role`).
+
+    The postmaster itself counts as a helper.
+    """
     postmaster = psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
 
     def processes() -> list[psutil.Process]:
-        chosen = [postmaster]
+        chosen = [postmaster] if role == "helper" else []
         for child in postmaster.children():
             try:
                 title = " ".join(child.cmdline())
             except psutil.Error:
                 continue
-            if is_database_process(title, database):
+            if database_process_role(title, database) == role:
                 chosen.append(child)
         return chosen
 

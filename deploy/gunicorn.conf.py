@@ -55,3 +55,25 @@ def on_starting(server) -> None:
     # worker count (a --workers on the command line overrides the one above).
     os.environ.setdefault("FASHIONREC_TORCH_THREADS", str(torch_threads(cores, server.cfg.workers)))
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def post_worker_init(worker) -> None:
+    # Load the vision models when a worker starts (as the Celery workers do, recommender/tasks.py),
+    # not in the first photo query it serves, which would otherwise wait seconds for them.
+    import logging
+
+    log = logging.getLogger("gunicorn.error")
+    try:
+        import torch
+
+        from recommender.vision.pipeline import get_pipeline
+
+        get_pipeline()
+        log.info(
+            "worker %s: vision models loaded, %d torch threads, OMP_WAIT_POLICY %s",
+            worker.pid,
+            torch.get_num_threads(),
+            os.environ.get("OMP_WAIT_POLICY", "unset"),
+        )
+    except Exception:  # the photo queries report it properly; the worker must still serve the rest
+        log.exception("could not load the vision models at worker start")

@@ -8,7 +8,7 @@ import sys
 import psutil
 import pytest
 
-from bench.load_cpu import CpuLedger, CpuSampler, cpu_limit_rps, is_database_process
+from bench.load_cpu import CpuLedger, CpuSampler, cpu_limit_rps, database_process_role
 
 
 def test_the_limit_is_the_cores_over_the_mix_weighted_cost():
@@ -38,23 +38,23 @@ def test_a_limit_from_inconsistent_inputs_is_refused(cpu_ms, shares):
 
 
 @pytest.mark.parametrize(
-    ("title", "counted"),
+    ("title", "role"),
     [
-        ("postgres: postgres fashionrec_bench_load [local] idle", True),
-        ("postgres: postgres fashionrec_bench_load 127.0.0.1(53412) SELECT", True),
-        ("postgres: postgres test_someone [local] idle", False),  # another database's backend
-        ("postgres: postgres fashionrec 10.0.0.5(40000) idle in transaction", False),
-        ("postgres: autovacuum worker fashionrec_bench_load", True),
-        ("postgres: autovacuum worker test_someone", False),
-        ("postgres: io worker 1", True),  # the server's helpers work for every database
-        ("postgres: walwriter ", True),
-        ("postgres: checkpointer ", True),
-        ("/usr/bin/python manage.py runserver", False),
-        ("", False),
+        ("postgres: postgres fashionrec_bench_load [local] idle", "backend"),
+        ("postgres: postgres fashionrec_bench_load 127.0.0.1(53412) SELECT", "backend"),
+        ("postgres: postgres test_someone [local] idle", None),  # another database's backend
+        ("postgres: fashionrec_bench_load fashionrec 10.0.0.5(40000) idle in transaction", None),  # a user so named
+        ("postgres: autovacuum worker fashionrec_bench_load", "helper"),
+        ("postgres: autovacuum worker test_someone", None),
+        ("postgres: io worker 1", "helper"),  # the server's helpers work for every database
+        ("postgres: walwriter ", "helper"),
+        ("postgres: checkpointer ", "helper"),
+        ("/usr/bin/python manage.py runserver", None),
+        ("", None),
     ],
 )
-def test_database_processes_are_told_by_their_title(title, counted):
-    assert is_database_process(title, "fashionrec_bench_load") is counted
+def test_database_processes_are_told_by_their_title(title, role):
+    assert database_process_role(title, "fashionrec_bench_load") == role
 
 
 def test_the_ledger_keeps_what_an_exited_process_used_and_counts_a_new_one_from_zero():
