@@ -96,3 +96,26 @@ def test_the_sampler_measures_a_real_process_that_exits_before_the_end():
     # then its CPU time is counted from its last sample, and an empty group used nothing
     assert used["burner"] >= 0.35
     assert used["nobody"] == 0.0
+
+
+PARENT = (
+    "import subprocess, sys, time\n"
+    "time.sleep(0.3)\n"
+    "subprocess.run([sys.executable, '-c', 'import time\\nwhile time.process_time() < 1.0:\\n    pass'])\n"
+    "time.sleep(0.6)\n"
+)
+
+
+def test_a_child_that_exits_is_counted_once_not_again_in_its_parent():
+    # given a parent (a postmaster, a gunicorn master) whose child burns 1 s of CPU and is reaped
+    # by it while both are sampled as one group
+    parent = psutil.Process(subprocess.Popen([sys.executable, "-c", PARENT]).pid)
+    sampler = CpuSampler({"family": lambda: [parent, *parent.children()]}, interval=0.05)
+    sampler.start()
+
+    # when
+    parent.wait(timeout=60)
+    used = sampler.stop()["family"]
+
+    # then the child's second is there once (the parent's own start-up adds a little)
+    assert 0.95 <= used < 1.6
