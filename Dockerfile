@@ -1,8 +1,8 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
-# OpenMP threads that wait for work sleep instead of spinning: with 2 torch threads on a busy
-# 2-core machine, spinning made one photo's analysis cost 560-820 ms of CPU instead of 45-52 ms
-# (docs/capacity.md, "Web workers on N cores"). Web, Celery worker and beat alike.
+# OpenMP threads that wait for work sleep instead of spinning: on the busy 2-core machine, one
+# process analysing photos back to back with 2 torch threads spent 560-850 ms of CPU per photo
+# spinning, 52 ms with this (docs/capacity.md, "Web workers on N cores"). Web and Celery alike.
 ENV OMP_WAIT_POLICY=PASSIVE
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 && rm -rf /var/lib/apt/lists/*
