@@ -416,12 +416,12 @@ def main() -> None:
     usage["idle"] = max(0.0, capacity - busy)
     steal = steal_after - steal_before
     service_s = served["server"] + served["database"] + served["database helpers"]
-    service_ms = service_s * 1000 / max(result["requests"], 1)
+    service_ms = max(service_s, 1e-9) * 1000 / max(result["requests"], 1)
     single_ms = sum(shares[c.kind] * c.cpu_ms for c in calibrations)
     # rps / limit factors exactly into these two: the CPU the service got, and what it did with it.
     served_share = service_s / capacity
     efficiency = single_ms / service_ms
-    unavoidable = 1 - (usage["wrk (load generator)"] + usage["this script (samplers)"]) / capacity
+    available_share = 1 - (usage["wrk (load generator)"] + usage["this script (samplers)"]) / capacity
 
     memory_rows = []
     for pid, samples in sorted(memory.samples.items()):
@@ -489,7 +489,7 @@ def main() -> None:
         f"database × {efficiency:.0%} CPU efficiency (single-client CPU per request / CPU per request "
         f"under load). Other processes took {usage['other processes'] / capacity:.0%} of the machine; "
         f"with the cores to itself (all but wrk's and this script's share), the same efficiency would "
-        f"give about {efficiency * unavoidable:.0%} of the limit (an estimate).",
+        f"give about {efficiency * available_share:.0%} of the limit (an estimate).",
         "",
         "Resident memory per gunicorn process (MiB; mean of the first and last quarter of the run):",
         "",

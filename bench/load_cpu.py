@@ -175,10 +175,18 @@ class CpuSampler(threading.Thread):
 
 
 def machine_busy_seconds() -> tuple[float, float]:
-    """CPU seconds the whole machine has spent busy (all cores, niced work included), and stolen.
+    """CPU seconds the cores this process may use have spent busy (niced work included), and stolen.
 
-    ``guest`` time is already part of ``user`` on Linux; ``iowait`` is idle time.
+    Only the cores of this process's affinity count, as in :func:`available_cpus`. ``guest`` time
+    is already part of ``user`` on Linux; ``iowait`` is idle time.
     """
-    times = psutil.cpu_times()
-    busy = times.user + times.nice + times.system + getattr(times, "irq", 0) + getattr(times, "softirq", 0)
-    return busy, getattr(times, "steal", 0.0)
+    per_cpu = psutil.cpu_times(percpu=True)
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = range(len(per_cpu))
+    busy = steal = 0.0
+    for times in (per_cpu[core] for core in cores if core < len(per_cpu)):
+        busy += times.user + times.nice + times.system + getattr(times, "irq", 0) + getattr(times, "softirq", 0)
+        steal += getattr(times, "steal", 0.0)
+    return busy, steal
