@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.load_cpu import (  # noqa: E402
     CpuSampler,
+    DemandSampler,
     available_cpus,
     cpu_limit_rps,
     gunicorn_processes,
@@ -376,15 +377,18 @@ def main() -> None:
                 }
             )
             cpu = CpuSampler(groups)
+            demand = DemandSampler([groups["server"], groups["database"]])
             machine_before, steal_before = machine_busy_seconds()
             own_before, children_before = os.times(), resource.getrusage(resource.RUSAGE_CHILDREN)
             wall_before = time.monotonic()
             cpu.start()
+            demand.start()
             wrk = subprocess.run(
                 ["wrk", "-t2", f"-c{args.clients}", f"-d{args.seconds}s", "--timeout", "10s", "-s", str(lua), base],
                 capture_output=True, text=True, check=True,
             )  # fmt: skip
             served = cpu.stop()
+            wanting = demand.stop()
             wall = time.monotonic() - wall_before
             machine_after, steal_after = machine_busy_seconds()
             own_after, children_after = os.times(), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -421,6 +425,7 @@ def main() -> None:
     # rps / limit factors exactly into these two: the CPU the service got, and what it did with it.
     served_share = service_s / capacity
     efficiency = single_ms / service_ms
+    saturated = sum(count >= cpus for count in wanting) / max(len(wanting), 1)
     available_share = 1 - (usage["wrk (load generator)"] + usage["this script (samplers)"]) / capacity
 
     memory_rows = []
@@ -489,7 +494,10 @@ def main() -> None:
         f"database × {efficiency:.0%} CPU efficiency (single-client CPU per request / CPU per request "
         f"under load). Other processes took {usage['other processes'] / capacity:.0%} of the machine; "
         f"with the cores to itself (all but wrk's and this script's share), the same efficiency would "
-        f"give about {efficiency * available_share:.0%} of the limit (an estimate).",
+        f"give about {efficiency * available_share:.0%} of the limit (an estimate), provided the service "
+        f"keeps every core busy: its threads running or waiting for a core numbered "
+        f"{statistics.mean(wanting) if wanting else 0:.1f} on average (sampled every 0.1 s), and at least {cpus} in "
+        f"{saturated:.0%} of the samples.",
         "",
         "Resident memory per gunicorn process (MiB; mean of the first and last quarter of the run):",
         "",

@@ -190,3 +190,50 @@ def machine_busy_seconds() -> tuple[float, float]:
         busy += times.user + times.nice + times.system + getattr(times, "irq", 0) + getattr(times, "softirq", 0)
         steal += getattr(times, "steal", 0.0)
     return busy, steal
+
+
+def runnable_threads(processes: Iterable[psutil.Process]) -> int:
+    """Threads of ``processes`` running or waiting for a core now (state ``R`` in /proc)."""
+    count = 0
+    for process in processes:
+        try:
+            tasks = os.listdir(f"/proc/{process.pid}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                stat = Path(f"/proc/{process.pid}/task/{tid}/stat").read_text()
+            except OSError:
+                continue
+            # the state follows the command name, which is in parentheses and may hold spaces
+            if stat[stat.rindex(")") + 2] == "R":
+                count += 1
+    return count
+
+
+class DemandSampler(threading.Thread):
+    """How many of the service's threads want a core, sampled every ``interval`` seconds.
+
+    On a shared machine the service gets what the scheduler gives it; whether it would fill the
+    cores on a machine to itself shows here: if at least ``cores`` of its threads are running or
+    runnable at nearly every sample, no core would have been idle.
+    """
+
+    def __init__(self, groups: list[Callable[[], list[psutil.Process]]], interval: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.groups = groups
+        self.interval = interval
+        self.samples: list[int] = []
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopping.wait(self.interval):
+            try:
+                self.samples.append(sum(runnable_threads(list_processes()) for list_processes in self.groups))
+            except psutil.Error:
+                continue
+
+    def stop(self) -> list[int]:
+        self._stopping.set()
+        self.join()
+        return self.samples

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import psutil
 import pytest
 
-from bench.load_cpu import CpuLedger, CpuSampler, cpu_limit_rps, database_process_role
+from bench.load_cpu import CpuLedger, CpuSampler, cpu_limit_rps, database_process_role, runnable_threads
 
 
 def test_the_limit_is_the_cores_over_the_mix_weighted_cost():
@@ -119,3 +120,24 @@ def test_a_child_that_exits_is_counted_once_not_again_in_its_parent():
 
     # then the child's second is there once (the parent's own start-up adds a little)
     assert 0.95 <= used < 1.6
+
+
+def test_a_busy_process_is_runnable_and_a_sleeping_one_is_not():
+    # given one process spinning and one sleeping
+    busy = subprocess.Popen([sys.executable, "-c", "while True:\n    pass"])
+    idle = subprocess.Popen([sys.executable, "-c", "import time\ntime.sleep(60)"])
+    try:
+        time.sleep(0.5)
+        # when sampled a few times (a spinning process may wait for a core: it is still runnable)
+        counts = [
+            (runnable_threads([psutil.Process(busy.pid)]), runnable_threads([psutil.Process(idle.pid)]))
+            for _ in range(5)
+        ]
+    finally:
+        busy.kill()
+        idle.kill()
+        busy.wait()
+        idle.wait()
+
+    # then
+    assert all(spinning == 1 and sleeping == 0 for spinning, sleeping in counts)
