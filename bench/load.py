@@ -58,6 +58,7 @@ from bench.load_cpu import (  # noqa: E402
     gunicorn_processes,
     machine_busy_seconds,
     postgres_processes,
+    refreshed_every,
 )
 
 DATABASE = "fashionrec_bench_load"
@@ -335,9 +336,9 @@ def main() -> None:
         serving = serving_configuration(server.pid, server_log)
         warm_up(base, token, product_ids, bodies, serving["workers"] * serving["threads"])
         groups = {
-            "server": gunicorn_processes(server.pid),
-            "database": postgres_processes(DATA_DIR / "pgdata", DATABASE, "backend"),
-            "database helpers": postgres_processes(DATA_DIR / "pgdata", DATABASE, "helper"),
+            "server": refreshed_every(gunicorn_processes(server.pid), 2.0),
+            "database": refreshed_every(postgres_processes(DATA_DIR / "pgdata", DATABASE, "backend"), 2.0),
+            "database helpers": refreshed_every(postgres_processes(DATA_DIR / "pgdata", DATABASE, "helper"), 2.0),
         }
         calibrations = [
             calibrate(
@@ -496,8 +497,8 @@ def main() -> None:
         f"with the cores to itself (all but wrk's and this script's share), the same efficiency would "
         f"give about {efficiency * available_share:.0%} of the limit (an estimate), provided the service "
         f"keeps every core busy: its threads running or waiting for a core numbered "
-        f"{statistics.mean(wanting) if wanting else 0:.1f} on average (sampled every 0.1 s), and at least {cpus} in "
-        f"{saturated:.0%} of the samples.",
+        f"{statistics.mean(wanting) if wanting else 0:.1f} on average (sampled every {demand.interval} s), "
+        f"and at least {cpus} in {saturated:.0%} of the samples.",
         "",
         "Resident memory per gunicorn process (MiB; mean of the first and last quarter of the run):",
         "",

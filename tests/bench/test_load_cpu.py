@@ -9,7 +9,14 @@ import time
 import psutil
 import pytest
 
-from bench.load_cpu import CpuLedger, CpuSampler, cpu_limit_rps, database_process_role, runnable_threads
+from bench.load_cpu import (
+    CpuLedger,
+    CpuSampler,
+    cpu_limit_rps,
+    database_process_role,
+    refreshed_every,
+    runnable_threads,
+)
 
 
 def test_the_limit_is_the_cores_over_the_mix_weighted_cost():
@@ -141,3 +148,18 @@ def test_a_busy_process_is_runnable_and_a_sleeping_one_is_not():
 
     # then
     assert all(spinning == 1 and sleeping == 0 for spinning, sleeping in counts)
+
+
+def test_a_process_list_is_read_again_only_once_its_period_is_over():
+    # given a listing that counts its calls
+    calls = []
+    listing = refreshed_every(lambda: calls.append(1) or [psutil.Process()], seconds=0.3)
+
+    # when it is asked three times at once, then once after the period
+    first = [listing() for _ in range(3)]
+    time.sleep(0.35)
+    listing()
+
+    # then the table was read twice, and the cached list is the same processes
+    assert len(calls) == 2
+    assert all(processes == first[0] for processes in first)
