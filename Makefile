@@ -89,7 +89,9 @@ bench-recommend: install
 bench-recommend-clothing: install
 	nice -n 10 $(PY) bench/recommend.py --catalog clothing --dataset "$(DATASET)"
 
-# 20 clients for 60 s against gunicorn on the embedded PostgreSQL (needs wrk: apt-get install -y wrk).
+# 20 clients for 60 s against gunicorn (deploy/gunicorn.conf.py) on the embedded PostgreSQL, after a
+# single-client pass that measures CPU ms per request and the cores' limit (needs wrk: apt-get install -y wrk).
+# Last line: errors <n> rps <v> p95_ms <v> cpu_limit_rps <v>.
 bench-load: install
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) bench/load.py
