@@ -183,7 +183,7 @@ class OutfitModel:
             outfit_count=len(outfits),
             colour_harmony=np.zeros((0, 0)),
             colour_cooccurrence=cooccurrence,
-            index_embeddings=np.asarray(embeddings, dtype=np.float32).reshape(-1, dim),
+            index_embeddings=np.asarray(embeddings, dtype=np.float32).reshape(len(embeddings), dim),
             index_kinds=np.asarray(index_kinds, dtype=np.int64),
             index_partners=np.asarray(partners, dtype=np.int64).reshape(-1, n_kinds),
             weights=weights or OutfitWeights(),
