@@ -8,8 +8,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from recommender.models import EncoderVersion, Garment
 from recommender.api.outfits import _photo_garment
+from recommender.models import EncoderVersion, Garment
 from recommender.outfits.catalog import get_outfit_model
 from recommender.outfits.street import CATALOG_KINDS, PIXEL_SAMPLE
 from recommender.vision.pipeline import get_pipeline
