@@ -13,8 +13,9 @@ Three learned parts, each a small table or index, combined linearly into a pair'
   different outfits (``NEGATIVES_PER_PAIR`` each, seeded), L2 ``colour_l2``. The histogram's
   bins are either the catalog's colour names (v001) or, since v002, a **Lab palette**:
   ``palette_size`` colours found by k-means in CIE Lab over the train garments' own pixels
-  (``palette``), each pixel counted at its nearest palette colour. Thirteen names lump a navy
-  coat with a denim blue and a cream with a white; the palette keeps those apart and its
+  (``palette``), each pixel counted at its nearest palette colour. Thirteen names lump shades
+  people match differently (every light, mid and denim blue is "blue"); the palette keeps them
+  apart and its
   harmony ranks street partners better (selection and train cross-validation figures in
   docs/outfits.md). A catalog product has no pixels here, only its colour name: its histogram is
   that name's row of ``name_palette`` (the palette histogram of the train pixels given that
