@@ -19,6 +19,10 @@
 - **AUC**: true pairs (two garments of one outfit) against random pairs of the same two kinds
   from different outfits (3 per true pair).
 
+``--split selection`` runs the same protocol on the selection split (photo numbers ending in 3),
+where the model's weights were chosen: for comparing variants while developing, never a report
+figure (it writes ``bench/reports/outfits-selection.md``).
+
 Writes ``bench/reports/outfits.md``; the last line printed is
 ``fitb <v> fitb_ci <v> best_baseline <v> auc <v>`` (fitb_ci: half-width of the interval).
 Targets (issue 17): fitb ≥ 0.40 and above the best baseline by more than the interval; auc ≥ 0.70.
@@ -58,7 +62,7 @@ from recommender.outfits.evaluation import (  # noqa: E402
 )
 from recommender.outfits.model import OutfitModel  # noqa: E402
 from recommender.outfits.street import load_outfits  # noqa: E402
-from recommender.vision.detector_seg_dataset import REPORT  # noqa: E402
+from recommender.vision.detector_seg_dataset import REPORT, SELECTION  # noqa: E402
 from recommender.vision.encoder import load_encoder  # noqa: E402
 
 REPORT_PATH = ROOT / "bench" / "reports" / "outfits.md"
@@ -70,8 +74,13 @@ def main() -> None:
     parser.add_argument("--ccp", type=Path, default=Path(settings.FASHIONREC_CCP_DATASET))
     parser.add_argument("--draws", type=int, default=10, help="seeded distractor draws (at least 5)")
     parser.add_argument("--limit", type=int, default=None, help="at most N report photos (smoke runs)")
-    parser.add_argument("--report", type=Path, default=REPORT_PATH)
+    parser.add_argument("--report", type=Path, default=None)
+    parser.add_argument(
+        "--split", choices=(REPORT, SELECTION), default=REPORT, help="selection: development figures, not a report"
+    )
     args = parser.parse_args()
+    if args.report is None:
+        args.report = REPORT_PATH if args.split == REPORT else REPORT_PATH.with_name("outfits-selection.md")
     if args.draws < 5:
         parser.error("--draws must be at least 5")
     torch.set_num_threads(min(2, os.cpu_count() or 1))
@@ -83,7 +92,7 @@ def main() -> None:
         sys.exit(f"the outfit model was trained with encoder {model.encoder_version}, not {encoder.version}")
     loaded, _ = load_outfits(
         args.ccp,
-        (REPORT,),
+        (args.split,),
         namer=colour_namer,
         colour_bins=COLOUR_BINS,
         encode=encoder.encode,
@@ -148,10 +157,17 @@ def write_report(args, model, outfits, draws, results, aucs, best_name, n_pos, n
         "",
         f"`make bench-outfits` (`.venv/bin/python bench/outfits.py --draws {args.draws}"
         + (f" --limit {args.limit}" if args.limit else "")
+        + (f" --split {args.split}" if args.split != REPORT else "")
         + f"`), {seconds:.0f} s on {platform.machine()} ({os.cpu_count()} CPUs, shared).",
         "",
         f"- Model `{_relative(args.model)}` ({model.version}), encoder `{model.encoder_version}`.",
-        f"- Held-out outfits: CCP report split (photo number divisible by 7), {len(outfits)} outfits with a catalog "
+        (
+            "- Held-out outfits: CCP report split (photo number divisible by 7), "
+            if args.split == REPORT
+            else "- **Selection split** (photo numbers ending in 3; the model's weights were chosen here, so "
+            "these figures are flattered and are not report figures), "
+        )
+        + f"{len(outfits)} outfits with a catalog "
         f"kind, {sum(len(o) for o in outfits)} mask-cut garments ("
         + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
         + ").",

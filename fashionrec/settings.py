@@ -269,7 +269,7 @@ FASHIONREC_ENCODER_WEIGHTS = os.environ.get(
     "FASHIONREC_ENCODER_WEIGHTS", str(FASHIONREC_MODELS_DIR / "encoder" / "encoder.pt")
 )
 # The outfit model (complete the look, outfit scores): a folder written by manage.py train_outfits.
-FASHIONREC_OUTFIT_MODEL = os.environ.get("FASHIONREC_OUTFIT_MODEL", str(FASHIONREC_MODELS_DIR / "outfits" / "v001"))
+FASHIONREC_OUTFIT_MODEL = os.environ.get("FASHIONREC_OUTFIT_MODEL", str(FASHIONREC_MODELS_DIR / "outfits" / "v002"))
 FASHIONREC_DETECTOR_CONFIDENCE = float(os.environ.get("FASHIONREC_DETECTOR_CONFIDENCE", 0.25))
 FASHIONREC_MAX_IMAGE_PIXELS = int(os.environ.get("FASHIONREC_MAX_IMAGE_PIXELS", 40_000_000))
 # Decoded pixels (width × height × bytes per pixel of the mode), checked from the header: a small

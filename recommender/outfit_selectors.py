@@ -47,6 +47,9 @@ class QueryGarment:
     embedding: np.ndarray
     colours: np.ndarray
     product_id: int | None = None
+    # a photo garment's own pixels (street.pixel_sample) for the model's Lab palette; None for a
+    # product (the model takes its colour name's palette row)
+    pixels: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ def look_parameters(
         norm = float(np.linalg.norm(vector))
         unit = vector / norm if norm > 0 else query
         kind_term = weights.kind * model.kind_pmi(garment.kind, kind) if garment.kind in model.kinds else 0.0
-        terms = model.colour_terms(garment.colours, garment.kind, kind)
+        terms = model.colour_terms(garment, kind)
         colour_terms = tuple(weights.colour * terms[name] for name in names)
         wanted.append(
             queries.LookKind(

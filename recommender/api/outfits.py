@@ -39,7 +39,7 @@ from recommender.api.throttles import RECOMMENDATION_THROTTLES
 from recommender.api.views import _ERRORS, _detected, _pipeline, _user_id
 from recommender.errors import GarmentNotDetected
 from recommender.outfits.catalog import COLOUR_BINS, colour_namer
-from recommender.outfits.street import CATALOG_KINDS, colour_histogram
+from recommender.outfits.street import CATALOG_KINDS, colour_histogram, pixel_sample
 
 LOOK_LIST_FIELDS = (*LIST_PARAMETERS, "kinds")
 # What a query or an outfit garment came from; one OpenAPI enum (settings ENUM_NAME_OVERRIDES) for
@@ -227,7 +227,10 @@ def _photo_garment(data: bytes, index: int = 0):
     x1, y1, x2, y2 = crop.box
     pixels = np.asarray(image.convert("RGB").crop((x1, y1, x2, y2))).reshape(-1, 3)
     garment = looks.QueryGarment(
-        kind=crop.label, embedding=crop.embedding, colours=colour_histogram(pixels, colour_namer, COLOUR_BINS)
+        kind=crop.label,
+        embedding=crop.embedding,
+        colours=colour_histogram(pixels, colour_namer, COLOUR_BINS),
+        pixels=pixel_sample(pixels),
     )
     return analysis, garment, pipeline.encoder_version
 

@@ -6,14 +6,22 @@ Three learned parts, each a small table or index, combined linearly into a pair'
 - **kind**: pointwise mutual information of two kinds in the same outfit (tops go with
   trousers and skirts; a dress rarely with a skirt). It also decides the *complementary kinds*
   of a kind (``complementary_kinds``). Constant among candidates of one kind.
-- **colour**: a learned colour harmony between the two garments' colour histograms over the
-  catalog's colour names: ``sqrt(h1)ᵀ W sqrt(h2)``, ``h1`` the garment of the kind listed first
-  in ``kinds`` (a top's colour plays another role than the trousers'). ``W`` (C x C) is a
-  logistic regression on the outer products of the histograms: true pairs of a train outfit vs
-  pairs of the same kinds from different outfits (``NEGATIVES_PER_PAIR`` each, seeded), L2
-  ``colour_l2``. For a catalog product the histogram is one-hot (its colour name), so the SQL
-  reads one row of ``W``. The plain co-occurrence table (log of observed over chance pairs of
-  bins, add-α smoothed; ``colour_cooccurrence``) is kept as the benchmark's colour-only baseline.
+- **colour**: a learned colour harmony between the two garments' colour histograms:
+  ``sqrt(p1)ᵀ W sqrt(p2)``, ``p1`` the garment of the kind listed first in ``kinds`` (a top's
+  colour plays another role than the trousers'). ``W`` is a logistic regression on the outer
+  products of the histograms: true pairs of a train outfit vs pairs of the same kinds from
+  different outfits (``NEGATIVES_PER_PAIR`` each, seeded), L2 ``colour_l2``. The histogram's
+  bins are either the catalog's colour names (v001) or, since v002, a **Lab palette**:
+  ``palette_size`` colours found by k-means in CIE Lab over the train garments' own pixels
+  (``palette``), each pixel counted at its nearest palette colour. Thirteen names lump shades
+  people match differently (every light, mid and denim blue is "blue"); the palette keeps them
+  apart and its
+  harmony ranks street partners better (selection and train cross-validation figures in
+  docs/outfits.md). A catalog product has no pixels here, only its colour name: its histogram is
+  that name's row of ``name_palette`` (the palette histogram of the train pixels given that
+  name), so the SQL still reads one colour term per catalog colour name (``colour_terms``).
+  The plain co-occurrence table of colour names (log of observed over chance pairs of bins,
+  add-α smoothed; ``colour_cooccurrence``) is kept as the benchmark's colour-only baseline.
 - **partners** ("people who wore a garment like this wore these"): the street index holds every
   training garment's embedding and, per kind, the row of its outfit partner of that kind. For a
   query garment of kind a and a candidate of kind b, the ``neighbours`` street garments of kind
@@ -33,27 +41,50 @@ outfits); see ``manage.py train_outfits``. Everything is plain numpy; a model is
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-MODEL_FORMAT = "fashionrec-outfits/1"
+MODEL_FORMAT = "fashionrec-outfits/2"
+# v001's files: no palette (the harmony is over the colour names); still loaded.
+READABLE_FORMATS = ("fashionrec-outfits/1", MODEL_FORMAT)
 FEATURES = ("kind", "colour", "partners", "direct")
 # add-α smoothing of the colour table, in (fractional) garment pairs per cell
 COLOUR_SMOOTHING = 2.0
 NEGATIVES_PER_PAIR = 5
 COLOUR_L2 = 1e-3
+# Lab k-means of the palette: pixels sampled per train garment, iterations (chosen on selection: docs/outfits.md).
+PALETTE_PIXELS_PER_GARMENT = 200
+PALETTE_ITERATIONS = 20
 # A kind completes another when at least this share of the outfits wearing the first wear it too.
 COMPLEMENT_MIN_SHARE = 0.10
 
 
 class GarmentLike(Protocol):
     kind: str
-    colours: np.ndarray
+    colours: np.ndarray  # share per colour name
     embedding: np.ndarray | None
+    # Optional ``pixels``: (n, 3) uint8 sample of the garment's own pixels (street and photo
+    # garments); without it (a catalog product) the palette histogram comes from ``colours``.
+
+
+ColourNamer = Callable[[np.ndarray], np.ndarray]  # (n, 3) floats in 0..1 -> (n,) colour names
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """CIE Lab (D65) of (n, 3) uint8 sRGB pixels: L in 0..100, a and b roughly -100..100."""
+    c = np.asarray(rgb, dtype=np.float64).reshape(-1, 3) / 255.0
+    c = np.where(c > 0.04045, ((c + 0.055) / 1.055) ** 2.4, c / 12.92)
+    xyz = c @ _SRGB_TO_XYZ.T / _D65_WHITE
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], axis=1)
+
+
+_SRGB_TO_XYZ = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+_D65_WHITE = np.array([0.95047, 1.0, 1.08883])
 
 
 @dataclass(frozen=True)
@@ -77,7 +108,7 @@ class OutfitModel:
     colour_bins: tuple[str, ...]
     kind_counts: np.ndarray  # (K, K) outfits wearing both kinds; diagonal: outfits wearing the kind
     outfit_count: int
-    colour_harmony: np.ndarray  # (C, C) learned bilinear weights, rows: the garment of the earlier kind
+    colour_harmony: np.ndarray  # (P, P) learned bilinear weights over the palette, rows: the earlier kind
     colour_cooccurrence: np.ndarray  # (C, C) log ratio of observed to chance, symmetric (baseline)
     index_embeddings: np.ndarray  # (N, D) float32 unit rows
     index_kinds: np.ndarray  # (N,) kind index
@@ -85,6 +116,10 @@ class OutfitModel:
     weights: OutfitWeights = field(default_factory=OutfitWeights)
     calibration: tuple[float, float] = (1.0, 0.0)  # p = sigmoid(a * raw + b)
     card: dict = field(default_factory=dict)
+    # The harmony's bins: None = the colour names (v001); else (P, 3) Lab colours, and per colour
+    # name (C, P) the palette histogram a product of that name gets.
+    palette: np.ndarray | None = None
+    name_palette: np.ndarray | None = None
 
     # --- learning -------------------------------------------------------------------------
 
@@ -100,8 +135,15 @@ class OutfitModel:
         weights: OutfitWeights | None = None,
         colour_l2: float = COLOUR_L2,
         seed: int = 0,
+        palette_size: int = 0,
+        namer: ColourNamer | None = None,
     ) -> OutfitModel:
-        """Count kinds and colours and build the street index from ``outfits`` (lists of garments)."""
+        """Count kinds and colours and build the street index from ``outfits`` (lists of garments).
+
+        With ``palette_size`` (and ``namer``, to tie the palette to the catalog's colour names)
+        the colour harmony is learned over a Lab palette of the garments' ``pixels``; without,
+        over the colour names.
+        """
         kinds = tuple(kinds)
         kind_index = {k: i for i, k in enumerate(kinds)}
         n_kinds, n_bins = len(kinds), len(colour_bins)
@@ -127,22 +169,33 @@ class OutfitModel:
         marginal = colour_pairs.sum(axis=1) / max(total, 1e-9)
         expected = total * np.outer(marginal, marginal)
         cooccurrence = np.log((colour_pairs + COLOUR_SMOOTHING) / (expected + COLOUR_SMOOTHING))
-        harmony = _learn_colour_harmony(outfits, kinds, n_bins, colour_l2, seed)
+        palette = name_palette = None
+        if palette_size:
+            if namer is None:
+                raise ValueError("a palette needs the colour namer (to give catalog colour names a palette histogram)")
+            palette, name_palette = _learn_palette(outfits, tuple(colour_bins), palette_size, namer, seed)
         dim = len(embeddings[0]) if embeddings else 0
-        return cls(
+        model = cls(
             version=version,
             encoder_version=encoder_version,
             kinds=kinds,
             colour_bins=tuple(colour_bins),
             kind_counts=kind_counts,
             outfit_count=len(outfits),
-            colour_harmony=harmony,
+            colour_harmony=np.zeros((0, 0)),
             colour_cooccurrence=cooccurrence,
-            index_embeddings=np.asarray(embeddings, dtype=np.float32).reshape(-1, dim),
+            index_embeddings=np.asarray(embeddings, dtype=np.float32).reshape(len(embeddings), dim),
             index_kinds=np.asarray(index_kinds, dtype=np.int64),
             index_partners=np.asarray(partners, dtype=np.int64).reshape(-1, n_kinds),
             weights=weights or OutfitWeights(),
+            palette=palette,
+            name_palette=name_palette,
         )
+        n_harmony = palette_size or n_bins
+        model.colour_harmony = _learn_colour_harmony(
+            outfits, kinds, model.palette_histogram, n_harmony, colour_l2, seed
+        )
+        return model
 
     # --- the parts ------------------------------------------------------------------------
 
@@ -171,12 +224,26 @@ class OutfitModel:
             if (j != i and shares[j] >= COMPLEMENT_MIN_SHARE) or (j == i and include_own and worn > 0)
         ]
 
-    def colour_terms(self, colours: np.ndarray, query_kind: str, candidate_kind: str) -> dict[str, float]:
-        """Colour score of a ``query_kind`` garment with histogram ``colours`` against a one-colour
-        ``candidate_kind`` candidate, per colour name (what the look SQL looks up)."""
-        root = np.sqrt(np.asarray(colours, dtype=np.float64))
-        first = self._first(query_kind, candidate_kind)
-        values = root @ self.colour_harmony if first else self.colour_harmony @ root
+    def palette_histogram(self, garment: GarmentLike) -> np.ndarray:
+        """The garment's histogram over the harmony's bins: its pixels at their nearest palette
+        colour; without pixels (a catalog product) or without a palette (v001), from its colour names."""
+        colours = np.asarray(garment.colours, dtype=np.float64)
+        if self.palette is None:
+            return colours
+        pixels = getattr(garment, "pixels", None)
+        if pixels is None or len(pixels) == 0:
+            return colours @ self.name_palette
+        nearest = _nearest(rgb_to_lab(pixels), self.palette)
+        return np.bincount(nearest, minlength=len(self.palette)) / len(nearest)
+
+    def colour_terms(self, garment: GarmentLike, candidate_kind: str) -> dict[str, float]:
+        """Colour score of ``garment`` against a ``candidate_kind`` catalog product of each colour
+        name (the product's histogram: that name's palette row), per name: what the look SQL looks up."""
+        root = np.sqrt(self.palette_histogram(garment))
+        names = np.eye(len(self.colour_bins))
+        rows = np.sqrt(names if self.name_palette is None else self.name_palette)
+        first = self._first(garment.kind, candidate_kind)
+        values = rows @ (self.colour_harmony.T @ root if first else self.colour_harmony @ root)
         return {name: float(v) for name, v in zip(self.colour_bins, values, strict=True)}
 
     def _first(self, kind: str, other: str) -> bool:
@@ -187,7 +254,9 @@ class OutfitModel:
     def colour_score(self, first: GarmentLike, second: GarmentLike) -> float:
         if not self._first(first.kind, second.kind):
             first, second = second, first
-        return float(np.sqrt(first.colours) @ self.colour_harmony @ np.sqrt(second.colours))
+        return float(
+            np.sqrt(self.palette_histogram(first)) @ self.colour_harmony @ np.sqrt(self.palette_histogram(second))
+        )
 
     def colour_table_score(self, first: GarmentLike, second: GarmentLike) -> float:
         """The co-occurrence table's colour score (the benchmark's colour-only baseline)."""
@@ -274,6 +343,7 @@ class OutfitModel:
             index_embeddings=self.index_embeddings.astype(np.float16),
             index_kinds=self.index_kinds,
             index_partners=self.index_partners,
+            **({"palette": self.palette, "name_palette": self.name_palette} if self.palette is not None else {}),
         )
         meta = {
             "format": MODEL_FORMAT,
@@ -292,7 +362,7 @@ class OutfitModel:
     def load(cls, folder: Path) -> OutfitModel:
         folder = Path(folder)
         meta = json.loads((folder / "model.json").read_text())
-        if meta.get("format") != MODEL_FORMAT:
+        if meta.get("format") not in READABLE_FORMATS:
             raise ValueError(f"{folder}: not a fashionrec outfit model")
         with np.load(folder / "outfits.npz", allow_pickle=False) as arrays:
             return cls(
@@ -310,29 +380,81 @@ class OutfitModel:
                 weights=OutfitWeights(**meta["weights"]),
                 calibration=tuple(meta["calibration"]),
                 card=meta.get("card", {}),
+                palette=arrays.get("palette", None),
+                name_palette=arrays.get("name_palette", None),
             )
 
 
-def _learn_colour_harmony(outfits, kinds: Sequence[str], n_bins: int, l2: float, seed: int) -> np.ndarray:
-    """W of ``sqrt(h1)ᵀ W sqrt(h2)`` by L2-regularised logistic regression (Newton steps).
+def _nearest(lab: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """Index of the nearest palette colour of each Lab row (|x|² - 2x·c + |c|²: no (n, P, 3) array)."""
+    return np.argmin((palette**2).sum(axis=1)[None, :] - 2.0 * (lab @ palette.T), axis=1)
+
+
+def _learn_palette(
+    outfits, colour_bins: tuple[str, ...], size: int, namer: ColourNamer, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(palette (size, 3) Lab, name_palette (C, size)): k-means of the garments' pixels in Lab
+    (``PALETTE_PIXELS_PER_GARMENT`` sampled per garment, so a big coat does not outweigh the
+    shoes), seeded; and per colour name the palette histogram of the sampled pixels given that name."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for outfit in outfits:
+        for garment in outfit:
+            pixels = getattr(garment, "pixels", None)
+            if pixels is None or len(pixels) == 0:
+                continue
+            take = rng.choice(len(pixels), size=min(PALETTE_PIXELS_PER_GARMENT, len(pixels)), replace=False)
+            samples.append(np.asarray(pixels)[take])
+    if not samples:
+        raise ValueError("no garment pixels to learn a palette from")
+    rgb = np.concatenate(samples)
+    lab = rgb_to_lab(rgb)
+    if len(lab) < size:
+        raise ValueError(f"{len(lab)} pixels cannot make a palette of {size} colours")
+    centres = lab[rng.choice(len(lab), size=size, replace=False)]
+    for _ in range(PALETTE_ITERATIONS):
+        nearest = _nearest(lab, centres)
+        for k in range(size):
+            if (nearest == k).any():
+                centres[k] = lab[nearest == k].mean(axis=0)
+    nearest = _nearest(lab, centres)
+    names = np.asarray(namer(rgb.astype(np.float32) / 255.0))
+    name_palette = np.full((len(colour_bins), size), 1.0 / size)
+    for i, name in enumerate(colour_bins):
+        chosen = nearest[names == name]
+        if len(chosen):
+            name_palette[i] = np.bincount(chosen, minlength=size) / len(chosen)
+    return centres, name_palette
+
+
+def _learn_colour_harmony(
+    outfits,
+    kinds: Sequence[str],
+    histogram: Callable[[GarmentLike], np.ndarray],
+    n_bins: int,
+    l2: float,
+    seed: int,
+) -> np.ndarray:
+    """W of ``sqrt(p1)ᵀ W sqrt(p2)`` by L2-regularised logistic regression (Newton steps).
 
     Positives: every pair of garments of one outfit, ordered by kind; negatives: the first garment
     with ``NEGATIVES_PER_PAIR`` garments of the second's kind from other outfits. Both classes
     weigh half, so W measures "worn together" against "the same kinds, at random".
     """
     order = {k: i for i, k in enumerate(kinds)}
+    roots = {id(g): np.sqrt(histogram(g)) for outfit in outfits for g in outfit}
     by_kind: dict[str, list[tuple[int, np.ndarray]]] = {}
     for position, outfit in enumerate(outfits):
         for g in outfit:
-            by_kind.setdefault(g.kind, []).append((position, np.sqrt(np.asarray(g.colours, dtype=np.float64))))
+            by_kind.setdefault(g.kind, []).append((position, roots[id(g)]))
     rng = np.random.default_rng(seed)
     positives, negatives = [], []
     for position, outfit in enumerate(outfits):
         ranked = sorted(outfit, key=lambda g: order.get(g.kind, len(order)))
         for i, first in enumerate(ranked):
-            root = np.sqrt(np.asarray(first.colours, dtype=np.float64))
+            root = roots[id(first)]
             for second in ranked[i + 1 :]:
-                positives.append(np.outer(root, np.sqrt(second.colours)).ravel())
+                positives.append(np.outer(root, roots[id(second)]).ravel())
                 others = [h for p, h in by_kind[second.kind] if p != position]
                 picks = rng.choice(len(others), size=min(NEGATIVES_PER_PAIR, len(others)), replace=False)
                 negatives += [np.outer(root, others[j]).ravel() for j in picks]

@@ -31,6 +31,8 @@ NEUTRAL_GREY = (128, 128, 128)
 CATALOG_KINDS: tuple[str, ...] = tuple(k for k in GARMENT_CLASSES if k in set(CATALOG_FOLDER_TO_GARMENT.values()))
 # Colour statistics read at most this many mask pixels (an even stride), enough for a histogram.
 COLOUR_SAMPLE = 4000
+# The outfit model's Lab palette histogram reads a garment's ``pixels``: this many, an even stride.
+PIXEL_SAMPLE = 1000
 
 ColourNamer = Callable[[np.ndarray], np.ndarray]  # (n, 3) floats in 0..1 -> (n,) colour names
 Encode = Callable[[Sequence[Image.Image]], np.ndarray]  # crops -> (n, dim) unit vectors
@@ -44,6 +46,13 @@ class StreetGarment:
     colours: np.ndarray  # share of the mask's pixels per colour bin, sums to 1
     lighting: np.ndarray  # mean luminance, log(R/G), log(B/G) of the mask's pixels
     embedding: np.ndarray | None = field(default=None, repr=False)
+    pixels: np.ndarray | None = field(default=None, repr=False)  # (≤ PIXEL_SAMPLE, 3) uint8 of the mask
+
+
+def pixel_sample(pixels: np.ndarray) -> np.ndarray:
+    """At most ``PIXEL_SAMPLE`` of (n, 3) uint8 pixels, an even stride (deterministic)."""
+    pixels = np.asarray(pixels, dtype=np.uint8).reshape(-1, 3)
+    return pixels[:: max(1, len(pixels) // PIXEL_SAMPLE)][:PIXEL_SAMPLE].copy()
 
 
 @dataclass
@@ -171,6 +180,7 @@ def load_outfits(
                     box=box,
                     colours=colour_histogram(pixels, namer, colour_bins),
                     lighting=lighting_of(pixels),
+                    pixels=pixel_sample(pixels),
                 )
             )
             crops.append(mask_cut(image, mask, box))

@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import pytest
 
+from recommender.api.outfits import _photo_garment
 from recommender.models import EncoderVersion, Garment
-from recommender.outfits.street import CATALOG_KINDS
+from recommender.outfits.catalog import get_outfit_model
+from recommender.outfits.street import CATALOG_KINDS, PIXEL_SAMPLE
 from recommender.vision.pipeline import get_pipeline
 from tests.api.test_recommendations_garments_all import street, street_garments  # noqa: F401 (fixture)
 from tests.factories import category_create, garment_create, product_create
@@ -53,3 +58,18 @@ def test_a_garment_the_photo_does_not_have_is_a_clear_400(client, every_kind, st
     response = client.post(URL, {"image": street(), "garment": len(street_garments)}, format="multipart")
     assert response.status_code == 400, response.content
     assert "garment" in response.json()["error"]["message"].lower()
+
+
+def test_a_photo_garment_brings_its_pixels_to_the_shipped_models_palette(db, street_garments):  # noqa: F811
+    # when the first garment of the outfit photo becomes a query garment
+    _, garment, _ = _photo_garment(street().read())
+
+    # then it carries a bounded sample of its own pixels, which the shipped model (a Lab palette)
+    # reads instead of the coarser colour names
+    assert garment.pixels.dtype.name == "uint8" and 0 < len(garment.pixels) <= PIXEL_SAMPLE
+    model = get_outfit_model()
+    assert model.palette is not None
+    from_pixels = model.palette_histogram(garment)
+    from_names = model.palette_histogram(dataclasses.replace(garment, pixels=None))
+    assert from_pixels.sum() == pytest.approx(1.0) and from_names.sum() == pytest.approx(1.0)
+    assert not np.allclose(from_pixels, from_names)

@@ -66,6 +66,7 @@ class Command(BaseCommand):
                 colour_bins=COLOUR_BINS,
                 encoder_version=encoder.version,
                 version=version,
+                namer=colour_namer,
                 progress=self.stdout.write,
             )
         except ValueError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,23 @@ class G:
     kind: str
     colours: np.ndarray
     embedding: np.ndarray | None = None
+    pixels: np.ndarray | None = None
+
+
+RGB = {"black": (15, 15, 20), "white": (240, 240, 235), "red": (200, 20, 25)}
+
+
+def name_pixels(rgb: np.ndarray) -> np.ndarray:
+    """A toy colour namer (the catalog's is catalog_import.colour_names): the nearest of RGB."""
+    centres = np.array([RGB[name] for name in BINS]) / 255.0
+    return np.array(BINS)[np.argmin(((rgb[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)]
+
+
+def painted(kind: str, name: str, embedding=None, seed: int = 0) -> G:
+    """A street garment whose pixels are ``name``'s colour, a little noisy."""
+    noise = np.random.default_rng(seed).integers(-8, 9, size=(50, 3))
+    pixels = np.clip(np.array(RGB[name]) + noise, 0, 255).astype(np.uint8)
+    return G(kind, colour(name), embedding, pixels)
 
 
 def colour(name: str) -> np.ndarray:
@@ -70,10 +88,7 @@ def test_colour_harmony_prefers_the_combinations_seen_in_the_street(model):
         model.pair_features(black_top, G("trousers", colour("white")))[1]
         > model.pair_features(black_top, G("trousers", colour("black")))[1]
     )
-    assert (
-        model.colour_terms(colour("black"), "top", "trousers")["white"]
-        > model.colour_terms(colour("black"), "top", "trousers")["black"]
-    )
+    assert model.colour_terms(black_top, "trousers")["white"] > model.colour_terms(black_top, "trousers")["black"]
 
 
 def test_partner_vector_points_at_what_people_with_a_similar_garment_wore(model):
@@ -112,3 +127,69 @@ def test_loading_something_else_is_refused(tmp_path):
     (tmp_path / "model.json").write_text('{"format": "other"}')
     with pytest.raises(ValueError):
         OutfitModel.load(tmp_path)
+
+
+def palette_street() -> list[list[G]]:
+    """Black tops with white trousers; red tops with black trousers (pixels, no names needed)."""
+    outfits = []
+    for i in range(40):
+        top, bottom = ("black", "white") if i % 2 else ("red", "black")
+        outfits.append([painted("top", top, seed=i), painted("trousers", bottom, seed=100 + i)])
+    return outfits
+
+
+@pytest.fixture
+def palette_model() -> OutfitModel:
+    return OutfitModel.fit(
+        palette_street(), kinds=KINDS, colour_bins=BINS, encoder_version="enc-1", palette_size=3, namer=name_pixels
+    )
+
+
+def test_the_palette_harmony_learns_from_pixels_and_ranks_the_worn_bottom_first(palette_model):
+    # given a black top and a red top from the street (pixels, not names)
+    black_top, red_top = painted("top", "black", seed=7), painted("top", "red", seed=8)
+    white, black = painted("trousers", "white", seed=9), painted("trousers", "black", seed=10)
+    # then each prefers the bottom it was worn with
+    assert palette_model.colour_score(black_top, white) > palette_model.colour_score(black_top, black)
+    assert palette_model.colour_score(red_top, black) > palette_model.colour_score(red_top, white)
+    histogram = palette_model.palette_histogram(black_top)
+    assert histogram.shape == (3,) and histogram.sum() == pytest.approx(1.0) and histogram.max() == 1.0
+
+
+def test_a_product_without_pixels_gets_its_colour_names_palette_row(palette_model):
+    # a catalog product: only its colour name
+    product = G("trousers", colour("white"))
+    street_white = painted("trousers", "white", seed=3)
+    assert palette_model.palette_histogram(product) == pytest.approx(palette_model.palette_histogram(street_white))
+    # the SQL's colour term per colour name is the Python colour score against such a product
+    top = painted("top", "black", seed=4)
+    terms = palette_model.colour_terms(top, "trousers")
+    for name in BINS:
+        assert terms[name] == pytest.approx(palette_model.colour_score(top, G("trousers", colour(name))))
+    # and the same from the other side (the query garment of the later kind)
+    assert palette_model.colour_terms(street_white, "top")["black"] == pytest.approx(
+        palette_model.colour_score(G("top", colour("black")), street_white)
+    )
+
+
+def test_a_palette_needs_the_namer():
+    with pytest.raises(ValueError):
+        OutfitModel.fit(palette_street(), kinds=KINDS, colour_bins=BINS, encoder_version="e", palette_size=3)
+
+
+def test_a_saved_palette_model_and_a_format_1_model_load(palette_model, tmp_path):
+    palette_model.save(tmp_path / "v002")
+    loaded = OutfitModel.load(tmp_path / "v002")
+    top, white = painted("top", "black", seed=1), painted("trousers", "white", seed=2)
+    assert loaded.palette is not None
+    assert loaded.colour_score(top, white) == pytest.approx(palette_model.colour_score(top, white))
+    # v001's files (format 1, no palette): the harmony stays over the colour names
+    names_model = OutfitModel.fit(street(), kinds=KINDS, colour_bins=BINS, encoder_version="enc-1")
+    names_model.save(tmp_path / "v001")
+    meta = json.loads((tmp_path / "v001" / "model.json").read_text())
+    (tmp_path / "v001" / "model.json").write_text(json.dumps({**meta, "format": "fashionrec-outfits/1"}))
+    old = OutfitModel.load(tmp_path / "v001")
+    assert old.palette is None
+    assert old.colour_score(G("top", colour("black")), G("trousers", colour("white"))) == pytest.approx(
+        names_model.colour_score(G("top", colour("black")), G("trousers", colour("white")))
+    )

@@ -7,11 +7,13 @@ import numpy as np
 from recommender.outfits.street import (
     CATALOG_KINDS,
     NEUTRAL_GREY,
+    PIXEL_SAMPLE,
     colour_histogram,
     kind_label_ids,
     lighting_of,
     mask_cut,
     outfit_garments,
+    pixel_sample,
 )
 
 LABELS = ["null", "skin", "t-shirt", "jeans", "sneakers", "bag", "belt"]
@@ -72,3 +74,13 @@ def test_colour_histogram_and_lighting_come_from_the_pixels():
     assert colour_histogram(red[:0], namer, ("black", "red")).tolist() == [0.5, 0.5]
     luminance, red_green, blue_green = lighting_of(red)
     assert red_green > 0 and abs(blue_green) < 1e-9 and 0 < luminance < 1
+
+
+def test_the_pixel_sample_is_an_even_bounded_stride_of_the_garments_pixels():
+    many = np.arange(3 * 5 * PIXEL_SAMPLE, dtype=np.int64).reshape(-1, 3) % 256
+    sample = pixel_sample(many)
+    assert sample.shape == (PIXEL_SAMPLE, 3) and sample.dtype == np.uint8
+    assert (sample[1] == many[5]).all()  # every 5th pixel
+    few = np.full((7, 3), 9, dtype=np.uint8)
+    assert pixel_sample(few).shape == (7, 3)
+    assert pixel_sample(few[:0]).shape == (0, 3)

@@ -22,7 +22,10 @@ def test_a_tiny_run_writes_a_versioned_model_with_its_card(tmp_path):
     model = OutfitModel.load(folder)
     assert model.encoder_version == load_encoder(Path(settings.FASHIONREC_ENCODER_WEIGHTS)).version
     assert len(model.index_kinds) > 0 and model.card["train_outfits"] > 0 and model.card["selection_outfits"] > 0
-    assert 0.0 <= model.card["selection_fitb"] <= 1.0
+    assert 0.0 <= model.card["selection_fitb"] <= 1.0 and 0.0 <= model.card["selection_auc"] <= 1.0
+    # the colour harmony is over a Lab palette learned from the train garments' pixels
+    assert model.palette is not None and model.colour_harmony.shape == (len(model.palette), len(model.palette))
+    assert model.name_palette.shape == (len(model.colour_bins), len(model.palette))
     card = (folder / "MODEL_CARD.md").read_text()
     assert model.encoder_version in card and "report" in card
     assert "wrote" in out.getvalue()
