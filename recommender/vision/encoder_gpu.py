@@ -238,10 +238,12 @@ def train_from_pack(
     import torch
 
     from recommender.vision.encoder_street_training import (
+        CARD_NAME,
         CHECKPOINT_NAME,
         WEIGHTS_NAME,
         StreetTrainSettings,
         export_weights,
+        street_model_card,
         train_street,
     )
 
@@ -281,7 +283,7 @@ def train_from_pack(
             raise ValueError("--epochs auto needs --minutes")
         probed = _probe_epoch_seconds(data, settings, out_dir, progress)
         elapsed = (time.monotonic() - started) / 60
-        settings.epochs = epochs_for_budget(probed, max(0.1, minutes - elapsed))
+        settings.epochs = epochs_for_budget(probed, max(0.0, minutes - elapsed))
         progress(f"epochs sized to the budget: {settings.epochs}")
     if minutes is not None:
         # train_street stops after the epoch that passes its budget: leave it the rest of ours
@@ -291,6 +293,8 @@ def train_from_pack(
     if not finished:
         export_weights(out_dir, "latest", out_dir / WEIGHTS_NAME, data=data, progress=progress)
     checkpoint = torch.load(out_dir / WEIGHTS_NAME, map_location="cpu", weights_only=True)
+    if finished:  # export_weights wrote the card of a stopped run's snapshot
+        (out_dir / CARD_NAME).write_text(street_model_card(checkpoint, out_dir / WEIGHTS_NAME))
     selection = json.loads(checkpoint["card"]["selection"])
     trained = result.history
     summary = {
