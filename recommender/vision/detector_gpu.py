@@ -38,6 +38,7 @@ PACKED_REQUIREMENTS = ("ultralytics==8.4.190", "ultralytics-thop==2.2.3", "psuti
 # import name of each packed distribution, to install only what is missing
 _MODULE_OF = {"ultralytics": "ultralytics", "ultralytics_thop": "thop", "psutil": "psutil", "pyyaml": "yaml"}
 JPEG_QUALITY = 85
+OWN_PARTS = ("dataset", "dataset.tar", "wheels", "pack.json")
 
 
 class PackTooLarge(Exception):
@@ -84,8 +85,7 @@ def pack_detector_run(
     from PIL import Image
 
     source = Path(data_yaml).parent
-    if pack_dir.exists():
-        shutil.rmtree(pack_dir)
+    _remove_own_parts(pack_dir)
     (pack_dir / "wheels").mkdir(parents=True)
     staging = pack_dir / "dataset"
     counts: dict[str, int] = {}
@@ -117,11 +117,29 @@ def pack_detector_run(
         "wheels": sorted(w.name for w in wheels),
     }
     (pack_dir / "pack.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    size = sum(p.stat().st_size for p in pack_dir.rglob("*") if p.is_file())
+    size = sum(p.stat().st_size for name in OWN_PARTS for p in _files(pack_dir / name))
     if size > limit_bytes:
-        shutil.rmtree(pack_dir)
+        _remove_own_parts(pack_dir)
+        if not any(pack_dir.iterdir()):
+            pack_dir.rmdir()
         raise PackTooLarge(f"pack would be {size / 2**20:.1f} MiB, over {limit_bytes / 2**20:.0f} MiB")
     return {**manifest, "bytes": size}
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else []
+
+
+def _remove_own_parts(pack_dir: Path) -> None:
+    """The folder is shared with the encoder's pack (``PACK/encoder/``): replace only this pack's parts."""
+    for name in OWN_PARTS:
+        path = Path(pack_dir) / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
 
 
 def _compatible(wheel: Path) -> bool:

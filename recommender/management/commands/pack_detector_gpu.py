@@ -38,6 +38,7 @@ class Command(BaseCommand):
         from recommender.vision.detector_gpu import PackTooLarge, download_wheels, pack_detector_run
         from recommender.vision.detector_seg_dataset import build_seg_dataset
         from recommender.vision.detector_training import SEGMENT_RECIPE, is_segment_model
+        from recommender.vision.gpu_travel import TRAVEL_LIMIT_BYTES, describe, travelling_bytes
 
         if options["imgsz"] % 32:
             raise CommandError("--imgsz must be a multiple of 32")
@@ -76,3 +77,7 @@ class Command(BaseCommand):
                 f"wheels {', '.join(manifest['wheels'])}"
             )
         )
+        # The checkout travels with the pack (the committed models count): say whether a run call can carry it.
+        sizes = travelling_bytes(Path(settings.BASE_DIR), [options["output"]])
+        style = self.style.SUCCESS if sizes["total"] <= TRAVEL_LIMIT_BYTES else self.style.WARNING
+        self.stdout.write(style(describe(sizes)))

@@ -79,6 +79,40 @@ def test_a_pack_over_the_limit_is_refused_and_removed(pack, tmp_path):
     assert not (tmp_path / "big").exists()
 
 
+def test_packing_the_detector_leaves_the_encoders_part_of_the_folder(pack, tmp_path):
+    # given a pack folder that already holds the encoder's part (manage.py pack_encoder_gpu), 2 MB of it
+    with tarfile.open(pack / "dataset.tar") as archive:
+        archive.extractall(tmp_path, filter="data")
+    (tmp_path / "dataset" / "data.yaml").write_text("")
+    encoder_part = tmp_path / "shared" / "encoder"
+    encoder_part.mkdir(parents=True)
+    (encoder_part / "samples.npz").write_bytes(b"x" * 2_000_000)
+
+    # when the detector is packed into it with a 1 MB limit, then refused into it with a 10 kB one
+    manifest = pack_detector_run(
+        tmp_path / "shared",
+        data_yaml=tmp_path / "dataset" / "data.yaml",
+        wheels=[],
+        recipe={},
+        imgsz=64,
+        limit_bytes=1_000_000,
+    )
+    with pytest.raises(PackTooLarge):
+        pack_detector_run(
+            tmp_path / "shared",
+            data_yaml=tmp_path / "dataset" / "data.yaml",
+            wheels=[],
+            recipe={},
+            imgsz=64,
+            limit_bytes=10_000,
+        )
+
+    # then its limit counted only its own parts, and the encoder's part survived both
+    assert 0 < manifest["bytes"] < 1_000_000
+    assert sorted(p.name for p in (tmp_path / "shared").iterdir()) == ["encoder"]
+    assert (encoder_part / "samples.npz").stat().st_size == 2_000_000
+
+
 def test_entry_point_installs_from_the_pack_and_trains_without_django(pack, tmp_path):
     # when the entry point runs as a plain script on CPU, installing ultralytics from the pack and using
     # the stand-ins a machine without polars and torchvision would get, first with a budget that
