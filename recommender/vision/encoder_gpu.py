@@ -223,17 +223,21 @@ def train_from_pack(
     batch_size: int = GPU_DEFAULTS["batch_size"],
     learning_rate: float = GPU_DEFAULTS["learning_rate"],
     threads: int = 4,
-    eval_every: int = 2,
+    eval_every: int | None = None,
+    share: float = 0.85,
     seed: int = 0,
     command: str = "",
     progress=print,
 ) -> dict:
     """Train (or resume) on the pack into ``out_dir``; returns (and writes) ``summary.json``.
 
-    ``epochs`` None: as many as fit 85% of ``minutes`` by a probe of this machine (a resumed run
-    keeps the epochs of its checkpoint). ``out_dir`` gets ``checkpoint.pt`` (every epoch, while
-    unfinished), ``best.pt``, ``encoder.pt`` + ``MODEL_CARD.md`` and ``summary.json``; when the
-    schedule is complete also the recipe's ``metrics.json``.
+    ``epochs`` None: as many as fit ``share`` of ``minutes`` by a probe of this machine (a resumed
+    run keeps the epochs of its checkpoint); lower ``share`` when another training shares the GPU
+    but starts later than the probe. ``eval_every`` None: about 20 selection measurements a run.
+
+    ``out_dir`` gets ``checkpoint.pt`` (every epoch, while unfinished), ``best.pt``, ``encoder.pt``
+    + ``MODEL_CARD.md`` and ``summary.json``; when the schedule is complete also the recipe's
+    ``metrics.json``.
     """
     import torch
 
@@ -273,7 +277,7 @@ def train_from_pack(
         learning_rate=learning_rate,
         threads=threads,
         device=device,
-        eval_every=eval_every,
+        eval_every=eval_every or 2,
         command=command,
         data_digest=f"gpu-pack:{manifest['samples_sha256'][:16]}",
     )
@@ -283,8 +287,10 @@ def train_from_pack(
             raise ValueError("--epochs auto needs --minutes")
         probed = _probe_epoch_seconds(data, settings, out_dir, progress)
         elapsed = (time.monotonic() - started) / 60
-        settings.epochs = epochs_for_budget(probed, max(0.0, minutes - elapsed))
+        settings.epochs = epochs_for_budget(probed, max(0.0, minutes - elapsed), share=share)
         progress(f"epochs sized to the budget: {settings.epochs}")
+    if eval_every is None:  # each measurement costs an embedding pass over ~3,400 photos
+        settings.eval_every = max(2, round(settings.epochs / 20))
     if minutes is not None:
         # train_street stops after the epoch that passes its budget: leave it the rest of ours
         settings.minutes = max(0.0, minutes - (time.monotonic() - started) / 60)
@@ -326,13 +332,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=None, help="stop at an epoch boundary within this budget")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--resume", type=Path, default=None, help="a checkpoint.pt (or the folder holding it)")
-    parser.add_argument("--epochs", default="auto", help="'auto': as many as fit 85%% of --minutes (probed)")
+    parser.add_argument("--epochs", default="auto", help="'auto': as many as fit --share of --minutes (probed)")
     parser.add_argument("--widths", default=",".join(map(str, GPU_DEFAULTS["widths"])))
     parser.add_argument("--image-size", type=int, default=GPU_DEFAULTS["image_size"])
     parser.add_argument("--batch-size", type=int, default=GPU_DEFAULTS["batch_size"])
     parser.add_argument("--lr", type=float, default=GPU_DEFAULTS["learning_rate"], help="peak learning rate")
     parser.add_argument("--threads", type=int, default=4, help="torch CPU threads")
-    parser.add_argument("--eval-every", type=int, default=2, help="selection figures every N epochs")
+    parser.add_argument("--eval-every", type=int, default=None, help="selection figures every N epochs (~20 a run)")
+    parser.add_argument("--share", type=float, default=0.85, help="share of --minutes that auto epochs may fill")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     epochs = None if args.epochs == "auto" else int(args.epochs)
@@ -349,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         learning_rate=args.lr,
         threads=args.threads,
         eval_every=args.eval_every,
+        share=args.share,
         seed=args.seed,
         command="python -m recommender.vision.encoder_gpu " + " ".join(map(shlex.quote, argv or sys.argv[1:])),
     )

@@ -97,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         command = [sys.executable, "-m", "recommender.vision.encoder_gpu", "--pack", str(args.pack)]
         command += ["--out", str(encoder_out), "--minutes", str(args.minutes), "--device", "cuda"]
         command += ["--resume", str(args.encoder_resume)] if args.encoder_resume else []
+        if "detector" in jobs:
+            # its probe runs while the detector still installs and unpacks: leave room for the slowdown
+            command += ["--share", "0.6"]
         jobs["encoder"] = command + args.encoder_args.split()
     if not jobs:
         print(f"nothing to train: no pack.json nor encoder/encoder.json in {args.pack}", file=sys.stderr)
