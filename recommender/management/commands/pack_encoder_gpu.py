@@ -44,7 +44,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        from recommender.vision.encoder_gpu import PackTooLarge, pack_encoder_data
+        from recommender.vision.encoder_gpu import PACK_FOLDER, PackTooLarge, pack_encoder_data
         from recommender.vision.encoder_street_training import StreetTrainSettings, load_data
         from recommender.vision.gpu_travel import describe, travelling_bytes
 
@@ -69,7 +69,10 @@ class Command(BaseCommand):
         )
         repo = Path(settings.BASE_DIR)
         limit = int(options["max_total_mib"] * 2**20)
-        others = travelling_bytes(repo, [options["output"]])["total"]  # the checkout and the detector's part
+        # the checkout and the rest of the pack folder (the detector's part), not an earlier encoder part
+        output = Path(options["output"])
+        rest = [p for p in output.iterdir() if p.name != PACK_FOLDER] if output.is_dir() else []
+        others = travelling_bytes(repo, rest)["total"]
         try:
             manifest = pack_encoder_data(
                 options["output"],
