@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector-resume", type=Path, default=DETECTOR_RESUME, help="run folder ('none': skip)")
     parser.add_argument("--encoder-resume", type=Path, default=None, help="an encoder checkpoint.pt to continue")
     parser.add_argument("--encoder-args", default="", help="more encoder_gpu options, e.g. '--widths 64,128,256,512'")
+    parser.add_argument("--device", default="cuda", help="cpu: rehearse the call here on a tiny pack (tests)")
     args = parser.parse_args(argv)
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "FASHIONREC_NO_PROGRESS": "1"}
@@ -90,12 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     started, jobs, logs = time.monotonic(), {}, {}
     if (args.pack / "pack.json").is_file() and str(args.detector_resume) != "none":
         command = [sys.executable, "-m", "recommender.vision.detector_gpu", "--pack", str(args.pack)]
-        command += ["--out", str(detector_out), "--minutes", str(args.minutes), "--device", "cuda"]
+        command += ["--out", str(detector_out), "--minutes", str(args.minutes), "--device", args.device]
         command += ["--resume", str(args.detector_resume)]
         jobs["detector"] = command
     if (args.pack / "encoder" / "encoder.json").is_file():
         command = [sys.executable, "-m", "recommender.vision.encoder_gpu", "--pack", str(args.pack)]
-        command += ["--out", str(encoder_out), "--minutes", str(args.minutes), "--device", "cuda"]
+        command += ["--out", str(encoder_out), "--minutes", str(args.minutes), "--device", args.device]
         command += ["--resume", str(args.encoder_resume)] if args.encoder_resume else []
         if "detector" in jobs:
             # its probe runs while the detector still installs and unpacks: leave room for the slowdown

@@ -1,10 +1,12 @@
 """Encoder v2's GPU pack and its entry point, run on CPU: a tiny pack, then training from it alone,
 in a Python that cannot import what a lent GPU machine lacks (Django, Celery, the package fashionrec)."""
 
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -146,3 +148,25 @@ def test_epochs_for_budget_keeps_the_schedule_inside_the_budget():
     assert epochs_for_budget(10.0, 8) == 40  # 85% of 480 s
     assert epochs_for_budget(1000.0, 8) == 1
     assert epochs_for_budget(0.01, 8) == 200
+
+
+def test_the_one_call_session_rehearsed_on_cpu_brings_the_encoder_back_in_parts(pack, tmp_path):
+    # given a pack with no detector part; when the session a GPU call runs is rehearsed on CPU, 3 s budget
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    out = tmp_path / "OUT"
+    command = [sys.executable, "-m", "recommender.vision.gpu_session", "--out", str(out), "--pack", str(pack)]
+    command += ["--work", str(tmp_path / "work"), "--minutes", "0.05", "--device", "cpu"]
+    command += [f"--encoder-args=--widths 8,16,32,64 --image-size {SIZE} --batch-size 8 --threads 1"]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+    # then it trained the encoder alone and left in OUT what a call returns: the log, and tar parts
+    # that join into the run's summary and weights
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((out / "collected.json").read_text())
+    assert sorted(p.name for p in out.iterdir()) == sorted(["collected.json", "encoder.log", *report["parts"]])
+    joined = b"".join((out / part).read_bytes() for part in report["parts"])
+    with tarfile.open(fileobj=io.BytesIO(joined)) as archive:
+        names = archive.getnames()
+        summary = json.load(archive.extractfile("encoder/summary.json"))
+    assert {"encoder/summary.json", "encoder/encoder.pt", "encoder/MODEL_CARD.md"} <= set(names)
+    assert report["left_out"] == [] and summary["device"] == "cpu"
