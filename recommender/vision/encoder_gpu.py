@@ -94,20 +94,20 @@ def pack_encoder_data(
     small = np.stack(
         [np.asarray(Image.fromarray(m[0] * 255).resize((mask_size, mask_size), RESAMPLE)) > 127 for m in data.masks]
     )
-    np.savez_compressed(
-        target / SAMPLES_NAME,
-        aug_bytes=np.frombuffer(b"".join(encoded), dtype=np.uint8),
-        aug_offsets=offsets,
-        masks=np.packbits(small.reshape(len(small), -1), axis=1),
-        inner=data.inner,
-        kinds=data.kinds,
-        categories=data.categories,
-        worn=data.worn,
-        selection=data.selection,
-        names=np.array(data.names),
-        class_names=np.array(data.class_names),
-    )
-    digest = hashlib.sha256((target / SAMPLES_NAME).read_bytes()).hexdigest()
+    arrays = {
+        "aug_bytes": np.frombuffer(b"".join(encoded), dtype=np.uint8),
+        "aug_offsets": offsets,
+        "masks": np.packbits(small.reshape(len(small), -1), axis=1),
+        "inner": data.inner,
+        "kinds": data.kinds,
+        "categories": data.categories,
+        "worn": data.worn,
+        "selection": data.selection,
+        "names": np.array(data.names),
+        "class_names": np.array(data.class_names),
+    }
+    np.savez_compressed(target / SAMPLES_NAME, **arrays)
+    digest = _digest(arrays)
     train, selection = ~data.selection, data.selection
     manifest = {
         "format": PACK_FORMAT_VERSION,
@@ -134,6 +134,16 @@ def pack_encoder_data(
     return {**manifest, "bytes": size}
 
 
+def _digest(arrays: dict[str, np.ndarray]) -> str:
+    """Of the content, not of the zip file (whose entries carry the time they were written): the
+    same samples packed twice resume each other's checkpoints, and a damaged copy is noticed."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(arrays[name]).tobytes())
+    return digest.hexdigest()
+
+
 def _decode(blob: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(blob)) as image:
         return np.asarray(image.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1)
@@ -157,6 +167,8 @@ def load_pack_data(pack_dir: Path, *, image_size: int) -> tuple[EncoderData, dic
         raise ValueError(f"{source} has pack format {manifest['format']}, this code reads {PACK_FORMAT_VERSION}")
     with np.load(source / SAMPLES_NAME, allow_pickle=False) as stored:
         arrays = {name: stored[name] for name in stored.files}
+    if _digest(arrays) != manifest["samples_sha256"]:
+        raise ValueError(f"{source / SAMPLES_NAME} does not match {MANIFEST_NAME}: pack it again")
     blob, offsets = arrays["aug_bytes"].tobytes(), arrays["aug_offsets"]
     with ThreadPoolExecutor() as pool:
         aug = np.stack(list(pool.map(_decode, (blob[a:b] for a, b in itertools.pairwise(offsets)))))
@@ -256,6 +268,8 @@ def train_from_pack(
     out_dir.mkdir(parents=True, exist_ok=True)
     data, manifest = load_pack_data(pack_dir, image_size=image_size)
     progress(f"pack: {len(data.names)} samples decoded in {time.monotonic() - started:.1f} s ({manifest['samples']})")
+    if image_size > manifest["image_size"]:
+        progress(f"warning: --image-size {image_size} above the pack's {manifest['image_size']}: views are upsampled")
     if resume is not None:
         source = Path(resume) / CHECKPOINT_NAME if Path(resume).is_dir() else Path(resume)
         if source.resolve() != (out_dir / CHECKPOINT_NAME).resolve():

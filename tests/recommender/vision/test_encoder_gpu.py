@@ -18,7 +18,7 @@ from django.core.management import CommandError, call_command
 from recommender.vision.detector_data import is_ccp_holdout
 from recommender.vision.encoder import load_encoder
 from recommender.vision.encoder_data import build_encoder_data
-from recommender.vision.encoder_gpu import epochs_for_budget, load_pack_data
+from recommender.vision.encoder_gpu import epochs_for_budget, load_pack_data, pack_encoder_data
 
 REPO = Path(settings.BASE_DIR)
 SIZE = 32
@@ -80,6 +80,20 @@ def test_the_pack_holds_the_recipes_samples_compactly_and_no_report_split(pack):
     # compact: the encoded folder is a fraction of the decoded arrays
     stored = sum(p.stat().st_size for p in (pack / "encoder").iterdir())
     assert stored < 0.25 * (exact.aug.nbytes + exact.masks.nbytes + exact.eval.nbytes)
+
+
+def test_the_same_samples_packed_again_keep_their_digest_and_a_damaged_pack_is_refused(pack, tmp_path):
+    # given the pack's manifest; when the same samples are packed again elsewhere
+    manifest = json.loads((pack / "encoder" / "encoder.json").read_text())
+    again = pack_encoder_data(tmp_path / "again", _exact(), image_size=SIZE)
+
+    # then a checkpoint trained on one resumes on the other (same digest)
+    assert again["samples_sha256"] == manifest["samples_sha256"]
+
+    # and a pack whose samples no longer match its manifest is refused
+    (tmp_path / "again" / "encoder" / "encoder.json").write_text(json.dumps({**again, "samples_sha256": "0" * 64}))
+    with pytest.raises(ValueError, match="pack it again"):
+        load_pack_data(tmp_path / "again", image_size=SIZE)
 
 
 def test_a_pack_that_would_not_travel_is_refused_and_only_its_own_part_removed(tmp_path):
