@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 PART_BYTES = 15 * 2**20  # under the 16 MiB a returned file may have
-RETURN_BYTES = 60 * 2**20  # under the 64 MiB a call returns, room left for collected.json and the log
+RETURN_BYTES = 56 * 2**20  # under the 64 MiB a call returns, room left for collected.json and the logs
+LOG_BYTES = 2 * 2**20  # each log keeps its last 2 MiB
 DETECTOR_RESUME = Path("models/detector/training/seg-v001")
 
 
@@ -41,6 +42,14 @@ def _wanted(detector_out: Path, encoder_out: Path) -> list[Path]:
     for run in runs:
         large += [run / "weights" / "best.pt"]
     return [p for p in small + large if p.is_file()]
+
+
+def _keep_tail(path: Path, most: int) -> None:
+    if path.stat().st_size > most:
+        with open(path, "rb") as handle:
+            handle.seek(-most, os.SEEK_END)
+            tail = handle.read()
+        path.write_bytes(b"[... earlier lines cut to fit what a call returns]\n" + tail)
 
 
 def collect_results(
@@ -112,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {' '.join(command)}", flush=True)
         running[name] = subprocess.Popen(command, env=env, stdout=open(logs[name], "w"), stderr=subprocess.STDOUT)  # noqa: SIM115
     codes = {name: process.wait() for name, process in running.items()}
+    for log in logs.values():
+        _keep_tail(log, LOG_BYTES)
     print(f"done in {(time.monotonic() - started) / 60:.1f} min: exit codes {codes}", flush=True)
 
     wanted = _wanted(detector_out, encoder_out)

@@ -4,7 +4,7 @@ import io
 import json
 import tarfile
 
-from recommender.vision.gpu_session import _wanted, collect_results
+from recommender.vision.gpu_session import _keep_tail, _wanted, collect_results
 
 
 def test_results_come_back_in_parts_most_needed_first_and_the_rest_is_named(tmp_path):
@@ -51,3 +51,16 @@ def test_the_encoders_weights_come_before_the_detectors_checkpoint_and_its_own_c
         "encoder/best.pt",
         "encoder/checkpoint.pt",
     ]
+
+
+def test_a_long_log_keeps_its_end(tmp_path):
+    # given a 1 MB log; when it is cut to 1 kB
+    log = tmp_path / "detector.log"
+    log.write_text("".join(f"line {i}\n" for i in range(100_000)))
+
+    _keep_tail(log, 1_000)
+
+    # then its end is kept, marked as cut
+    text = log.read_text()
+    assert text.startswith("[... earlier lines cut") and text.endswith("line 99999\n")
+    assert len(text.encode()) < 1_100
