@@ -376,7 +376,7 @@ def _add_callbacks(model, *groups: dict[str, Callable]) -> None:
 
 
 def is_paused(run_dir: Path) -> bool:
-    """Whether a run stopped by its budget can be resumed (last.pt still holds its optimizer)."""
+    """Whether a run stopped by its budget can be resumed (last.pt still holds its optimizer, moments or not)."""
     import torch
 
     last = Path(run_dir) / "weights" / "last.pt"
