@@ -18,6 +18,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
+        from recommender.vision.detector_gpu import WEBP_QUALITY
         from recommender.vision.detector_training import SEGMENT_RECIPE
 
         parser.add_argument("--output", type=Path, default=Path(settings.BASE_DIR) / "gpu-pack")
@@ -31,6 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--imgsz", type=int, default=SEGMENT_RECIPE["imgsz"])
         parser.add_argument("--batch", type=int, default=SEGMENT_RECIPE["batch"])
         parser.add_argument("--seed", type=int, default=SEGMENT_RECIPE["seed"])
+        parser.add_argument("--quality", type=int, default=WEBP_QUALITY, help="WebP quality of the packed photos")
         parser.add_argument("--flat-per-folder", type=int, default=100)
         parser.add_argument("--limit", type=int, default=None, help="at most N photos per source and split (tests)")
 
@@ -42,6 +44,8 @@ class Command(BaseCommand):
 
         if options["imgsz"] % 32:
             raise CommandError("--imgsz must be a multiple of 32")
+        if not 1 <= options["quality"] <= 100:
+            raise CommandError("--quality is 1..100")
         if not is_segment_model(options["model"]):
             raise CommandError("the GPU pack holds the segmenting recipe: --model must be a *-seg.yaml")
         data_yaml = build_seg_dataset(
@@ -67,7 +71,12 @@ class Command(BaseCommand):
         recipe.pop("imgsz")
         try:
             manifest = pack_detector_run(
-                options["output"], data_yaml=data_yaml, wheels=wheels, recipe=recipe, imgsz=options["imgsz"]
+                options["output"],
+                data_yaml=data_yaml,
+                wheels=wheels,
+                recipe=recipe,
+                imgsz=options["imgsz"],
+                quality=options["quality"],
             )
         except PackTooLarge as error:
             raise CommandError(str(error)) from error
