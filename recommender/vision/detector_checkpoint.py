@@ -51,9 +51,17 @@ def parameters_with_state(checkpoint: dict) -> int:
     return sum(1 for state in (optimizer.get("state") or {}).values() if state)
 
 
-def is_slim(path: Path) -> bool:
-    """Whether a resumable checkpoint holds no optimizer moments (a finished one has no optimizer at all)."""
-    return parameters_with_state(_load(checkpoint_path(path))) == 0
+def optimizer_state_bytes(path: Path) -> int:
+    """Bytes of the tensors in a checkpoint's optimizer state (0 when slim, or finished: no optimizer)."""
+    import torch
+
+    optimizer = _load(checkpoint_path(path)).get("optimizer") or {}
+    return sum(
+        value.numel() * value.element_size()
+        for state in (optimizer.get("state") or {}).values()
+        for value in state.values()
+        if isinstance(value, torch.Tensor)
+    )
 
 
 def slim_resume_checkpoint(run_or_file: Path) -> SlimResult:

@@ -13,8 +13,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 class Command(BaseCommand):
     help = (
-        "Write one git-ignored folder (under 60 MiB) with the segmenting recipe's training and selection photos "
-        "resized to the input size, their labels, the recipe and the wheels a GPU machine without ultralytics needs."
+        "Write one git-ignored folder with the segmenting recipe's training and selection photos resized to the "
+        "input size (WebP), their labels, the recipe and the wheels a GPU machine without ultralytics needs; "
+        "print what a run call would send with the checkout."
     )
 
     def add_arguments(self, parser):
@@ -40,7 +41,7 @@ class Command(BaseCommand):
         from recommender.vision.detector_gpu import PackTooLarge, download_wheels, pack_detector_run
         from recommender.vision.detector_seg_dataset import build_seg_dataset
         from recommender.vision.detector_training import SEGMENT_RECIPE, is_segment_model
-        from recommender.vision.gpu_travel import TRAVEL_LIMIT_BYTES, describe, travelling_bytes
+        from recommender.vision.gpu_travel import TRAVEL_LIMIT_BYTES, travel_report
 
         if options["imgsz"] % 32:
             raise CommandError("--imgsz must be a multiple of 32")
@@ -87,6 +88,6 @@ class Command(BaseCommand):
             )
         )
         # The checkout travels with the pack (the committed models count): say whether a run call can carry it.
-        sizes = travelling_bytes(Path(settings.BASE_DIR), [options["output"]])
+        sizes, report = travel_report(Path(settings.BASE_DIR), [options["output"]])
         style = self.style.SUCCESS if sizes["total"] <= TRAVEL_LIMIT_BYTES else self.style.WARNING
-        self.stdout.write(style(describe(sizes)))
+        self.stdout.write(style(report))

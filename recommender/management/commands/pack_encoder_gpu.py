@@ -46,7 +46,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from recommender.vision.encoder_gpu import PACK_FOLDER, PackTooLarge, pack_encoder_data
         from recommender.vision.encoder_street_training import StreetTrainSettings, load_data
-        from recommender.vision.gpu_travel import describe, travelling_bytes
+        from recommender.vision.gpu_travel import resume_checkpoints, travel_report, travelling_bytes
 
         if not (options["dataset"] / "train").is_dir():
             raise CommandError(f"no train/ split in {options['dataset']}")
@@ -82,12 +82,19 @@ class Command(BaseCommand):
                 limit_bytes=max(0, limit - others),
             )
         except PackTooLarge as error:
+            # counted as the files are; a checkpoint not slimmed yet is named with what slimming frees
+            fat = [c for c in resume_checkpoints(repo) if c.moment_bytes]
+            hint = "".join(
+                f"; `manage.py slim_detector_checkpoint {c.path.parent.parent.relative_to(repo)}` "
+                f"would free {c.moment_bytes / 2**20:.1f} MiB"
+                for c in fat
+            )
             raise CommandError(
                 f"{error}: with the checkout and the rest of {options['output']} ({others / 2**20:.1f} MiB) a run "
-                "call would exceed its limit; lower --image-size or --quality, or make the checkout smaller"
+                f"call would exceed its limit; lower --image-size or --quality, or make the checkout smaller{hint}"
             ) from error
-        sizes = travelling_bytes(repo, [options["output"]])
-        self.stdout.write(describe(sizes, limit))
+        _, report = travel_report(repo, [options["output"]], limit)
+        self.stdout.write(report)
         self.stdout.write(
             self.style.SUCCESS(
                 f"packed {options['output'] / 'encoder'} ({manifest['bytes'] / 2**20:.1f} MiB): {manifest['samples']}"
