@@ -1,7 +1,7 @@
 """A detector run's resumable checkpoint (weights/last.pt) made small enough to commit and carry.
 
 ultralytics saves last.pt with the AdamW moments (`exp_avg`, `exp_avg_sq`) in fp32: 25 MiB of the
-committed 31.5 MiB checkpoint, for 6.5 MiB of fp16 EMA weights. A GPU `run` call carries the
+committed 31.5 MiB checkpoint, for 6.4 MiB of fp16 EMA weights. A GPU `run` call carries the
 whole checkout in 64 MiB, so the committed checkpoint keeps everything a resume reads except the
 moments.
 
