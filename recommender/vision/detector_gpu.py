@@ -42,7 +42,7 @@ _MODULE_OF = {"ultralytics": "ultralytics", "ultralytics_thop": "thop", "psutil"
 # WebP quality of the packed photos. Measured on the 1,775 photos at 320 px (2026-12-06): JPEG
 # q85 (format 1) 28.8 MiB, q80 24.7; WebP q80 17.7, q75 14.5, q70 13.6, q60 12.0, q50 10.6 MiB.
 # PSNR against the resized photo (every 18th): JPEG q85 37.6 dB, WebP q70 35.2, q60 34.4, q50 33.7.
-# q60 is the highest that lets checkout + this pack + the encoder's 128 px pack stay under 60 MiB
+# q60 is the highest of these that lets checkout + this pack + the encoder's 128 px pack stay under 60 MiB
 # (docs/vision.md, "What travels"); YOLO's own augmentation (HSV, scale, mosaic) alters a photo far
 # more than the 0.8 dB it gives up to q70. ultralytics reads .webp (cv2 and Pillow ship libwebp).
 WEBP_QUALITY = 60

@@ -25,6 +25,9 @@ def tiny_runs(tmp_path_factory, django_db_setup, django_db_blocker):
     return root / "runs"
 
 
+# django_db on each test of tiny_runs: pytest-django sets the test database up only for a session
+# holding such a test, and the fixture reads the staff corrections
+@pytest.mark.django_db
 def test_train_detector_writes_versioned_loadable_weights_with_metrics(tiny_runs):
     # then each run has its own version folder with stripped weights and per-class metrics
     assert sorted(p.name for p in tiny_runs.iterdir()) == ["v001", "v002"]
@@ -45,6 +48,7 @@ def test_train_detector_writes_versioned_loadable_weights_with_metrics(tiny_runs
     assert len(detections) == 1
 
 
+@pytest.mark.django_db
 def test_training_is_deterministic_for_a_seed(tiny_runs):
     # then two runs with the same seed and data end with identical weights
     first = torch.load(tiny_runs / "v001" / "detector.pt", map_location="cpu", weights_only=False)["model"]
@@ -53,6 +57,7 @@ def test_training_is_deterministic_for_a_seed(tiny_runs):
         assert torch.equal(a, b)
 
 
+@pytest.mark.django_db
 def test_user_weights_with_foreign_class_names_are_mapped_or_kept(tiny_runs, tmp_path):
     # given a YOLO checkpoint whose classes are named like DeepFashion2's, plus one unknown name
     checkpoint = torch.load(tiny_runs / "v001" / "detector.pt", map_location="cpu", weights_only=False)
