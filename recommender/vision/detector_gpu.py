@@ -4,8 +4,9 @@ Two halves:
 
 - `pack_detector_run` (here, via `manage.py pack_detector_gpu`): one folder holding everything a
   run needs: the training and selection photos of the segmenting recipe resized to the input
-  size (`dataset.tar`), the recipe (`pack.json`), and the wheels ultralytics needs that such a
-  machine lacks (`wheels/`). Under 60 MiB, so it travels with a checkout.
+  size as WebP, with their label files unchanged (`dataset.tar.gz`), the recipe (`pack.json`),
+  and the wheels ultralytics needs that such a machine lacks (`wheels/`). It travels with the
+  checkout and the encoder's pack in one call (64 MiB in all), so it is kept small (~16 MiB).
 - `main` (there, `python -m recommender.vision.detector_gpu --pack PACK --out OUT --minutes N`):
   installs the missing wheels offline into OUT, unpacks the photos, trains with
   `detector_training.train_detector` (same code as the CPU command, `--device cuda`), optionally
@@ -27,8 +28,9 @@ import tarfile
 import time
 from pathlib import Path
 
-PACK_FORMAT_VERSION = 1
+PACK_FORMAT_VERSION = 2  # 1: dataset.tar of JPEG photos
 PACK_LIMIT_BYTES = 60 * 1024 * 1024
+DATASET_ARCHIVE = "dataset.tar.gz"
 # Wheels a PyTorch + OpenCV + SciPy + Pillow machine lacks for a training run (checked against
 # ultralytics' requirements: torch, numpy, opencv, pillow, scipy are there; matplotlib, requests
 # and nvidia-ml-py are only imported for plots, downloads and GPU stats, all off here).
@@ -37,7 +39,16 @@ PACK_LIMIT_BYTES = 60 * 1024 * 1024
 PACKED_REQUIREMENTS = ("ultralytics==8.4.190", "ultralytics-thop==2.2.3", "psutil==7.2.2", "PyYAML==6.0.4")
 # import name of each packed distribution, to install only what is missing
 _MODULE_OF = {"ultralytics": "ultralytics", "ultralytics_thop": "thop", "psutil": "psutil", "pyyaml": "yaml"}
-JPEG_QUALITY = 85
+# WebP quality of the packed photos. Measured on the 1,775 photos at 320 px (2026-12-06): JPEG
+# q85 (format 1) 28.8 MiB, q80 24.7; WebP q80 17.7, q75 14.5, q70 13.6, q60 12.0, q50 10.6 MiB.
+# PSNR against the resized photo (every 18th): JPEG q85 37.6 dB, WebP q70 35.2, q60 34.4, q50 33.7.
+# q60 is the highest of these that lets checkout + this pack + the encoder's 128 px pack stay under 60 MiB
+# (docs/vision.md, "What travels"); YOLO's own augmentation (HSV, scale, mosaic) alters a photo far
+# more than the 0.8 dB it gives up to q70. ultralytics reads .webp (cv2 and Pillow ship libwebp).
+WEBP_QUALITY = 60
+# gzip: the outline label files (3 MiB of decimal text) shrink ~3x, and the 512-byte tar header
+# and padding of each of the 3,550 files (~2.7 MiB) mostly vanish; the WebP photos do not shrink.
+OWN_PARTS = ("dataset", "dataset.tar", DATASET_ARCHIVE, "wheels", "pack.json")
 
 
 class PackTooLarge(Exception):
@@ -74,22 +85,27 @@ def pack_detector_run(
     wheels: list[Path],
     recipe: dict,
     imgsz: int,
+    quality: int = WEBP_QUALITY,
     limit_bytes: int = PACK_LIMIT_BYTES,
 ) -> dict:
-    """Write the pack: photos of the dataset of `data_yaml` at long side `imgsz`, labels, wheels, recipe.
+    """Write the pack: photos of the dataset of `data_yaml` at long side `imgsz` as WebP of `quality`,
+    labels, wheels, recipe.
 
     `recipe` holds the `TrainConfig` fields of the run (model, epochs, batch, seed…). Raises
     `PackTooLarge` (and leaves no pack) when the folder would exceed `limit_bytes`.
     """
     from PIL import Image
 
+    from recommender.vision.detector_seg_dataset import PHOTO_SUFFIXES
+
     source = Path(data_yaml).parent
-    if pack_dir.exists():
-        shutil.rmtree(pack_dir)
+    _remove_own_parts(pack_dir)
     (pack_dir / "wheels").mkdir(parents=True)
     staging = pack_dir / "dataset"
     counts: dict[str, int] = {}
-    for image_path in sorted(source.glob("images/*/*.jpg")):
+    staging.mkdir(parents=True)
+    photos = sorted(p for p in source.glob("images/*/*") if p.suffix.lower() in PHOTO_SUFFIXES)
+    for image_path in photos:
         split = image_path.parent.name
         label = source / "labels" / split / f"{image_path.stem}.txt"
         for folder in ("images", "labels"):
@@ -101,11 +117,11 @@ def pack_detector_run(
                 image = image.resize(
                     (round(image.width * scale), round(image.height * scale)), Image.Resampling.BICUBIC
                 )
-            image.save(staging / "images" / split / image_path.name, quality=JPEG_QUALITY)
+            image.save(staging / "images" / split / f"{image_path.stem}.webp", "WEBP", quality=quality, method=4)
         # YOLO labels are normalised: unchanged by the resize
         shutil.copyfile(label, staging / "labels" / split / label.name)
         counts[split] = counts.get(split, 0) + 1
-    with tarfile.open(pack_dir / "dataset.tar", "w") as archive:
+    with tarfile.open(pack_dir / DATASET_ARCHIVE, "w:gz") as archive:
         archive.add(staging, arcname="dataset")
     shutil.rmtree(staging)
     for wheel in wheels:
@@ -113,15 +129,35 @@ def pack_detector_run(
     manifest = {
         "format": PACK_FORMAT_VERSION,
         "recipe": {**recipe, "imgsz": imgsz},
+        "dataset": DATASET_ARCHIVE,
+        "webp_quality": quality,
         "images": counts,
         "wheels": sorted(w.name for w in wheels),
     }
     (pack_dir / "pack.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    size = sum(p.stat().st_size for p in pack_dir.rglob("*") if p.is_file())
+    size = sum(p.stat().st_size for name in OWN_PARTS for p in _files(pack_dir / name))
     if size > limit_bytes:
-        shutil.rmtree(pack_dir)
+        _remove_own_parts(pack_dir)
+        if not any(pack_dir.iterdir()):
+            pack_dir.rmdir()
         raise PackTooLarge(f"pack would be {size / 2**20:.1f} MiB, over {limit_bytes / 2**20:.0f} MiB")
     return {**manifest, "bytes": size}
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else []
+
+
+def _remove_own_parts(pack_dir: Path) -> None:
+    """The folder is shared with the encoder's pack (``PACK/encoder/``): replace only this pack's parts."""
+    for name in OWN_PARTS:
+        path = Path(pack_dir) / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
 
 
 def _compatible(wheel: Path) -> bool:
@@ -205,7 +241,9 @@ def unpack_dataset(pack_dir: Path, target: Path) -> Path:
     """Extract the photos and labels into `target` and return a data.yaml pointing at them."""
     from recommender.vision.detector_seg_dataset import write_data_yaml
 
-    with tarfile.open(Path(pack_dir) / "dataset.tar") as archive:
+    manifest = json.loads((Path(pack_dir) / "pack.json").read_text())
+    # a format-1 pack (dataset.tar of JPEGs) still unpacks: tarfile detects the compression
+    with tarfile.open(Path(pack_dir) / manifest.get("dataset", "dataset.tar")) as archive:
         archive.extractall(target, filter="data")
     return write_data_yaml(target / "dataset")
 

@@ -44,6 +44,9 @@ SEG_DATASET_FORMAT_VERSION = 1
 SELECTION_MODULUS, SELECTION_REMAINDER = 10, 3
 REPORT, SELECTION, TRAIN = "report", "selection", "train"
 
+# photos a dataset folder may hold: built here as JPEG, unpacked from a GPU pack as WebP
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+
 
 def ccp_split(photo_id: int) -> str:
     """report (number divisible by 7), selection (of the rest, number ending in 3) or train."""

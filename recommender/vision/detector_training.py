@@ -36,7 +36,7 @@ from recommender.vision.detector import GarmentDetector, configure_ultralytics_o
 from recommender.vision.detector_data import build_yolo_dataset
 from recommender.vision.detector_export import export_detector
 from recommender.vision.detector_render import render_detections, sample_photos
-from recommender.vision.detector_seg_dataset import build_seg_dataset
+from recommender.vision.detector_seg_dataset import PHOTO_SUFFIXES, build_seg_dataset
 from recommender.vision.taxonomy import GARMENT_CLASSES, flat_lay_garments
 
 Progress = Callable[[str], None]
@@ -376,7 +376,7 @@ def _add_callbacks(model, *groups: dict[str, Callable]) -> None:
 
 
 def is_paused(run_dir: Path) -> bool:
-    """Whether a run stopped by its budget can be resumed (last.pt still holds its optimizer)."""
+    """Whether a run stopped by its budget can be resumed (last.pt still holds its optimizer, moments or not)."""
     import torch
 
     last = Path(run_dir) / "weights" / "last.pt"
@@ -431,7 +431,9 @@ def finalise_run(
         "train_minutes": round(train_minutes, 1),
         "epochs_trained": _epochs_trained(run_dir),
         split_key: {
-            "images": len(list((data_yaml.parent / "images" / val_folder).glob("*.jpg"))),
+            "images": sum(
+                p.suffix.lower() in PHOTO_SUFFIXES for p in (data_yaml.parent / "images" / val_folder).iterdir()
+            ),
             "map50": round(float(validation.box.map50), 4),
             "map50_95": round(float(validation.box.map), 4),
             "best_f1_confidence": round(best_confidence, 3),

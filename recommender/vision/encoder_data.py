@@ -29,7 +29,6 @@ import numpy as np
 import scipy.io
 from PIL import Image
 
-from fashionrec.imaging import load_image
 from recommender.vision.detector_data import boxes_from_label_map, ccp_label_names, is_ccp_holdout
 from recommender.vision.encoder_eval import limited_round_robin, list_split
 from recommender.vision.preprocess import resize_exact
@@ -176,6 +175,11 @@ def build_encoder_data(
     progress: Callable[[str], None] = lambda message: None,
 ) -> EncoderData:
     """Decode the flat-lay ``train/`` photos and the CCP training garments (``limit``: first N of each)."""
+    # Imported here, not with the module: importing the package ``fashionrec`` starts the Celery
+    # app (Django, Celery, pillow-heif), none of which a lent GPU machine has. There the data
+    # comes decoded in a pack (``encoder_gpu``), and this module is read for its types alone.
+    from fashionrec.imaging import load_image
+
     paths, labels, class_names = list_split(catalog_dir, "train")
     paths, labels = limited_round_robin(paths, labels, limit)
     aug, masks, inner, evals, kinds, categories, worn, selection, names = ([] for _ in range(9))

@@ -12,6 +12,7 @@ so that neighbours within a category also look alike.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -139,3 +140,20 @@ class GarmentAutoencoder(nn.Module):
         if self.decoder is None:
             raise ValueError("this model has no decoder (recon_size 0): use embed()")
         return embedding, logits, self.decoder(embedding)
+
+
+# Both recipes' learning-rate schedule. Here, beside the model, rather than in either recipe's module:
+# the street recipe (and its GPU entry point, encoder_gpu, on a machine without Django) must not
+# import the v1 recipe, whose decoding goes through fashionrec.imaging.
+def one_cycle(total_steps: int, warmup_fraction: float = 0.25, floor: float = 0.04):
+    """Linear warm-up to the peak rate, then cosine decay (a one-cycle schedule that also
+    works for the 2-step runs of the tests, where torch's OneCycleLR divides by zero)."""
+    warmup = max(1, round(total_steps * warmup_fraction))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return floor + (1 - floor) * step / warmup
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor

@@ -50,8 +50,7 @@ from recommender.vision.calibration import MatchCalibration, fit_match_calibrati
 from recommender.vision.encoder import CHECKPOINT_FORMAT, weights_sha256
 from recommender.vision.encoder_data import KINDS, EncoderData, build_encoder_data
 from recommender.vision.encoder_eval import top_k
-from recommender.vision.encoder_model import AutoencoderConfig, GarmentAutoencoder
-from recommender.vision.encoder_training import one_cycle
+from recommender.vision.encoder_model import AutoencoderConfig, GarmentAutoencoder, one_cycle
 
 CHECKPOINT_NAME = "checkpoint.pt"
 WEIGHTS_NAME = "encoder.pt"
@@ -165,8 +164,13 @@ def load_data(settings: StreetTrainSettings, aug_size: int, progress: Progress) 
 # --- augmentation -----------------------------------------------------------------------------
 
 
+# Every random draw of the augmentation is made on the generator's device: on the CPU the stream is
+# the one the CPU runs were seeded with; on a GPU the whole batch is augmented there (a CPU would
+# not keep up with it), from a generator of that device.
+
+
 def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
-    return torch.empty(n).uniform_(low, high, generator=generator)
+    return torch.empty(n, device=generator.device).uniform_(low, high, generator=generator)
 
 
 def sample_boxes(
@@ -179,7 +183,7 @@ def sample_boxes(
     """
     n = inner.shape[0]
     size = torch.stack([inner[:, 2] - inner[:, 0], inner[:, 3] - inner[:, 1]] * 2, dim=1)
-    jitter = torch.empty(n, 4).uniform_(-box_jitter, box_jitter, generator=generator)
+    jitter = torch.empty(n, 4, device=generator.device).uniform_(-box_jitter, box_jitter, generator=generator)
     jittered = inner + jitter * size
 
     area = _uniform(n, *crop_area, generator)
@@ -195,13 +199,15 @@ def sample_boxes(
 def sampling_grid(boxes: torch.Tensor, size: int, generator: torch.Generator, perspective: float) -> torch.Tensor:
     """``grid_sample`` grid (n, size, size, 2): a random homography of the output square, mapped
     into each box, with a random horizontal flip."""
-    n = boxes.shape[0]
-    steps = (torch.arange(size, dtype=torch.float32) + 0.5) / size * 2 - 1
+    n, device = boxes.shape[0], generator.device
+    steps = (torch.arange(size, dtype=torch.float32, device=device) + 0.5) / size * 2 - 1
     v, u = torch.meshgrid(steps, steps, indexing="ij")
     points = torch.stack([u, v, torch.ones_like(u)], dim=-1).view(1, -1, 3)
-    homography = torch.eye(3).repeat(n, 1, 1)
-    homography[:, :2, :2] += torch.empty(n, 2, 2).uniform_(-perspective, perspective, generator=generator)
-    homography[:, 2, :2] = torch.empty(n, 2).uniform_(-perspective, perspective, generator=generator)
+    homography = torch.eye(3, device=device).repeat(n, 1, 1)
+    homography[:, :2, :2] += torch.empty(n, 2, 2, device=device).uniform_(
+        -perspective, perspective, generator=generator
+    )
+    homography[:, 2, :2] = torch.empty(n, 2, device=device).uniform_(-perspective, perspective, generator=generator)
     warped = points @ homography.transpose(1, 2)
     warped = warped[..., :2] / warped[..., 2:].clamp(min=0.5)
     flip = torch.where(_uniform(n, 0, 1, generator) < 0.5, -1.0, 1.0)
@@ -219,8 +225,9 @@ def augment_views(
     generator: torch.Generator,
     settings: StreetTrainSettings,
 ) -> torch.Tensor:
-    """Training views, float (n, 3, size, size) in [0, 1], from the cached uint8 images and masks."""
-    n = images.shape[0]
+    """Training views, float (n, 3, size, size) in [0, 1], from the cached uint8 images and masks
+    (all tensors on the generator's device)."""
+    n, device = images.shape[0], generator.device
     boxes = sample_boxes(inner, worn, generator, settings.crop_area, settings.box_jitter)
     grid = sampling_grid(boxes, size, generator, settings.perspective)
     out = F.grid_sample(images.float().div_(255.0), grid, mode="bilinear", padding_mode="border", align_corners=False)
@@ -232,8 +239,9 @@ def augment_views(
         # leave a picture of nothing with a garment label.
         shows_garment = mask.mean((1, 2, 3)) > 0.1
         swap = ((_uniform(n, 0, 1, generator) < settings.background_swap) & shows_garment).view(n, 1, 1, 1).float()
-        flat = torch.empty(n, 3, 1, 1).uniform_(0, 1, generator=generator).expand(n, 3, size, size)
-        noise = (0.5 + 0.15 * torch.randn(n, 1, size, size, generator=generator)).clamp(0, 1).expand(n, 3, size, size)
+        flat = torch.empty(n, 3, 1, 1, device=device).uniform_(0, 1, generator=generator).expand(n, 3, size, size)
+        noise = 0.5 + 0.15 * torch.randn(n, 1, size, size, generator=generator, device=device)
+        noise = noise.clamp(0, 1).expand(n, 3, size, size)
         other = out.roll(1, dims=0)
         background = torch.where(
             (choice < 1 / 3).view(n, 1, 1, 1), flat, torch.where((choice < 2 / 3).view(n, 1, 1, 1), noise, other)
@@ -242,7 +250,7 @@ def augment_views(
 
     jitter = settings.colour_jitter
     if jitter > 0:
-        weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+        weights = torch.tensor([0.299, 0.587, 0.114], device=device).view(1, 3, 1, 1)
         out = out * _uniform(n, 1 - jitter, 1 + jitter, generator).view(n, 1, 1, 1)
         grey_mean = (out * weights).sum(1, keepdim=True).mean((2, 3), keepdim=True)
         out = (out - grey_mean) * _uniform(n, 1 - jitter, 1 + jitter, generator).view(n, 1, 1, 1) + grey_mean
@@ -436,7 +444,9 @@ def train_street(
     torch.set_num_threads(settings.threads)
     if device == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(True)
+    # Bit-exact on the CPU (the resume test relies on it). On a GPU some kernels have no
+    # deterministic version: warn rather than stop a run on a lent machine whose minutes are counted.
+    torch.use_deterministic_algorithms(True, warn_only=device != "cpu")
     torch.utils.deterministic.fill_uninitialized_memory = False
     output = Path(settings.output)
     output.mkdir(parents=True, exist_ok=True)
@@ -451,12 +461,13 @@ def train_street(
         f"data: {len(training.names)} training samples ({len(training.names) - worn_count} flat-lay, "
         f"{worn_count} worn), {int(data.selection.sum())} in the selection split"
     )
-    images = torch.from_numpy(training.aug)
-    masks = torch.from_numpy(training.masks)
-    inner = torch.from_numpy(training.inner)
-    worn = torch.from_numpy(training.worn)
-    categories = torch.from_numpy(training.categories)
-    kinds = torch.from_numpy(training.kinds)
+    # On a GPU the whole training set lives there (uint8, ~0.5 GB at 146 px) and is augmented there.
+    images = torch.from_numpy(training.aug).to(device)
+    masks = torch.from_numpy(training.masks).to(device)
+    inner = torch.from_numpy(training.inner).to(device)
+    worn = torch.from_numpy(training.worn).to(device)
+    categories = torch.from_numpy(training.categories).to(device)
+    kinds = torch.from_numpy(training.kinds).to(device)
     weights = sampling_weights(training)
 
     pixels = torch.from_numpy(training.eval).float().div(255.0)
@@ -537,6 +548,10 @@ def train_street(
         epoch_started = time.monotonic()
         generator = torch.Generator().manual_seed(settings.seed * 100_003 + epoch)
         order = torch.multinomial(weights, steps_per_epoch * settings.batch_size, replacement=True, generator=generator)
+        order = order.to(device)
+        augment_generator = generator
+        if device != "cpu":
+            augment_generator = torch.Generator(device=device).manual_seed(settings.seed * 100_003 + epoch)
         model.train()
         totals = {"loss": 0.0, "category": 0.0, "kind": 0.0, "accuracy": 0.0}
         bar = tqdm(
@@ -549,9 +564,11 @@ def train_street(
         )
         for step in bar:
             batch = order[step * settings.batch_size : (step + 1) * settings.batch_size]
-            views = augment_views(images[batch], masks[batch], inner[batch], worn[batch], size, generator, settings)
-            embedding = model.embed((views.to(device) - mean_t) / std_t)
-            batch_categories, batch_kinds = categories[batch].to(device), kinds[batch].to(device)
+            views = augment_views(
+                images[batch], masks[batch], inner[batch], worn[batch], size, augment_generator, settings
+            )
+            embedding = model.embed((views - mean_t) / std_t)
+            batch_categories, batch_kinds = categories[batch], kinds[batch]
             category_logits = margin_logits(
                 embedding, model.class_centres, batch_categories, settings.cosine_scale, settings.margin
             )
@@ -678,14 +695,21 @@ def evaluate_weights(
 
 
 def export_weights(
-    output: Path, which: str, weights_path: Path, *, cache_dir: Path | None = None, progress: Progress = print
+    output: Path,
+    which: str,
+    weights_path: Path,
+    *,
+    cache_dir: Path | None = None,
+    data: EncoderData | None = None,
+    progress: Progress = print,
 ) -> str:
     """Write ``which`` ("best": the selection-chosen weights, "latest": the EMA of the last
     finished epoch, "final": the finished run's weights) of the run in ``output`` to
     ``weights_path``, with MODEL_CARD.md beside it. Returns the version.
 
     Weights without selection figures or a match calibration (a mid-run snapshot) get both here,
-    measured on the run's selection split (decoded data from ``cache_dir`` when it is there).
+    measured on the run's selection split (decoded data from ``cache_dir`` when it is there, or
+    ``data``, the samples the run was trained on, e.g. from a GPU pack).
     """
     output, weights_path = Path(output), Path(weights_path)
     weights_path.parent.mkdir(parents=True, exist_ok=True)
@@ -710,16 +734,17 @@ def export_weights(
         _save_atomic(checkpoint, weights_path)
     checkpoint = torch.load(weights_path, map_location="cpu", weights_only=True)
     if "calibration" not in checkpoint or not _card_value(checkpoint["card"], "selection"):
-        key = _card_value(checkpoint["card"], "settings")
-        settings = StreetTrainSettings(
-            dataset=Path(key["dataset"]),
-            ccp=Path(key["ccp"]) if key["ccp"] else None,
-            output=output,
-            image_size=key["image_size"],
-            limit=key["limit"],
-            cache_dir=cache_dir,
-        )
-        data = load_data(settings, round(settings.image_size * 8 / 7), progress)
+        if data is None:
+            key = _card_value(checkpoint["card"], "settings")
+            settings = StreetTrainSettings(
+                dataset=Path(key["dataset"]),
+                ccp=Path(key["ccp"]) if key["ccp"] else None,
+                output=output,
+                image_size=key["image_size"],
+                limit=key["limit"],
+                cache_dir=cache_dir,
+            )
+            data = load_data(settings, round(settings.image_size * 8 / 7), progress)
         config = AutoencoderConfig.from_dict(checkpoint["config"])
         model = GarmentAutoencoder(config)
         model.load_state_dict(checkpoint["state_dict"])

@@ -34,7 +34,7 @@ from PIL import Image
 from fashionrec.imaging import load_image
 from recommender.vision.encoder import CHECKPOINT_FORMAT, images_to_tensor, weights_sha256
 from recommender.vision.encoder_eval import RetrievalResult, limited_round_robin, list_split, retrieval_metrics
-from recommender.vision.encoder_model import AutoencoderConfig, GarmentAutoencoder
+from recommender.vision.encoder_model import AutoencoderConfig, GarmentAutoencoder, one_cycle
 from recommender.vision.preprocess import resize_exact
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -164,20 +164,6 @@ def augment(
         grey = (out * weights).sum(1, keepdim=True)
         out = (out - grey) * uniform(1 - jitter, 1 + jitter).view(n, 1, 1, 1) + grey
     return out.clamp_(0.0, 1.0)
-
-
-def one_cycle(total_steps: int, warmup_fraction: float = 0.25, floor: float = 0.04):
-    """Linear warm-up to the peak rate, then cosine decay (a one-cycle schedule that also
-    works for the 2-step runs of the tests, where torch's OneCycleLR divides by zero)."""
-    warmup = max(1, round(total_steps * warmup_fraction))
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return floor + (1 - floor) * step / warmup
-        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return factor
 
 
 def _normalise(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:

@@ -13,11 +13,13 @@ from django.core.management.base import BaseCommand, CommandError
 
 class Command(BaseCommand):
     help = (
-        "Write one git-ignored folder (under 60 MiB) with the segmenting recipe's training and selection photos "
-        "resized to the input size, their labels, the recipe and the wheels a GPU machine without ultralytics needs."
+        "Write one git-ignored folder with the segmenting recipe's training and selection photos resized to the "
+        "input size (WebP), their labels, the recipe and the wheels a GPU machine without ultralytics needs; "
+        "print what a run call would send with the checkout."
     )
 
     def add_arguments(self, parser):
+        from recommender.vision.detector_gpu import WEBP_QUALITY
         from recommender.vision.detector_training import SEGMENT_RECIPE
 
         parser.add_argument("--output", type=Path, default=Path(settings.BASE_DIR) / "gpu-pack")
@@ -31,6 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("--imgsz", type=int, default=SEGMENT_RECIPE["imgsz"])
         parser.add_argument("--batch", type=int, default=SEGMENT_RECIPE["batch"])
         parser.add_argument("--seed", type=int, default=SEGMENT_RECIPE["seed"])
+        parser.add_argument("--quality", type=int, default=WEBP_QUALITY, help="WebP quality of the packed photos")
         parser.add_argument("--flat-per-folder", type=int, default=100)
         parser.add_argument("--limit", type=int, default=None, help="at most N photos per source and split (tests)")
 
@@ -38,9 +41,12 @@ class Command(BaseCommand):
         from recommender.vision.detector_gpu import PackTooLarge, download_wheels, pack_detector_run
         from recommender.vision.detector_seg_dataset import build_seg_dataset
         from recommender.vision.detector_training import SEGMENT_RECIPE, is_segment_model
+        from recommender.vision.gpu_travel import TRAVEL_LIMIT_BYTES, travel_report
 
         if options["imgsz"] % 32:
             raise CommandError("--imgsz must be a multiple of 32")
+        if not 1 <= options["quality"] <= 100:
+            raise CommandError("--quality is 1..100")
         if not is_segment_model(options["model"]):
             raise CommandError("the GPU pack holds the segmenting recipe: --model must be a *-seg.yaml")
         data_yaml = build_seg_dataset(
@@ -66,7 +72,12 @@ class Command(BaseCommand):
         recipe.pop("imgsz")
         try:
             manifest = pack_detector_run(
-                options["output"], data_yaml=data_yaml, wheels=wheels, recipe=recipe, imgsz=options["imgsz"]
+                options["output"],
+                data_yaml=data_yaml,
+                wheels=wheels,
+                recipe=recipe,
+                imgsz=options["imgsz"],
+                quality=options["quality"],
             )
         except PackTooLarge as error:
             raise CommandError(str(error)) from error
@@ -76,3 +87,7 @@ class Command(BaseCommand):
                 f"wheels {', '.join(manifest['wheels'])}"
             )
         )
+        # The checkout travels with the pack (the committed models count): say whether a run call can carry it.
+        sizes, report = travel_report(Path(settings.BASE_DIR), [options["output"]])
+        style = self.style.SUCCESS if sizes["total"] <= TRAVEL_LIMIT_BYTES else self.style.WARNING
+        self.stdout.write(style(report))

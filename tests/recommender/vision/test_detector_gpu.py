@@ -1,5 +1,6 @@
 """The GPU pack and its entry point, run on CPU: a tiny two-step-per-epoch training from the pack alone."""
 
+import io
 import json
 import os
 import subprocess
@@ -7,12 +8,20 @@ import sys
 import tarfile
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 from PIL import Image
 
-from recommender.vision.detector_gpu import PACK_LIMIT_BYTES, PackTooLarge, pack_detector_run
+from recommender.vision.detector_gpu import (
+    PACK_LIMIT_BYTES,
+    WEBP_QUALITY,
+    PackTooLarge,
+    pack_detector_run,
+    unpack_dataset,
+)
 
 REPO = Path(settings.BASE_DIR)
 
@@ -48,19 +57,30 @@ def test_pack_holds_resized_photos_labels_recipe_and_the_missing_wheels(pack):
     assert wheels == ["psutil", "pyyaml", "ultralytics", "ultralytics_thop"]
     assert any("cp312" in p.name for p in (pack / "wheels").glob("pyyaml-*.whl"))
 
-    # and photos resized to the input size, each with its label file
-    with tarfile.open(pack / "dataset.tar") as archive:
+    # and photos resized to the input size as WebP in a gzipped tar, each with its label file unchanged
+    assert manifest["dataset"] == "dataset.tar.gz" and manifest["webp_quality"] == WEBP_QUALITY
+    with tarfile.open(pack / "dataset.tar.gz", "r:gz") as archive:
         names = archive.getnames()
-        images = [n for n in names if n.endswith(".jpg")]
-        assert len(images) == 6
-        assert all(n.replace("/images/", "/labels/").replace(".jpg", ".txt") in names for n in images)
-        with Image.open(archive.extractfile(images[0])) as image:
-            assert max(image.size) == 64
+        images = [n for n in names if n.startswith("dataset/images/") and "." in n.rsplit("/", 1)[-1]]
+        assert len(images) == 6 and all(n.endswith(".webp") for n in images)
+        assert all(n.replace("/images/", "/labels/").replace(".webp", ".txt") in names for n in images)
+        data = archive.extractfile(images[0]).read()
+        label = images[0].replace("/images/", "/labels/").replace(".webp", ".txt")
+        packed_label = archive.extractfile(label).read()
+    (source_label,) = (pack.parent / "cache").glob(f"detector-seg-*/{label.removeprefix('dataset/')}")
+    assert packed_label == source_label.read_bytes()
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "WEBP" and max(image.size) == 64
+    # decoded the way ultralytics reads photos (OpenCV, whose wheels ship libwebp), the same pixels as Pillow's
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert decoded.shape == (image.height, image.width, 3)
+    with Image.open(io.BytesIO(data)) as image:
+        assert np.abs(decoded[..., ::-1].astype(int) - np.asarray(image.convert("RGB"), int)).max() <= 1
 
 
 def test_a_pack_over_the_limit_is_refused_and_removed(pack, tmp_path):
     # given the dataset of the pack above, unpacked
-    with tarfile.open(pack / "dataset.tar") as archive:
+    with tarfile.open(pack / "dataset.tar.gz") as archive:
         archive.extractall(tmp_path, filter="data")
     (tmp_path / "dataset" / "data.yaml").write_text("")
 
@@ -77,6 +97,40 @@ def test_a_pack_over_the_limit_is_refused_and_removed(pack, tmp_path):
 
     # then nothing half-written is left
     assert not (tmp_path / "big").exists()
+
+
+def test_packing_the_detector_leaves_the_encoders_part_of_the_folder(pack, tmp_path):
+    # given a pack folder that already holds the encoder's part (manage.py pack_encoder_gpu), 2 MB of it
+    with tarfile.open(pack / "dataset.tar.gz") as archive:
+        archive.extractall(tmp_path, filter="data")
+    (tmp_path / "dataset" / "data.yaml").write_text("")
+    encoder_part = tmp_path / "shared" / "encoder"
+    encoder_part.mkdir(parents=True)
+    (encoder_part / "samples.npz").write_bytes(b"x" * 2_000_000)
+
+    # when the detector is packed into it with a 1 MB limit, then refused into it with a 10 kB one
+    manifest = pack_detector_run(
+        tmp_path / "shared",
+        data_yaml=tmp_path / "dataset" / "data.yaml",
+        wheels=[],
+        recipe={},
+        imgsz=64,
+        limit_bytes=1_000_000,
+    )
+    with pytest.raises(PackTooLarge):
+        pack_detector_run(
+            tmp_path / "shared",
+            data_yaml=tmp_path / "dataset" / "data.yaml",
+            wheels=[],
+            recipe={},
+            imgsz=64,
+            limit_bytes=10_000,
+        )
+
+    # then its limit counted only its own parts, and the encoder's part survived both
+    assert 0 < manifest["bytes"] < 1_000_000
+    assert sorted(p.name for p in (tmp_path / "shared").iterdir()) == ["encoder"]
+    assert (encoder_part / "samples.npz").stat().st_size == 2_000_000
 
 
 def test_entry_point_installs_from_the_pack_and_trains_without_django(pack, tmp_path):
@@ -105,7 +159,34 @@ def test_entry_point_installs_from_the_pack_and_trains_without_django(pack, tmp_
     # ultralytics came from the pack's wheel, installed under OUT
     assert summary["ultralytics"].startswith(str(out / "site-packages"))
     assert any(name.startswith("ultralytics-") for name in summary["installed"])
+    # ultralytics found every packed WebP photo and its label (a photo without one would train as background)
+    from ultralytics.data.utils import load_dataset_cache_file
+
+    for split, count in (("train", 4), ("selection", 2)):
+        found, missing, empty, corrupt, total = load_dataset_cache_file(
+            out / "data" / "dataset" / "labels" / f"{split}.cache"
+        )["results"]
+        assert (found, missing, empty, corrupt, total) == (count, 0, 0, 0, count)
     run = Path(summary["run"])
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["selection_ccp"]["images"] == 2
     assert (run / "detector.pt").stat().st_size > 0
+
+
+def test_a_format_1_pack_of_jpegs_still_unpacks(pack, tmp_path):
+    # given a pack as written before WebP: an uncompressed dataset.tar and no "dataset" in pack.json
+    old = tmp_path / "old"
+    with tarfile.open(pack / "dataset.tar.gz") as archive:
+        archive.extractall(tmp_path, filter="data")
+    old.mkdir()
+    with tarfile.open(old / "dataset.tar", "w") as archive:
+        archive.add(tmp_path / "dataset", arcname="dataset")
+    (old / "pack.json").write_text(json.dumps({"format": 1, "recipe": {}}))
+
+    # when it is unpacked on the GPU machine
+    data_yaml = unpack_dataset(old, tmp_path / "there")
+
+    # then the photos and labels are there, with a data.yaml pointing at them
+    assert data_yaml == tmp_path / "there" / "dataset" / "data.yaml"
+    assert f"path: {(tmp_path / 'there' / 'dataset').resolve()}" in data_yaml.read_text()
+    assert len(list((tmp_path / "there" / "dataset" / "labels" / "train").glob("*.txt"))) == 4

@@ -6,6 +6,7 @@ import pytest
 import torch
 from django.conf import settings
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from PIL import Image
 
 from recommender.vision.detector import GarmentDetector
@@ -24,6 +25,9 @@ def tiny_runs(tmp_path_factory, django_db_setup, django_db_blocker):
     return root / "runs"
 
 
+# django_db on each test of tiny_runs: pytest-django sets the test database up only for a session
+# holding such a test, and the fixture reads the staff corrections
+@pytest.mark.django_db
 def test_train_detector_writes_versioned_loadable_weights_with_metrics(tiny_runs):
     # then each run has its own version folder with stripped weights and per-class metrics
     assert sorted(p.name for p in tiny_runs.iterdir()) == ["v001", "v002"]
@@ -44,6 +48,7 @@ def test_train_detector_writes_versioned_loadable_weights_with_metrics(tiny_runs
     assert len(detections) == 1
 
 
+@pytest.mark.django_db
 def test_training_is_deterministic_for_a_seed(tiny_runs):
     # then two runs with the same seed and data end with identical weights
     first = torch.load(tiny_runs / "v001" / "detector.pt", map_location="cpu", weights_only=False)["model"]
@@ -52,6 +57,7 @@ def test_training_is_deterministic_for_a_seed(tiny_runs):
         assert torch.equal(a, b)
 
 
+@pytest.mark.django_db
 def test_user_weights_with_foreign_class_names_are_mapped_or_kept(tiny_runs, tmp_path):
     # given a YOLO checkpoint whose classes are named like DeepFashion2's, plus one unknown name
     checkpoint = torch.load(tiny_runs / "v001" / "detector.pt", map_location="cpu", weights_only=False)
@@ -157,3 +163,63 @@ def test_export_serves_the_same_boxes_without_the_mask_branch_or_optimizer(pause
     original = GarmentDetector(checkpoint, imgsz=64, confidence=0.0).detect([photo])
     assert GarmentDetector(served, imgsz=64, confidence=0.0).detect([photo]) == original
     assert original[0]
+
+
+def _optimizer_steps(run: Path) -> int:
+    checkpoint = torch.load(run / "weights" / "last.pt", map_location="cpu", weights_only=False)
+    return int(checkpoint["optimizer"]["state"][0]["step"])
+
+
+def test_a_slimmed_checkpoint_resumes_the_schedule_with_fresh_adamw_moments(tmp_path):
+    # given a tiny AdamW segmenting run of 3 epochs (an optimizer step each batch of 2) paused by its
+    # budget after epoch 1, and a copy of it
+    options = dict(limit=2, imgsz=64, batch=2, minutes=1 / 60, no_flat_eval=True)
+    call_command(
+        "train_detector",
+        model="yolov8n-seg.yaml",
+        epochs=3,
+        optimizer="AdamW",
+        nominal_batch=2,
+        output=tmp_path / "runs",
+        cache=tmp_path / "cache",
+        no_staff_labels=True,
+        no_catalog_kinds=True,
+        **options,
+    )
+    run = tmp_path / "runs" / "v001"
+    control = tmp_path / "control" / "v001"
+    shutil.copytree(run, control)
+    first_epoch = (run / "results.csv").read_text().strip().splitlines()
+    steps_in_epoch_1 = _optimizer_steps(run)
+    full = (run / "weights" / "last.pt").stat().st_size
+
+    # when one is slimmed (twice: the second leaves it as it is) and both are resumed for one more epoch
+    call_command("slim_detector_checkpoint", str(run))
+    slim = (run / "weights" / "last.pt").stat().st_size
+    call_command("slim_detector_checkpoint", str(run / "weights" / "last.pt"))
+    assert (run / "weights" / "last.pt").stat().st_size == slim
+    assert is_paused(run)  # still resumable: ultralytics would start a new training otherwise
+    for folder in (run, control):
+        call_command("train_detector", resume=str(folder), output=folder.parent, cache=tmp_path / "cache", **options)
+
+    # then the slimmed file lost the AdamW moments (two fp32 tensors per parameter, ~4/5 of it)
+    assert slim < full * 0.3
+    # and the resume continued the same run: epoch 1's row kept, epoch 2 added, paused again
+    resumed = (run / "results.csv").read_text().strip().splitlines()
+    assert resumed[:2] == first_epoch and len(resumed) == 3
+    assert is_paused(run) and not (run / "detector.pt").exists()
+    # with AdamW's moments started afresh at epoch 2, where the unslimmed copy carried epoch 1's on
+    assert steps_in_epoch_1 > 0
+    assert _optimizer_steps(run) == _optimizer_steps(control) - steps_in_epoch_1
+
+
+def test_slimming_refuses_a_finished_checkpoint(paused_seg_run, tmp_path):
+    # given a checkpoint without an optimizer (as a finished run's or an export's)
+    served = tmp_path / "served.pt"
+    call_command("export_detector", str(paused_seg_run / "weights" / "last.pt"), str(served))
+
+    # when it is slimmed, then the command refuses it and leaves it unchanged
+    before = served.read_bytes()
+    with pytest.raises(CommandError, match="not a resumable training checkpoint"):
+        call_command("slim_detector_checkpoint", str(served))
+    assert served.read_bytes() == before
