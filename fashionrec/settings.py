@@ -270,7 +270,10 @@ FASHIONREC_ENCODER_WEIGHTS = os.environ.get(
 )
 # The outfit model (complete the look, outfit scores): a folder written by manage.py train_outfits.
 FASHIONREC_OUTFIT_MODEL = os.environ.get("FASHIONREC_OUTFIT_MODEL", str(FASHIONREC_MODELS_DIR / "outfits" / "v002"))
-FASHIONREC_DETECTOR_CONFIDENCE = float(os.environ.get("FASHIONREC_DETECTOR_CONFIDENCE", 0.25))
+# The shipped detector's threshold, chosen with it on the selection split (models/detector/MODEL_CARD.md):
+# highest main-garment recall keeping precision50 >= 0.60 and label accuracy >= 0.85. Another
+# detector file needs its own.
+FASHIONREC_DETECTOR_CONFIDENCE = float(os.environ.get("FASHIONREC_DETECTOR_CONFIDENCE", 0.15))
 FASHIONREC_MAX_IMAGE_PIXELS = int(os.environ.get("FASHIONREC_MAX_IMAGE_PIXELS", 40_000_000))
 # Decoded pixels (width × height × bytes per pixel of the mode), checked from the header: a small
 # file can decode into a gigabyte. JPEGs over it are decoded at 1/2-1/8 scale, others refused
