@@ -175,13 +175,24 @@ def main() -> None:
         "--threads",
         type=int,
         default=None,
-        help="torch threads after the pipeline is built (default: the pipeline's own choice). On cores busy with "
-        "other jobs 1 thread was ~8x faster than 2 here: idle OpenMP threads spin-wait for a busy core.",
+        help="vision threads (FASHIONREC_TORCH_THREADS: ONNX Runtime's, or torch's when it serves), here and in "
+        "gunicorn (default: the settings', min(2, CPUs))",
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=("onnx", "torch"),
+        default=None,
+        help="FASHIONREC_VISION_RUNTIME here and in gunicorn (default: the settings', onnx)",
     )
     parser.add_argument("--http-queries", type=int, default=240, help="image uploads over HTTP (0: skip that part)")
     parser.add_argument("--http-products", type=int, default=200, help="catalog size of the HTTP part")
     args = parser.parse_args()
 
+    # before Django reads the settings, so that the gunicorn of the HTTP part inherits them too
+    if args.threads:
+        os.environ["FASHIONREC_TORCH_THREADS"] = str(args.threads)
+    if args.runtime:
+        os.environ["FASHIONREC_VISION_RUNTIME"] = args.runtime
     _setup_django()
     import torch
     from django.conf import settings
@@ -198,10 +209,9 @@ def main() -> None:
     load_started = time.perf_counter()
     pipeline = get_pipeline()
     load_s = time.perf_counter() - load_started
-    if args.threads:
-        torch.set_num_threads(args.threads)
     detector = pipeline.detector
-    print(f"pipeline loaded in {load_s:.1f} s; torch threads {torch.get_num_threads()}", flush=True)
+    threads = settings.FASHIONREC_TORCH_THREADS or min(2, os.cpu_count() or 1)
+    print(f"pipeline loaded in {load_s:.1f} s; vision threads {threads}, torch {torch.get_num_threads()}", flush=True)
 
     # warm-up: first calls allocate buffers and pick kernels
     pipeline.analyse_batch(catalog_bytes[: args.batch])
@@ -261,9 +271,9 @@ def main() -> None:
     lines = [
         "# Vision speed",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads "
-        f"{torch.get_num_threads()}, load average during the run {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
-        "(cores shared with other jobs). PyTorch CPU.",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, vision threads "
+        f"{threads} (torch {torch.get_num_threads()}), load average during the run "
+        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (cores shared with other jobs). CPU only.",
         f"Detector: `{Path(getattr(detector, 'weights_path', 'none')).name}` "
         f"at imgsz {getattr(detector, 'imgsz', '–')} ({getattr(detector, 'runtime', '–')}); "
         f"encoder version `{pipeline.encoder_version}` ({getattr(pipeline.encoder, 'runtime', 'torch')}). "
