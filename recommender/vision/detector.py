@@ -14,9 +14,9 @@ stride-multiple rectangle, `INTER_LINEAR`) feeds a 550×832 photo as 224×320, 3
 but moved recall50 on the CCP selection split from 0.577 to 0.555 and label accuracy from 0.852 to
 0.824 (precision 0.702 → 0.721): a change of results, left for a re-evaluated threshold.
 
-The forward pass runs in ONNX Runtime when the weights have a current exported copy beside them
-(`detector.onnx`, see `onnx_runtime`) and the caller asks for it (`onnx_threads`), in PyTorch
-otherwise: the same outputs to within float rounding.
+The forward pass runs in ONNX Runtime when the caller asks for it (`onnx_threads`): the copy of the
+weights is taken from the ONNX cache, or exported into it at load (`onnx_runtime`); in PyTorch
+otherwise, or when no copy can be had: the same outputs to within float rounding.
 """
 
 from __future__ import annotations
@@ -87,8 +87,8 @@ class GarmentDetector:
     `confidence` is the minimum class score kept; `imgsz` the square letterbox side the model
     sees (a multiple of the model's stride, 32 for YOLOv8). Detections of one image overlapping
     by more than `iou` within one class are merged by NMS. `onnx_threads`: run the
-    forward pass in ONNX Runtime with that many threads when a current `.onnx` copy of the
-    weights exists (None: always PyTorch).
+    forward pass in ONNX Runtime with that many threads, from the cached (or newly exported)
+    ONNX copy of the weights (None: always PyTorch).
     """
 
     def __init__(
@@ -111,7 +111,7 @@ class GarmentDetector:
         self._torch = torch
         self._model = model
         self._head = model.model[-1] if hasattr(model, "model") else None
-        self._onnx = load_onnx_copy(path, threads=onnx_threads) if onnx_threads else None
+        self._onnx = load_onnx_copy(path, kind="detector", threads=onnx_threads, imgsz=imgsz) if onnx_threads else None
         self.weights_path = path
         self.runtime = "onnx" if self._onnx is not None else "torch"
         self.confidence = confidence

@@ -12,8 +12,8 @@ file with no network access (``load_encoder`` picks by the checkpoint's ``kind``
 Checkpoints are plain dicts of tensors, strings and numbers loaded with
 ``torch.load(weights_only=True)``: opening a weights file never runs code from it.
 
-``load_encoder(path, onnx_threads=n)`` (the served pipeline) runs the network in ONNX Runtime when
-a current ``.onnx`` copy sits beside the checkpoint (``onnx_runtime``); the input transform, the
+``load_encoder(path, onnx_threads=n)`` (the served pipeline) runs the network in ONNX Runtime, from
+the checkpoint's cached (or newly exported) ONNX copy (``onnx_runtime``); the input transform, the
 normalisation and the outputs (to within float rounding) are the same.
 """
 
@@ -230,13 +230,13 @@ def _remove_head(model: nn.Module) -> str:
 def load_encoder(path: str | Path, *, onnx_threads: int | None = None) -> Encoder:
     """Load any encoder checkpoint written by this project (no network access).
 
-    ``onnx_threads``: serve it with ONNX Runtime (that many threads) when a current ``.onnx``
-    copy of ``path`` exists; None, or no current copy: PyTorch.
+    ``onnx_threads``: serve it with ONNX Runtime (that many threads), from the cached (or newly
+    exported) ONNX copy of ``path``; None, or no copy to be had: PyTorch.
     """
     checkpoint = torch.load(Path(path), map_location="cpu", weights_only=True)
     encoder = encoder_from_checkpoint(checkpoint)
     if onnx_threads:
-        encoder.onnx = load_onnx_copy(path, threads=onnx_threads)  # type: ignore[attr-defined]
+        encoder.onnx = load_onnx_copy(path, kind="encoder", threads=onnx_threads)  # type: ignore[attr-defined]
     return encoder
 
 

@@ -233,7 +233,7 @@ def build_pipeline_from_settings() -> VisionPipeline:
     # add contention (torch may also start with 1 here, which halves encoder throughput).
     threads = int(getattr(settings, "FASHIONREC_TORCH_THREADS", 0) or min(2, os.cpu_count() or 1))
     torch.set_num_threads(threads)
-    # ONNX Runtime copies (``X.onnx`` beside ``X.pt``, current): the same outputs for less CPU.
+    # ONNX Runtime copies of the .pt (cached, exported at first load): the same outputs for less CPU.
     onnx_threads = threads if getattr(settings, "FASHIONREC_VISION_RUNTIME", "onnx") == "onnx" else None
 
     encoder = load_encoder(settings.FASHIONREC_ENCODER_WEIGHTS, onnx_threads=onnx_threads)
