@@ -7,16 +7,24 @@ the recommend API do: JPEG bytes in → decode (EXIF, RGB) → detect (YOLO) →
   `--batch`, timed end to end; images/s = images / seconds (median of `--rounds` rounds).
 - Query: `analyse` on one photo at a time, over catalog photos and CCP street photos (550×832),
   after a warm-up; median and p95 of the wall-clock time per photo.
+- HTTP image query: `POST /api/v1/recommendations/` (multipart photo, k=10) to gunicorn on the
+  loopback (2 gthread workers × 4 threads, as deployed) over the benchmark's own database
+  (`fashionrec_bench_vision` on the embedded server: `--http-products` products of the train split,
+  imported and indexed by the shipped pipeline). After a warm-up over several connections (every
+  worker loads its models), `--http-queries` distinct photos (half CCP, half catalog validation,
+  none of the warm-up's) are each sent once at concurrency 1 on one keep-alive connection; the
+  latency is the client's, from sending the upload to having read the whole JSON answer.
 
 Writes `bench/reports/vision_speed.md`; the last line printed is
-`ingest_images_per_s <value> query_p95_ms <value>`.
+`ingest_images_per_s <value> query_p95_ms <value> http_image_p95_ms <value>`.
 
-    .venv/bin/python bench/vision_speed.py [--images 128] [--batch 16] [--queries 60]
+    .venv/bin/python bench/vision_speed.py [--images 128] [--batch 16] [--queries 60] [--http-queries 240]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import statistics
@@ -26,6 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "bench" / "reports" / "vision_speed.md"
+# Warm-up connections of the HTTP part: more than gunicorn's workers, so that each gets some.
+WARM_CONNECTIONS, WARM_QUERIES = 4, 12
 
 
 def _setup_django() -> None:
@@ -59,6 +69,102 @@ def _size(data: bytes) -> tuple[int, int]:
         return image.size
 
 
+# --- HTTP: upload → JSON through gunicorn ------------------------------------------------------
+
+HTTP_DB = "fashionrec_bench_vision"
+BOUNDARY = "fashionrecvisionbench"
+
+
+def _multipart(data: bytes) -> bytes:
+    return (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="q.jpg"\r\n'
+        f"Content-Type: image/jpeg\r\n\r\n".encode()
+        + data
+        + f'\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name="k"\r\n\r\n10\r\n--{BOUNDARY}--\r\n'.encode()
+    )
+
+
+def _post(connection, data: bytes) -> tuple[float, dict]:
+    """One image query on a keep-alive connection: (client ms, the answer's timings_ms)."""
+    import json
+
+    body = _multipart(data)
+    started = time.perf_counter()
+    connection.request(
+        "POST",
+        "/api/v1/recommendations/",
+        body=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+    )
+    response = connection.getresponse()
+    answer = response.read()
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status != 200:
+        raise SystemExit(f"HTTP {response.status}: {answer[:300]!r}")
+    payload = json.loads(answer)
+    if not payload["results"]:
+        raise SystemExit("an image query found no products: is the catalog indexed?")
+    return elapsed, payload["timings_ms"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def measure_http(
+    products: int, warm_up: list[bytes], queries: list[bytes]
+) -> tuple[list[float], dict[str, list[float]]]:
+    """Image queries over HTTP at concurrency 1: client ms per query, and the server's timings per stage.
+
+    gunicorn serves the benchmark's own database (``HTTP_DB``, ``products`` products of the train
+    split, imported and indexed by the shipped pipeline) as in ``bench/recommend_http.py``. The
+    warm-up goes over several connections at once so that every worker has loaded its models;
+    then each query photo is sent exactly once, one after the other, on one keep-alive connection.
+    """
+    import http.client
+    import threading
+
+    from django.conf import settings
+
+    from bench.load import bench_env, prepare_catalog
+    from bench.recommend_http import gunicorn
+
+    env = {
+        **bench_env(),
+        "FASHIONREC_EMBEDDED_DB_NAME": HTTP_DB,
+        "FASHIONREC_MEDIA_ROOT": str(ROOT / "var" / "bench-vision-media"),
+    }
+    prepare_catalog(Path(settings.FASHIONREC_DATASET), products, env)
+    with gunicorn(HTTP_DB, port=_free_port(), root=ROOT) as address:
+        host, port = address.split(":")
+
+        def warm(items: list[bytes]) -> None:
+            connection = http.client.HTTPConnection(host, int(port), timeout=120)
+            for data in items:
+                _post(connection, data)
+            connection.close()
+
+        clients = [threading.Thread(target=warm, args=(warm_up[i::WARM_CONNECTIONS],)) for i in range(WARM_CONNECTIONS)]
+        for client in clients:
+            client.start()
+        for client in clients:
+            client.join()
+        connection = http.client.HTTPConnection(host, int(port), timeout=60)
+        client_ms: list[float] = []
+        server_ms: dict[str, list[float]] = {}
+        for data in queries:
+            elapsed, timings = _post(connection, data)
+            client_ms.append(elapsed)
+            for stage, value in timings.items():
+                server_ms.setdefault(stage, []).append(value)
+        connection.close()
+    return client_ms, server_ms
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=128, help="catalog photos per ingest round")
@@ -69,11 +175,24 @@ def main() -> None:
         "--threads",
         type=int,
         default=None,
-        help="torch threads after the pipeline is built (default: the pipeline's own choice). On cores busy with "
-        "other jobs 1 thread was ~8x faster than 2 here: idle OpenMP threads spin-wait for a busy core.",
+        help="vision threads (FASHIONREC_TORCH_THREADS: ONNX Runtime's, or torch's when it serves), here and in "
+        "gunicorn (default: the settings', min(2, CPUs))",
     )
+    parser.add_argument(
+        "--runtime",
+        choices=("onnx", "torch"),
+        default=None,
+        help="FASHIONREC_VISION_RUNTIME here and in gunicorn (default: the settings', onnx)",
+    )
+    parser.add_argument("--http-queries", type=int, default=240, help="image uploads over HTTP (0: skip that part)")
+    parser.add_argument("--http-products", type=int, default=200, help="catalog size of the HTTP part")
     args = parser.parse_args()
 
+    # before Django reads the settings, so that the gunicorn of the HTTP part inherits them too
+    if args.threads:
+        os.environ["FASHIONREC_TORCH_THREADS"] = str(args.threads)
+    if args.runtime:
+        os.environ["FASHIONREC_VISION_RUNTIME"] = args.runtime
     _setup_django()
     import torch
     from django.conf import settings
@@ -90,10 +209,9 @@ def main() -> None:
     load_started = time.perf_counter()
     pipeline = get_pipeline()
     load_s = time.perf_counter() - load_started
-    if args.threads:
-        torch.set_num_threads(args.threads)
     detector = pipeline.detector
-    print(f"pipeline loaded in {load_s:.1f} s; torch threads {torch.get_num_threads()}", flush=True)
+    threads = settings.FASHIONREC_TORCH_THREADS or min(2, os.cpu_count() or 1)
+    print(f"pipeline loaded in {load_s:.1f} s; vision threads {threads}, torch {torch.get_num_threads()}", flush=True)
 
     # warm-up: first calls allocate buffers and pick kernels
     pipeline.analyse_batch(catalog_bytes[: args.batch])
@@ -129,6 +247,22 @@ def main() -> None:
                 query_stages[stage].append(analysis.timings_ms[stage])
     all_queries = query_ms["catalog"] + query_ms["ccp"]
 
+    http_ms: list[float] = []
+    http_stages: dict[str, list[float]] = {}
+    if args.http_queries:
+        street = sorted(ccp.glob("*.jpg"))
+        shop = sorted(catalog.glob("*/*.jpg"))
+        half = args.http_queries // 2
+        # street and catalog photos alternate, so that a drift in machine load touches both alike
+        pairs = itertools.zip_longest(_spread(street, half), _spread(shop, args.http_queries - half))
+        ordered = [p for pair in pairs for p in pair if p is not None]
+        chosen = set(ordered)
+        warm_files = _spread([p for p in street + shop if p not in chosen], WARM_QUERIES)
+        http_ms, http_stages = measure_http(
+            args.http_products, [p.read_bytes() for p in warm_files], [p.read_bytes() for p in ordered]
+        )
+        print(f"HTTP: {len(http_ms)} image queries, p95 {_percentile(http_ms, 0.95):.1f} ms", flush=True)
+
     ingest = statistics.median(ingest_rates)
     p95 = _percentile(all_queries, 0.95)
     catalog_size = _size(catalog_bytes[0])
@@ -137,12 +271,13 @@ def main() -> None:
     lines = [
         "# Vision speed",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads "
-        f"{torch.get_num_threads()}, load average during the run {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
-        "(cores shared with other jobs). PyTorch CPU.",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, vision threads "
+        f"{threads} (torch {torch.get_num_threads()}), load average during the run "
+        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (cores shared with other jobs). CPU only.",
         f"Detector: `{Path(getattr(detector, 'weights_path', 'none')).name}` "
-        f"at imgsz {getattr(detector, 'imgsz', '–')}; "
-        f"encoder version `{pipeline.encoder_version}`. Pipeline loaded in {load_s:.1f} s.",
+        f"at imgsz {getattr(detector, 'imgsz', '–')} ({getattr(detector, 'runtime', '–')}); "
+        f"encoder version `{pipeline.encoder_version}` ({getattr(pipeline.encoder, 'runtime', 'torch')}). "
+        f"Pipeline loaded in {load_s:.1f} s.",
         "",
         "## Batched ingest (decode → detect → crop → encode)",
         "",
@@ -176,10 +311,34 @@ def main() -> None:
         f"query p95 ≤ 80 ms ({'met' if p95 <= 80 else 'missed'}).",
         "",
     ]
+    http_p95 = _percentile(http_ms, 0.95) if http_ms else float("nan")
+    if http_ms:
+        server_total = http_stages.get("total", [])
+        overhead = [c - t for c, t in zip(http_ms, server_total, strict=True)]
+        lines += [
+            "## Image query over HTTP (upload → JSON)",
+            "",
+            f"gunicorn (2 gthread workers × 4 threads) on the loopback, {args.http_products} catalog products; "
+            f"{len(http_ms)} distinct photos (half CCP, half catalog), each sent once at concurrency 1 after "
+            f"{WARM_QUERIES} warm-up uploads.",
+            "",
+            "| metric | median ms | p95 ms |",
+            "|---|---:|---:|",
+            f"| client: upload → whole JSON | {statistics.median(http_ms):.1f} | {http_p95:.1f} |",
+            *(
+                f"| server `{stage}` | {statistics.median(values):.1f} | {_percentile(values, 0.95):.1f} |"
+                for stage, values in http_stages.items()
+            ),
+            f"| client − server total (HTTP, multipart parse, JSON, loopback) | {statistics.median(overhead):.1f} | "
+            f"{_percentile(overhead, 0.95):.1f} |",
+            "",
+            f"Target: HTTP image query p95 ≤ 50 ms ({'met' if http_p95 <= 50 else 'missed'}).",
+            "",
+        ]
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text("\n".join(lines))
     print("\n".join(lines))
-    print(f"ingest_images_per_s {ingest:.1f} query_p95_ms {p95:.1f}")
+    print(f"ingest_images_per_s {ingest:.1f} query_p95_ms {p95:.1f} http_image_p95_ms {http_p95:.1f}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,10 @@ file with no network access (``load_encoder`` picks by the checkpoint's ``kind``
 
 Checkpoints are plain dicts of tensors, strings and numbers loaded with
 ``torch.load(weights_only=True)``: opening a weights file never runs code from it.
+
+``load_encoder(path, onnx_threads=n)`` (the served pipeline) runs the network in ONNX Runtime, from
+the checkpoint's cached (or newly exported) ONNX copy (``onnx_runtime``); the input transform, the
+normalisation and the outputs (to within float rounding) are the same.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from torch import nn
 
 from recommender.vision.calibration import MatchCalibration
 from recommender.vision.encoder_model import AutoencoderConfig, GarmentAutoencoder
+from recommender.vision.onnx_runtime import OnnxModel, load_onnx_copy
 from recommender.vision.preprocess import resize_exact
 
 EMBEDDING_DIM = 128
@@ -77,9 +82,20 @@ class _TorchEncoder:
     input_size: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    # set by ``load_encoder`` when a current exported copy of the checkpoint is served
+    onnx: OnnxModel | None = None
+
+    @property
+    def runtime(self) -> str:
+        return "onnx" if self.onnx is not None else "torch"
 
     def _embed_tensor(self, batch: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def _embed(self, batch: torch.Tensor) -> torch.Tensor:
+        if self.onnx is not None:
+            return torch.from_numpy(self.onnx(batch.numpy()))
+        return self._embed_tensor(batch)
 
     def encode(self, crops: Sequence[Image.Image]) -> np.ndarray:
         if not crops:
@@ -88,7 +104,7 @@ class _TorchEncoder:
         with torch.inference_mode():
             for start in range(0, len(crops), MAX_BATCH):
                 batch = images_to_tensor(crops[start : start + MAX_BATCH], self.input_size, self.mean, self.std)
-                chunks.append(F.normalize(self._embed_tensor(batch).float(), dim=1))
+                chunks.append(F.normalize(self._embed(batch).float(), dim=1))
         return torch.cat(chunks).numpy().astype(np.float32, copy=False)
 
 
@@ -211,10 +227,17 @@ def _remove_head(model: nn.Module) -> str:
     raise ValueError(f"do not know the classification head of {type(model).__name__}")
 
 
-def load_encoder(path: str | Path) -> Encoder:
-    """Load any encoder checkpoint written by this project (no network access)."""
+def load_encoder(path: str | Path, *, onnx_threads: int | None = None) -> Encoder:
+    """Load any encoder checkpoint written by this project (no network access).
+
+    ``onnx_threads``: serve it with ONNX Runtime (that many threads), from the cached (or newly
+    exported) ONNX copy of ``path``; None, or no copy to be had: PyTorch.
+    """
     checkpoint = torch.load(Path(path), map_location="cpu", weights_only=True)
-    return encoder_from_checkpoint(checkpoint)
+    encoder = encoder_from_checkpoint(checkpoint)
+    if onnx_threads:
+        encoder.onnx = load_onnx_copy(path, kind="encoder", threads=onnx_threads)  # type: ignore[attr-defined]
+    return encoder
 
 
 def encoder_from_checkpoint(checkpoint: dict) -> Encoder:

@@ -131,9 +131,10 @@ def test_exif_rotation_is_applied_before_boxes_and_sizes(encoder):
     assert analysis.garments[0].box == (0, 0, 30, 60)
 
 
-def test_get_pipeline_builds_once_from_settings(settings, encoder, untrained_detector_weights):
-    # given
+def test_get_pipeline_builds_once_from_settings(settings, encoder, untrained_detector_weights, tmp_path):
+    # given (throwaway weights: their ONNX copy goes to a throwaway cache, not the checkout's var/)
     settings.FASHIONREC_DETECTOR_WEIGHTS = str(untrained_detector_weights)
+    settings.FASHIONREC_ONNX_CACHE_DIR = tmp_path / "onnx"
     reset_pipeline()
     try:
         # when
