@@ -4,10 +4,10 @@ The demo sends the same upload twice in a row: to ``POST /recommendations/`` (si
 to ``POST /complete-the-look/`` (and a shopper may pick another garment of it). Decode, detect and
 encode are nearly all of such a request's time, and their answer depends only on the bytes and
 the models, so it is kept in Django's default cache (Redis with ``REDIS_CACHE_URL``, shared by
-every web process; per process otherwise) under the SHA-256 of the bytes and the encoder version,
-for ``FASHIONREC_ANALYSIS_CACHE_SECONDS`` (600 s). The short life bounds what a model switch can
-leave behind: an entry of another encoder version is never read, and a new detector file under
-the same encoder is picked up within the TTL.
+every web process; per process otherwise) under the SHA-256 of the bytes, the encoder version and
+the detector's identity (weights file, its size and modification time, confidence, input size,
+box cap), for ``FASHIONREC_ANALYSIS_CACHE_SECONDS`` (600 s): an entry made with other models or
+another threshold is never read.
 
 Only successful analyses are kept (a rejected image raises before anything is stored). A cache
 that is down costs the analysis, never the request. An entry
@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,8 +35,30 @@ logger = logging.getLogger(__name__)
 KEY_PREFIX = "fashionrec:analysis:v1"
 
 
-def analysis_key(data: bytes, encoder_version: str) -> str:
-    return f"{KEY_PREFIX}:{encoder_version}:{hashlib.sha256(data).hexdigest()}"
+def analysis_key(data: bytes, encoder_version: str, detector_identity: str = "none") -> str:
+    return f"{KEY_PREFIX}:{encoder_version}:{detector_identity}:{hashlib.sha256(data).hexdigest()}"
+
+
+def detector_identity(pipeline) -> str:
+    """A short digest of what decides the boxes: the detector's weights file (path, size, mtime:
+    no hashing of megabytes per request), its confidence and input size, and the pipeline's cap."""
+    detector = getattr(pipeline, "detector", None)
+    if detector is None:
+        return "none"
+    path = getattr(detector, "weights_path", None)
+    try:
+        stat = Path(path).stat() if path is not None else None
+    except OSError:
+        stat = None
+    parts = (
+        str(path),
+        stat.st_size if stat else "",
+        stat.st_mtime_ns if stat else "",
+        getattr(detector, "confidence", ""),
+        getattr(detector, "imgsz", ""),
+        getattr(pipeline, "max_garments", ""),
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
 
 
 def image_analysis(pipeline, data: bytes) -> ImageAnalysis:
@@ -48,7 +71,7 @@ def image_analysis(pipeline, data: bytes) -> ImageAnalysis:
     if seconds <= 0:
         return pipeline.analyse(data)
     started = time.perf_counter()
-    key = analysis_key(data, pipeline.encoder_version)
+    key = analysis_key(data, pipeline.encoder_version, detector_identity(pipeline))
     stored = _cache_call(cache.get, key)
     if stored is not None:
         try:

@@ -102,3 +102,19 @@ def test_a_cache_that_is_down_costs_an_analysis_not_the_request(client, every_ki
     monkeypatch.setattr("recommender.analysis_cache.cache", Down())
     similar_then_look(client, street().read())
     assert calls == {"detect": 2, "encode": 2}
+
+
+def test_another_detector_threshold_is_not_served_from_the_cache(client, every_kind, calls, monkeypatch):  # noqa: F811
+    # given a photo analysed with the served detector threshold
+    upload = street().read()
+    similar_then_look(client, upload)
+    assert calls == {"detect": 1, "encode": 1}
+
+    # when the detector's threshold changes (a new setting or a new detector file)
+    monkeypatch.setattr(get_pipeline().detector, "confidence", 0.9)
+    response = client.post("/api/v1/recommendations/", {"image": io.BytesIO(upload), "k": 3}, format="multipart")
+
+    # then the photo is analysed again, not answered with the other threshold's boxes
+    assert response.status_code == 200, response.content
+    assert calls == {"detect": 2, "encode": 2}
+    assert "analysis_cache" not in response.json()["timings_ms"]
