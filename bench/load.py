@@ -117,6 +117,10 @@ def bench_env() -> dict[str, str]:
         "FASHIONREC_MEDIA_ROOT": str(ROOT / "var" / "bench-load-media"),
         "FASHIONREC_ANON_RECOMMEND_RATE": "1000000/min",
         "FASHIONREC_USER_RECOMMEND_RATE": "1000000/min",
+        # The load replays a few dozen photos; shoppers' uploads are distinct photos. With the
+        # analysis cache on, every repeat would skip decode, detect and encode and the "image"
+        # requests would measure a cache read (recommender/analysis_cache.py).
+        "FASHIONREC_ANALYSIS_CACHE_SECONDS": "0",
         "FASHIONREC_LOG_LEVEL": "WARNING",
         "CELERY_BROKER_URL": "",
     }

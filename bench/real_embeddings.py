@@ -37,7 +37,8 @@ def augment(crop, rng):
 
     width, height = crop.size
     scale = rng.uniform(0.7, 1.0)
-    w, h = max(8, int(width * scale)), max(8, int(height * scale))
+    # at least 8 px, at most the crop itself (a detector box can be only a few pixels wide)
+    w, h = min(width, max(8, int(width * scale))), min(height, max(8, int(height * scale)))
     x, y = int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1))
     out = crop.crop((x, y, x + w, y + h))
     if rng.random() < 0.5:
