@@ -9,10 +9,18 @@ the detector's identity (weights file, its size and modification time, confidenc
 box cap), for ``FASHIONREC_ANALYSIS_CACHE_SECONDS`` (600 s): an entry made with other models or
 another threshold is never read.
 
+A query encodes only the garments it needs (the main one, or the one picked; every one with
+``garments=all``): the entry keeps every box, and the embeddings computed so far. A later request
+for another garment of the same photo decodes the bytes again and encodes just that garment, and
+the entry is written back with it, so no garment of a photo is encoded twice while the entry lives
+(two requests racing for different garments may each write back their own: the loser's embedding
+is encoded again if asked for, never wrong).
+
 Only successful analyses are kept (a rejected image raises before anything is stored). A cache
 that is down costs the analysis, never the request. An entry
-is plain data (boxes, labels, confidences, flags, float32 embeddings as bytes), about 600 bytes
-a garment, so a cache that cannot read it back (another release's layout) is simply a miss.
+is plain data (boxes, labels, confidences, flags, float32 embeddings as bytes or None when not
+encoded yet), about 600 bytes an encoded garment, so a cache that cannot read it back (another
+release's layout) is simply a miss.
 """
 
 from __future__ import annotations
@@ -27,12 +35,16 @@ import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 
+from recommender.vision.garment_choice import MAIN_GARMENT, GarmentIndices
+
 if TYPE_CHECKING:
     from recommender.vision.pipeline import ImageAnalysis
 
 logger = logging.getLogger(__name__)
 
-KEY_PREFIX = "fashionrec:analysis:v1"
+# v2: garments not encoded yet are stored with a None embedding (v1 entries had every one, and
+# a v1 reader would take such an entry for unreadable and analyse the photo again).
+KEY_PREFIX = "fashionrec:analysis:v2"
 
 
 def analysis_key(data: bytes, encoder_version: str, detector_identity: str = "none") -> str:
@@ -61,15 +73,16 @@ def detector_identity(pipeline) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
 
 
-def image_analysis(pipeline, data: bytes) -> ImageAnalysis:
-    """``pipeline.analyse(data)``, or the answer it gave for the same bytes a few minutes ago.
+def image_analysis(pipeline, data: bytes, *, encode: GarmentIndices = MAIN_GARMENT) -> ImageAnalysis:
+    """``pipeline.analyse(data, encode=encode)``, or the answer it gave for the same bytes a few
+    minutes ago, with the garments of ``encode`` that it had not encoded encoded now.
 
-    On a hit ``timings_ms`` says so: decode, detect and encode are 0 and ``analysis_cache`` is
-    the time the cache took to answer.
+    On a hit ``timings_ms`` says so: detect is 0, decode and encode are 0 unless a garment had to
+    be encoded, and ``analysis_cache`` is the time the cache took to answer.
     """
     seconds = settings.FASHIONREC_ANALYSIS_CACHE_SECONDS
     if seconds <= 0:
-        return pipeline.analyse(data)
+        return pipeline.analyse(data, encode=encode)
     started = time.perf_counter()
     key = analysis_key(data, pipeline.encoder_version, detector_identity(pipeline))
     stored = _cache_call(cache.get, key)
@@ -85,8 +98,10 @@ def image_analysis(pipeline, data: bytes) -> ImageAnalysis:
                 "encode": 0.0,
                 "analysis_cache": round((time.perf_counter() - started) * 1000, 2),
             }
+            if pipeline.encode_garments(data, analysis, encode):
+                _cache_call(cache.set, key, _to_plain(analysis), seconds)
             return analysis
-    analysis = pipeline.analyse(data)
+    analysis = pipeline.analyse(data, encode=encode)
     _cache_call(cache.set, key, _to_plain(analysis), seconds)
     return analysis
 
@@ -111,7 +126,7 @@ def _to_plain(analysis: ImageAnalysis) -> dict:
                 "label": crop.label,
                 "confidence": crop.confidence,
                 "is_whole_image": crop.is_whole_image,
-                "embedding": np.asarray(crop.embedding, dtype=np.float32).tobytes(),
+                "embedding": None if crop.embedding is None else np.asarray(crop.embedding, np.float32).tobytes(),
             }
             for crop in analysis.garments
         ],
@@ -129,7 +144,7 @@ def _from_plain(stored: dict) -> ImageAnalysis:
             label=str(item["label"]),
             confidence=float(item["confidence"]),
             is_whole_image=bool(item["is_whole_image"]),
-            embedding=np.frombuffer(item["embedding"], dtype=np.float32).copy(),
+            embedding=None if item["embedding"] is None else np.frombuffer(item["embedding"], np.float32).copy(),
         )
         for item in stored["garments"]
     ]

@@ -218,7 +218,8 @@ def _photo_garment(data: bytes, index: int = 0):
     if len(data) > settings.FASHIONREC_MAX_UPLOAD_BYTES:
         raise ImageRejected("too_large", f"The image is larger than {settings.FASHIONREC_MAX_UPLOAD_BYTES} bytes.")
     pipeline = _pipeline()
-    analysis = image_analysis(pipeline, data)  # the demo's similar-items request analysed it a moment ago
+    # the demo's similar-items request analysed it a moment ago; only garment ``index`` is encoded
+    analysis = image_analysis(pipeline, data, encode=(index,))
     if index >= len(analysis.garments):
         raise GarmentNotDetected(index, len(analysis.garments))
     crop = analysis.garments[index]

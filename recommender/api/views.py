@@ -28,6 +28,7 @@ from recommender.analysis_cache import image_analysis
 from recommender.api.serializers import RecommendationsSerializer
 from recommender.api.throttles import RECOMMENDATION_THROTTLES
 from recommender.errors import GarmentNotDetected, VisionUnavailable
+from recommender.vision.garment_choice import EVERY_GARMENT
 
 if TYPE_CHECKING:  # the pipeline module loads torch: only when a photo is first analysed
     from recommender.vision.pipeline import ImageAnalysis
@@ -280,12 +281,14 @@ class RecommendationsApi(APIView):
         if upload.size is not None and upload.size > settings.FASHIONREC_MAX_UPLOAD_BYTES:
             raise ImageRejected("too_large", f"The image is larger than {settings.FASHIONREC_MAX_UPLOAD_BYTES} bytes.")
         pipeline = _pipeline()
-        analysis = image_analysis(pipeline, upload.read())
-        timings = {name: round(value, 2) for name, value in analysis.timings_ms.items()}
         index = values.get("garment", 0)
+        every = values.get("garments") == ALL_GARMENTS
+        # only the garment(s) this answer needs are encoded; the others stay boxes to pick from
+        analysis = image_analysis(pipeline, upload.read(), encode=EVERY_GARMENT if every else (index,))
+        timings = {name: round(value, 2) for name, value in analysis.timings_ms.items()}
         if index >= len(analysis.garments):
             raise GarmentNotDetected(index, len(analysis.garments))
-        if values.get("garments") == ALL_GARMENTS:
+        if every:
             body = self._every_garment(request, analysis, pipeline, recommend_request, timings, started, index)
             return Response(body)
         crop = analysis.garments[index]

@@ -32,6 +32,7 @@ from catalog.models import ProductImage
 from catalog.models.products import ProcessingStatus
 from fashionrec.imaging import ImageRejected
 from recommender.models import EncoderVersion, Garment, ImageIngestState
+from recommender.vision.garment_choice import EVERY_GARMENT
 from recommender.vision.preprocess import clamp_box
 
 logger = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ def _analyse(pipeline, datas: list[bytes]) -> list:
     results = []
     for data in datas:
         try:
-            results.append(pipeline.analyse(data))
+            results.append(pipeline.analyse(data, encode=EVERY_GARMENT))  # each garment is a row
         except ImageRejected as rejected:
             results.append(rejected)
         except Exception as error:  # a bug or a model failure on this one image

@@ -1,9 +1,12 @@
 """Bytes in, garments with embeddings out: decode → detect → crop → encode.
 
 The one code path for catalog ingest (``analyse_batch``) and shopper queries (``analyse``), so
-a query photo and a catalog photo are always treated alike. Pure library: settings are read
-only in ``get_pipeline``, which builds the process-wide instance once (the models take a
-second to load and ~10 MB of memory; every request and task reuses them).
+a query photo and a catalog photo are always treated alike. Ingest encodes every garment (each
+becomes a row); a query encodes only the garments it asks for (by default the main one: the
+others are boxes the shopper may pick next, encoded then by ``encode_garments`` from the same
+bytes). Pure library: settings are read only in ``get_pipeline``, which builds the process-wide
+instance once (the models take a second to load and ~10 MB of memory; every request and task
+reuses them).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -22,6 +25,7 @@ from PIL import Image
 
 from fashionrec.imaging import ImageRejected, load_image
 from recommender.vision.encoder import Encoder, load_encoder
+from recommender.vision.garment_choice import MAIN_GARMENT, GarmentIndices, chosen_indices
 from recommender.vision.main_garment import main_first
 from recommender.vision.preprocess import clamp_box
 
@@ -39,7 +43,8 @@ class GarmentCrop:
     label: str
     confidence: float
     is_whole_image: bool  # nothing passed the threshold: whole image used, flagged
-    embedding: np.ndarray = field(repr=False)  # float32 (128,), unit norm
+    # float32 (128,), unit norm; None for a garment a query did not ask to encode (``encode_garments``)
+    embedding: np.ndarray | None = field(repr=False)
 
 
 @dataclass
@@ -50,6 +55,10 @@ class ImageAnalysis:
     # most confident first; never empty
     garments: list[GarmentCrop]
     timings_ms: dict[str, float]  # "decode", "detect", "encode"
+
+    def missing(self, indices: GarmentIndices) -> list[int]:
+        """Those of ``indices`` (in range) whose garment has no embedding yet, in order."""
+        return [i for i in chosen_indices(indices, len(self.garments)) if self.garments[i].embedding is None]
 
 
 class Detector(Protocol):
@@ -95,26 +104,43 @@ class VisionPipeline:
             data, max_bytes=self.max_bytes, max_pixels=self.max_pixels, max_decoded_bytes=self.max_decoded_bytes
         )
 
-    def analyse(self, data: bytes) -> ImageAnalysis:
-        """Analyse one image; raises ``ImageRejected`` for anything that is not a usable photo."""
+    def analyse(self, data: bytes, *, encode: GarmentIndices = MAIN_GARMENT) -> ImageAnalysis:
+        """Analyse one image: every garment detected, those in ``encode`` encoded (the others'
+        ``embedding`` is None). Raises ``ImageRejected`` for anything that is not a usable photo.
+        """
         started = time.perf_counter()
         image = self._load(data)
         decoded = time.perf_counter()
         detections = self._detect([image])[0]
         detected = time.perf_counter()
         boxes = self._boxes(image, detections)
-        embeddings = self.encoder.encode([self._crop(image, box[0]) for box in boxes])
-        encoded = time.perf_counter()
-        return ImageAnalysis(
+        analysis = ImageAnalysis(
             width=image.width,
             height=image.height,
-            garments=_garments(boxes, embeddings),
-            timings_ms={
-                "decode": _ms(decoded - started),
-                "detect": _ms(detected - decoded),
-                "encode": _ms(encoded - detected),
-            },
+            garments=_garments(boxes, [None] * len(boxes)),
+            timings_ms={"decode": _ms(decoded - started), "detect": _ms(detected - decoded)},
         )
+        self._encode_into(image, analysis, analysis.missing(encode))
+        analysis.timings_ms["encode"] = _ms(time.perf_counter() - detected)
+        return analysis
+
+    def encode_garments(self, data: bytes, analysis: ImageAnalysis, indices: GarmentIndices) -> list[int]:
+        """Encode those of ``indices`` not encoded yet in ``analysis`` of these same bytes (decoded
+        again: the same pixels, so the same embedding ``analyse`` would have given the box).
+
+        Returns the indices it encoded; their decode and encode time is added to ``timings_ms``.
+        """
+        missing = analysis.missing(indices)
+        if not missing:
+            return []
+        started = time.perf_counter()
+        image = self._load(data)
+        decoded = time.perf_counter()
+        self._encode_into(image, analysis, missing)
+        timings = analysis.timings_ms
+        timings["decode"] = round(timings.get("decode", 0.0) + _ms(decoded - started), 2)
+        timings["encode"] = round(timings.get("encode", 0.0) + _ms(time.perf_counter() - decoded), 2)
+        return missing
 
     def analyse_batch(self, items: Sequence[bytes]) -> list[ImageAnalysis | ImageRejected]:
         """Analyse many images with one detector pass and one encoder pass (ingest throughput).
@@ -175,6 +201,15 @@ class VisionPipeline:
 
     # --- steps ------------------------------------------------------------------------------
 
+    def _encode_into(self, image: Image.Image, analysis: ImageAnalysis, indices: list[int]) -> None:
+        """Fill in the embeddings of garments ``indices`` (one encoder pass)."""
+        if not indices:
+            return
+        garments = analysis.garments
+        embeddings = self.encoder.encode([self._crop(image, garments[i].box) for i in indices])
+        for i, embedding in zip(indices, embeddings, strict=True):
+            garments[i] = replace(garments[i], embedding=_vector(embedding))
+
     def _detect(self, images: list[Image.Image]) -> list[list]:
         if self.detector is None:
             return [[] for _ in images]
@@ -201,17 +236,21 @@ class VisionPipeline:
         return image.crop((x1, y1, x2, y2))
 
 
-def _garments(boxes, embeddings: np.ndarray) -> list[GarmentCrop]:
+def _garments(boxes, embeddings) -> list[GarmentCrop]:
     return [
         GarmentCrop(
             box=box,
             label=label,
             confidence=round(confidence, 4),
             is_whole_image=whole,
-            embedding=np.ascontiguousarray(embedding, dtype=np.float32),
+            embedding=None if embedding is None else _vector(embedding),
         )
         for (box, label, confidence, whole), embedding in zip(boxes, embeddings, strict=True)
     ]
+
+
+def _vector(embedding) -> np.ndarray:
+    return np.ascontiguousarray(embedding, dtype=np.float32)
 
 
 def _ms(seconds: float) -> float:

@@ -31,8 +31,8 @@ def street() -> io.BytesIO:
 
 @pytest.fixture(scope="module")
 def street_garments():
-    """The photo's garments as the API will see them (the pipeline is deterministic)."""
-    garments = get_pipeline().analyse(STREET.read_bytes()).garments
+    """The photo's garments as the API will see them (the pipeline is deterministic), each encoded."""
+    garments = get_pipeline().analyse(STREET.read_bytes(), encode="all").garments
     assert sum(not garment.is_whole_image for garment in garments) >= 2, [g.label for g in garments]
     return garments
 

@@ -183,3 +183,96 @@ def test_the_shipped_models_return_garments_with_boxes_and_unit_vectors():
             assert garment.embedding.shape == (128,)
             assert np.linalg.norm(garment.embedding) == pytest.approx(1.0, abs=1e-5)
             assert garment.is_whole_image or garment.label in GARMENT_CLASSES
+
+
+# --- a query encodes only the garments it needs ----------------------------------------------
+
+# A held-out street photo (CCP 0014) in which the shipped detector finds several garments.
+STREET = Path(settings.FASHIONREC_CCP_DATASET) / "photos" / "0014.jpg"
+
+
+class CountingEncoder:
+    """The real encoder, with the number of crops of each ``encode`` call written down."""
+
+    def __init__(self, encoder) -> None:
+        self.encoder = encoder
+        self.version = encoder.version
+        self.dim = encoder.dim
+        self.crops: list[int] = []
+
+    def encode(self, crops):
+        self.crops.append(len(crops))
+        return self.encoder.encode(crops)
+
+
+@pytest.fixture(scope="module")
+def shipped_detector():
+    return GarmentDetector(
+        settings.FASHIONREC_DETECTOR_WEIGHTS, confidence=settings.FASHIONREC_DETECTOR_CONFIDENCE, imgsz=320
+    )
+
+
+@pytest.fixture(scope="module")
+def street_analysis(encoder, shipped_detector):
+    """The street photo with every garment encoded, as catalog ingest does it."""
+    analysis = VisionPipeline(encoder, shipped_detector).analyse(STREET.read_bytes(), encode="all")
+    assert len(analysis.garments) >= 3 and not analysis.garments[0].is_whole_image, analysis.garments
+    return analysis
+
+
+@pytest.fixture
+def counting(encoder, shipped_detector):
+    return VisionPipeline(CountingEncoder(encoder), shipped_detector)
+
+
+def test_a_query_encodes_only_the_main_garment_of_a_multi_garment_photo(counting, street_analysis):
+    # when
+    analysis = counting.analyse(STREET.read_bytes())
+
+    # then: every box is there, only the main garment's crop went through the encoder
+    assert counting.encoder.crops == [1]
+    assert [g.box for g in analysis.garments] == [g.box for g in street_analysis.garments]
+    assert [g.label for g in analysis.garments] == [g.label for g in street_analysis.garments]
+    assert np.allclose(analysis.garments[0].embedding, street_analysis.garments[0].embedding, atol=1e-6)
+    assert all(garment.embedding is None for garment in analysis.garments[1:])
+    assert set(analysis.timings_ms) == {"decode", "detect", "encode"}
+
+
+def test_a_picked_garment_encoded_from_the_same_bytes_is_the_one_full_analysis_gives(counting, street_analysis):
+    # given a query that encoded the main garment
+    data = STREET.read_bytes()
+    analysis = counting.analyse(data)
+    encode_ms = analysis.timings_ms["encode"]
+
+    # when the shopper picks the second garment, then asks for it again
+    first = counting.encode_garments(data, analysis, (1,))
+    again = counting.encode_garments(data, analysis, (0, 1))
+
+    # then it was encoded once, alone, to the embedding every-garment analysis gives its box
+    assert (first, again) == ([1], [])
+    assert counting.encoder.crops == [1, 1]
+    assert np.allclose(analysis.garments[1].embedding, street_analysis.garments[1].embedding, atol=1e-6)
+    assert np.linalg.norm(analysis.garments[1].embedding) == pytest.approx(1.0, abs=1e-5)
+    assert all(garment.embedding is None for garment in analysis.garments[2:])
+    assert analysis.timings_ms["encode"] > encode_ms
+
+
+def test_a_query_for_a_picked_garment_encodes_that_one_only(counting, street_analysis):
+    analysis = counting.analyse(STREET.read_bytes(), encode=(2,))
+    assert counting.encoder.crops == [1]
+    assert [n for n, g in enumerate(analysis.garments) if g.embedding is not None] == [2]
+    assert np.allclose(analysis.garments[2].embedding, street_analysis.garments[2].embedding, atol=1e-6)
+
+
+def test_an_index_past_the_last_garment_encodes_nothing(counting, street_analysis):
+    analysis = counting.analyse(STREET.read_bytes(), encode=(len(street_analysis.garments),))
+    assert counting.encoder.crops == []
+    assert all(garment.embedding is None for garment in analysis.garments)
+    assert counting.encode_garments(STREET.read_bytes(), analysis, (99,)) == []
+
+
+def test_every_garment_is_encoded_in_one_pass_when_asked(counting, street_analysis):
+    analysis = counting.analyse(STREET.read_bytes(), encode="all")
+    assert counting.encoder.crops == [len(street_analysis.garments)]
+    for lazy, full in zip(analysis.garments, street_analysis.garments, strict=True):
+        assert np.allclose(lazy.embedding, full.embedding, atol=1e-6)
