@@ -35,6 +35,13 @@ logger = logging.getLogger(__name__)
 WHOLE_IMAGE_LABEL = "garment"
 # Detector batches are chunked: YOLO activations at 320 px are ~30 MB per image.
 DETECT_CHUNK = 16
+# Detections whose clamped box has a side under max(8 px, 1 % of the photo's shorter side) are
+# dropped: such a sliver carries nothing the encoder can use (upscaled to its 112 px input it is a
+# blur) and, at the detector's 320 px input, it is under one stride-8 cell of a 550×832 photo. No
+# real garment comes near it: the smallest side of a CCP ground-truth box (every 8th photo, 504
+# boxes) is 19 px of 550, 3.5 % of the shorter side; the fraction scales it for large photos.
+MIN_BOX_SIDE_PX = 8
+MIN_BOX_SIDE_FRACTION = 0.01
 
 
 @dataclass(frozen=True)
@@ -219,8 +226,11 @@ class VisionPipeline:
         return found
 
     def _boxes(self, image: Image.Image, detections: list) -> list[tuple[tuple[int, int, int, int], str, float, bool]]:
-        """(box, label, confidence, is_whole_image) per garment: the main garment, then by confidence."""
+        """(box, label, confidence, is_whole_image) per garment large enough to be one (``MIN_BOX_SIDE_PX``):
+        the main garment, then by confidence."""
         found = [(clamp_box(d.box, image.width, image.height), d.label, float(d.confidence), False) for d in detections]
+        min_side = max(MIN_BOX_SIDE_PX, MIN_BOX_SIDE_FRACTION * min(image.width, image.height))
+        found = [item for item in found if min(item[0][2] - item[0][0], item[0][3] - item[0][1]) >= min_side]
         boxes = main_first(found, image.width, image.height, self.max_garments)
         if not boxes:
             boxes.append(((0, 0, image.width, image.height), WHOLE_IMAGE_LABEL, 0.0, True))

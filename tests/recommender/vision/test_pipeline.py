@@ -8,11 +8,11 @@ from PIL import Image
 
 from fashionrec.imaging import ImageRejected, load_image
 from recommender.vision import pipeline as pipeline_module
-from recommender.vision.detector import GarmentDetector
+from recommender.vision.detector import Detection, GarmentDetector
 from recommender.vision.encoder import load_encoder
 from recommender.vision.encoder_eval import list_split
 from recommender.vision.main_garment import main_garment_index
-from recommender.vision.pipeline import ImageAnalysis, VisionPipeline, get_pipeline, reset_pipeline
+from recommender.vision.pipeline import WHOLE_IMAGE_LABEL, ImageAnalysis, VisionPipeline, get_pipeline, reset_pipeline
 from recommender.vision.taxonomy import GARMENT_CLASSES
 
 
@@ -276,3 +276,42 @@ def test_every_garment_is_encoded_in_one_pass_when_asked(counting, street_analys
     assert counting.encoder.crops == [len(street_analysis.garments)]
     for lazy, full in zip(analysis.garments, street_analysis.garments, strict=True):
         assert np.allclose(lazy.embedding, full.embedding, atol=1e-6)
+
+
+# --- boxes too small to be a garment ---------------------------------------------------------
+
+
+def test_a_box_under_the_minimum_side_is_dropped_before_the_main_garment_is_chosen(encoder):
+    # given a 400×600 photo: a dress, a surer 6 px sliver in the centre (it would be the main
+    # garment), a 7 px high strip, and a bag just wide enough (8 px)
+    image = Image.new("RGB", (400, 600))
+    detections = [
+        Detection((100, 100, 300, 500), "dress", 0.5),
+        Detection((197, 150, 203, 450), "top", 0.9),
+        Detection((50, 300, 350, 307), "trousers", 0.8),
+        Detection((10, 10, 18, 60), "bag", 0.4),
+    ]
+
+    # when
+    boxes = VisionPipeline(encoder)._boxes(image, detections)
+
+    # then
+    assert [(box, label) for box, label, _, _ in boxes] == [((100, 100, 300, 500), "dress"), ((10, 10, 18, 60), "bag")]
+
+
+def test_on_a_large_photo_the_minimum_side_is_a_share_of_it(encoder):
+    # given a 3000×2000 photo: 1 % of its shorter side is 20 px
+    image = Image.new("RGB", (3000, 2000))
+    detections = [Detection((1000, 500, 1019, 1500), "top", 0.9), Detection((1000, 500, 1020, 1500), "top", 0.8)]
+
+    # when
+    boxes = VisionPipeline(encoder)._boxes(image, detections)
+
+    # then
+    assert [box for box, _, _, _ in boxes] == [(1000, 500, 1020, 1500)]
+
+
+def test_when_every_box_is_too_small_the_whole_image_is_used(encoder):
+    image = Image.new("RGB", (400, 600))
+    boxes = VisionPipeline(encoder)._boxes(image, [Detection((10, 10, 13, 400), "top", 0.9)])
+    assert boxes == [((0, 0, 400, 600), WHOLE_IMAGE_LABEL, 0.0, True)]
