@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 
@@ -35,3 +37,25 @@ def start_transaction():
     from tests.concurrency import transaction_threads
 
     yield from transaction_threads()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _onnx_cache_of_the_session(tmp_path_factory):
+    """ONNX copies of the models go to a folder of the test session, not the checkout's
+    var/cache/onnx: tests load throwaway weights (the tiny encoder ``train_encoder`` writes in
+    test_train_from_catalog, an untrained detector), whose copies would stay behind there. The
+    environment variable carries it to the workers and commands the tests start. Costs one export
+    of the shipped models per session (about 3 s on 2 cores)."""
+    from django.test import override_settings
+
+    folder = tmp_path_factory.mktemp("onnx-cache")
+    previous = os.environ.get("FASHIONREC_ONNX_CACHE_DIR")
+    os.environ["FASHIONREC_ONNX_CACHE_DIR"] = str(folder)
+    try:
+        with override_settings(FASHIONREC_ONNX_CACHE_DIR=folder):
+            yield folder
+    finally:
+        if previous is None:
+            os.environ.pop("FASHIONREC_ONNX_CACHE_DIR", None)
+        else:
+            os.environ["FASHIONREC_ONNX_CACHE_DIR"] = previous

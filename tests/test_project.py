@@ -136,3 +136,10 @@ class TestDockerCompose:
 
     def test_media_is_shared_between_web_and_worker(self):
         assert self.services["web"]["volumes"] == self.services["worker"]["volumes"]
+
+
+def test_tests_keep_onnx_copies_out_of_the_checkout(_onnx_cache_of_the_session):
+    # the session's folder (tests/conftest.py), for this process and the processes it starts
+    assert Path(settings.FASHIONREC_ONNX_CACHE_DIR) == _onnx_cache_of_the_session
+    assert os.environ["FASHIONREC_ONNX_CACHE_DIR"] == str(_onnx_cache_of_the_session)
+    assert Path(settings.DATA_DIR) not in Path(settings.FASHIONREC_ONNX_CACHE_DIR).parents
