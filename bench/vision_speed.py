@@ -6,7 +6,8 @@ the recommend API do: JPEG bytes in → decode (EXIF, RGB) → detect (YOLO) →
 - Ingest: `analyse_batch` over catalog photos (clothing-small validation, 400×533) in batches of
   `--batch`, timed end to end; images/s = images / seconds (median of `--rounds` rounds).
 - Query: `analyse` on one photo at a time, over catalog photos and CCP street photos (550×832),
-  after a warm-up; median and p95 of the wall-clock time per photo.
+  after a warm-up; median and p95 of the wall-clock time per photo. As for a shopper's query,
+  every garment is detected and the main one encoded (ingest encodes every garment).
 - HTTP image query: `POST /api/v1/recommendations/` (multipart photo, k=10) to gunicorn on the
   loopback (2 gthread workers × 4 threads, as deployed) over the benchmark's own database
   (`fashionrec_bench_vision` on the embedded server: `--http-products` products of the train split,
