@@ -7,10 +7,14 @@
    computed once; each is scaled by its spread over those questions, and every combination of
    ``WEIGHT_STEPS`` for colour, partners and direct is scored by mean FITB accuracy over
    ``draws`` seeded draws. The best setting wins (ties: the first in grid order).
-3. The kind weight cannot be chosen by FITB (all candidates share a kind) and is fixed:
+3. The hub correction (``CENTRING``, ``recommender.outfits.model``) is on throughout: every
+   setting is scored with centred parts, each (``neighbours``, ``temperature``) with its own
+   partner centres. It is fixed, not chosen by FITB: FITB asks which of 4 garments fits, not
+   whether the same garment fits every outfit, which is what the correction is for.
+4. The kind weight cannot be chosen by FITB (all candidates share a kind) and is fixed:
    ``KIND_WEIGHT`` per nat of PMI, enough that a kind pair nobody wears together (a dress with
    a skirt) pulls a set's score down.
-4. The calibration is a logistic fit on selection pairs (true pairs vs random same-kind pairs);
+5. The calibration is a logistic fit on selection pairs (true pairs vs random same-kind pairs);
    the card records the chosen model's selection FITB and pair AUC (both flattered: the
    selection split chose the weights; the report figures are ``make bench-outfits``'s).
 
@@ -44,6 +48,9 @@ COLOUR_L2_GRID = (1e-4, 3e-4, 1e-3)
 PALETTE_SIZE = 24
 WEIGHT_STEPS = (0.0, 0.5, 1.0, 2.0)
 KIND_WEIGHT = 0.5
+# Full centring: each direction's score less the candidate's mean over the query kind's train
+# garments (v003; v002 had none and its looks repeated a few products, docs/outfits.md).
+CENTRING = 1.0
 # As many draws as the benchmark: with 5, the first v002 run chose a partners-heavy setting that
 # scored 0.402 on those 5 draws but 0.383 on 10, under its own colour part alone (0.401).
 SELECTION_DRAWS = 10
@@ -88,11 +95,13 @@ def train_model(
     draws: int = SELECTION_DRAWS,
     namer: ColourNamer | None = None,
     palette_size: int = PALETTE_SIZE,
+    centring: float = CENTRING,
     progress: Callable[[str], None] = lambda message: None,
 ) -> tuple[OutfitModel, list[dict]]:
     """The trained model and the table of settings tried (selection FITB of each).
 
-    Without ``namer`` (or with ``palette_size`` 0) the harmony is over the colour names, as v001's.
+    Without ``namer`` (or with ``palette_size`` 0) the harmony is over the colour names, as v001's;
+    ``centring`` 0 trains without the hub correction, as v002.
     """
     selection_draws = [draw_questions(selection, seed) for seed in range(draws)]
     if not any(selection_draws):
@@ -110,13 +119,16 @@ def train_model(
         )
         for l2 in COLOUR_L2_GRID
     }
+    for fitted in models.values():
+        fitted.weights = OutfitWeights(centring=centring)
     colour_parts = {l2: _feature(m, selection_draws, 1) for l2, m in models.items()}
     base = models[COLOUR_L2_GRID[0]]  # the street index and the embeddings do not depend on l2
     direct = _feature(base, selection_draws, 3)
     tried: list[dict] = []
     best: tuple[float, float, OutfitWeights] | None = None
     for neighbours, temperature in itertools.product(NEIGHBOURS_GRID, TEMPERATURE_GRID):
-        base.weights = OutfitWeights(neighbours=neighbours, temperature=temperature)
+        base.weights = OutfitWeights(neighbours=neighbours, temperature=temperature, centring=centring)
+        base.fit_partner_centres()
         partners = _feature(base, selection_draws, 2)
         for l2, colour in colour_parts.items():
             spreads = (_spread(colour), _spread(partners), _spread(direct))
@@ -144,12 +156,14 @@ def train_model(
                         direct=scaled[2],
                         neighbours=neighbours,
                         temperature=temperature,
+                        centring=centring,
                     )
                     best = (accuracy, l2, weights)
         progress(f"selection: neighbours {neighbours}, temperature {temperature}: best so far {best[0]:.3f}")
     assert best is not None
     model = models[best[1]]
     model.weights = best[2]
+    model.fit_partner_centres()
     positives, negatives = pair_sets(selection, seed=0)
     positive_raw = [model.raw(model.pair_features(a, b)) for a, b in positives]
     negative_raw = [model.raw(model.pair_features(a, b)) for a, b in negatives]
@@ -159,6 +173,7 @@ def train_model(
         "selection_auc": auc(positive_raw, negative_raw),
         "palette_size": 0 if model.palette is None else len(model.palette),
         "colour_l2": best[1],
+        "centring": centring,
         "selection_outfits": len(selection),
         "train_outfits": len(train),
     }
@@ -191,6 +206,15 @@ def model_card(model: OutfitModel, tried: Sequence[dict]) -> str:
         "raw(pair) = kind·PMI(kinds) + colour·(√p1ᵀ W √p2, learned) + partners·(street partners score)",
         "+ direct·cos(e1, e2);",
         "score = sigmoid(a·raw + b). See `recommender/outfits/model.py`.",
+        "",
+        (
+            f"Hub correction: centring {w.centring:g}. Each direction's colour and partners score is less "
+            f"{w.centring:g} x the candidate's mean score over the train garments of the other garment's kind "
+            "(a candidate that goes with everything no longer tops every look); a pair's colour and partners "
+            "parts are the mean of both directions."
+            if w.centring
+            else "No hub correction (centring 0)."
+        ),
         "",
         "| part | weight |",
         "|---|---|",
