@@ -244,10 +244,11 @@ class OutfitModel:
                 top = np.argsort(-similarity, axis=1, kind="stable")[:, :take]
                 chosen = np.take_along_axis(similarity, top, axis=1)
                 logits = chosen / self.weights.temperature
-                share = np.exp(logits - logits.max(axis=1, keepdims=True))  # exp(-inf) = 0: left out
-                share /= share.sum(axis=1, keepdims=True)
-                partners = self.index_embeddings[self.index_partners[rows[top], b]]  # (q, take, D)
                 valid = np.isfinite(chosen).any(axis=1)  # a lone garment has no neighbour but itself
+                peak = np.where(valid, logits.max(axis=1), 0.0)[:, None]
+                share = np.exp(logits - peak)  # exp(-inf) = 0: the query itself is left out
+                share /= np.maximum(share.sum(axis=1, keepdims=True), 1e-30)
+                partners = self.index_embeddings[self.index_partners[rows[top], b]]  # (q, take, D)
                 if valid.any():
                     centres[a, b] = (share[valid, :, None] * partners[valid]).sum(axis=1).mean(axis=0)
         self.partner_centres = centres

@@ -292,3 +292,11 @@ def test_centring_zero_scores_as_before_and_the_centres_survive_a_save(hub_model
     meta["weights"].pop("centring")
     (tmp_path / "v003" / "model.json").write_text(json.dumps({**meta, "format": "fashionrec-outfits/2"}))
     assert OutfitModel.load(tmp_path / "v003").weights.centring == 0.0
+
+
+@pytest.mark.filterwarnings("error")
+def test_a_garment_with_no_neighbour_but_itself_leaves_a_zero_partner_centre():
+    # one top worn with trousers: left out of its own neighbours, it has none
+    lone = [[G("top", colour("black"), unit(1)), G("trousers", colour("white"), unit(2))]]
+    model = OutfitModel.fit(lone, kinds=KINDS, colour_bins=BINS, encoder_version="enc-1")
+    assert not model.partner_centres.any()
