@@ -127,3 +127,27 @@ def test_the_correction_asks_the_database_no_more(client, settings, hub_models, 
     # context, query garment, planner estimate, the look statement (all kinds), product cards
     with django_assert_num_queries(5):
         assert client.get(f"/api/v1/products/{tops[0].pk}/complete-the-look/").status_code == 200
+
+
+def test_the_statements_compatibility_is_the_models_centred_score(client, settings, hub_models, hub_shop):
+    # given the corrected model and a top with its own style's trousers
+    tops, trousers, _ = hub_shop
+    use(settings, hub_models[1.0])
+    model = OutfitModel.load(hub_models[1.0])
+    e = basis()
+    # when the look is asked
+    first = best_trousers(client, tops[0])[0]
+    # then its compatibility is the model's query -> candidate score, each part less the
+    # candidate's mean over the street tops: kind + colour (centred) + partners (centred)
+    w = model.weights
+    query = StreetGarment("top", hist("black"), e[0])
+    raw = (
+        w.kind * model.kind_pmi("top", "trousers")
+        + w.colour * model.colour_terms(query, "trousers")["white"]
+        + w.partners * float(e[STYLES] @ model.partner_vector(e[0], "top", "trousers"))
+    )
+    assert first["product"]["id"] == trousers[0].pk
+    assert first["compatibility"] == pytest.approx(float(model.probability(raw)), abs=1e-4)
+    # and the centred partners term is not the plain one (the correction reached the statement)
+    plain = w.partners * float(e[STYLES] @ model.partner_vector(e[0], "top", "trousers", centred=False))
+    assert abs(plain - w.partners * float(e[STYLES] @ model.partner_vector(e[0], "top", "trousers"))) > 0.1
