@@ -115,7 +115,8 @@ bench-outfits: install
 
 # Contact sheet of 12 complete-the-look results on a demo-catalog slice (its own database on the
 # embedded server; the import takes ~5 minutes the first time, then it is reused), for people to
-# judge: bench/reports/outfits-contact-sheet.png. Last line "queries <n> kinds_filled <n> mean_top_compatibility <v>".
+# judge: bench/reports/outfits-contact-sheet.png; then the hubness of every product's look (distinct products, share of
+# the 5 most frequent, k-occurrence skew). Last line "queries <n> kinds_filled <n> mean_top_compatibility <v>".
 .PHONY: bench-outfits-sheet
 bench-outfits-sheet: install
 	nice -n 5 $(PY) bench/outfit_contact_sheet.py

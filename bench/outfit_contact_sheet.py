@@ -11,6 +11,15 @@ production selector (``outfit_selectors.look_for_product``, what ``GET
 of each complementary kind. Each row of ``bench/reports/outfits-contact-sheet.png`` is the query
 photo, then one photo per kind with its kind and compatibility. The table printed lists the same
 figures; its last line is ``queries <n> kinds_filled <n> mean_top_compatibility <v>``.
+
+Twelve rows are a small sample of the *hub effect* (a few products that top the look of many
+queries), so the script also asks for the look of every indexed product of the slice (``k`` =
+``HUB_K`` per kind, as the product page) and prints how concentrated the answers are: distinct
+products among the best of each row and among all results, the share of the best-of-row slots held
+by the ``HUB_TOP`` most frequent products, and the skewness of the k-occurrence (how many result
+lists each product of a kind appears in; Radovanović et al., JMLR 2010: a large positive skew
+means hubs). The same figures with ``--model`` for another outfit model folder compare two models
+on one catalog.
 """
 
 from __future__ import annotations
@@ -37,6 +46,8 @@ import django  # noqa: E402
 
 django.setup()
 
+import numpy as np  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont, ImageOps  # noqa: E402
 
@@ -50,6 +61,8 @@ QUERIES = 12
 THUMB = 150  # px per photo: 12 rows of up to 9 photos stay under 1.5 MB
 CAPTION = 30  # px under each photo
 MAX_BYTES = 1_500_000
+HUB_K = 4
+HUB_TOP = 5
 
 
 def catalog_slice(folder: Path, per_category: int, seed: int) -> Path:
@@ -72,17 +85,20 @@ def prepare(per_category: int, seed: int) -> None:
     call_command("reindex", "--no-progress", "--prune")
 
 
-def pick_queries(seed: int) -> list[Product]:
-    """``QUERIES`` indexed products, round robin over the kinds (then categories) of the catalog."""
-    rng = random.Random(seed)
-    by_kind: dict[str, list[Product]] = {}
-    products = (
+def indexed_products():
+    return (
         Product.objects.filter(is_active=True, garments__isnull=False)
         .select_related("category")
         .distinct()
         .order_by("id")
     )
-    for product in products:
+
+
+def pick_queries(seed: int) -> list[Product]:
+    """``QUERIES`` indexed products, round robin over the kinds (then categories) of the catalog."""
+    rng = random.Random(seed)
+    by_kind: dict[str, list[Product]] = {}
+    for product in indexed_products():
         by_kind.setdefault(product.category.effective_garment_kind, []).append(product)
     for group in by_kind.values():
         rng.shuffle(group)
@@ -136,12 +152,48 @@ def save(sheet: Image.Image, path: Path) -> int:
     return path.stat().st_size
 
 
+def hubness(products: list[Product]) -> dict[str, float]:
+    """How concentrated the looks of ``products`` are (module docstring): every query's look at
+    ``HUB_K`` per kind, counted per product over the best-of-row slots and over all results."""
+    best, every, slots, results = Counter(), Counter(), 0, 0
+    kinds: set[str] = set()
+    for product in products:
+        for group in look_for_product(product_id=product.pk, request=LookRequest(k=HUB_K)).groups:
+            if not group.results:
+                continue
+            slots += 1
+            best[group.results[0].row.product_id] += 1
+            for item in group.results:
+                every[item.row.product_id] += 1
+                results += 1
+            kinds.add(group.kind)
+    # the k-occurrence of every product that could be a result (of a kind some row asked for),
+    # never-shown ones at 0: the skew is over the whole catalog of those kinds, not only the shown
+    pool = [p.pk for p in products if p.category.effective_garment_kind in kinds]
+    counts = np.array([every.get(pk, 0) for pk in pool], dtype=np.float64)
+    spread = counts.std()
+    skew = float(((counts - counts.mean()) ** 3).mean() / spread**3) if spread > 0 else 0.0
+    return {
+        "queries": len(products),
+        "slots": slots,
+        "best_distinct": len(best),
+        "best_top_share": sum(n for _, n in best.most_common(HUB_TOP)) / max(slots, 1),
+        "results": results,
+        "results_distinct": len(every),
+        "pool": len(pool),
+        "k_occurrence_skew": skew,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--per-category", type=int, default=40, help="photos imported per category folder")
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--output", type=Path, default=SHEET)
+    parser.add_argument("--model", type=Path, default=None, help="outfit model folder (default: the setting's)")
     args = parser.parse_args()
+    if args.model is not None:
+        settings.FASHIONREC_OUTFIT_MODEL = str(args.model)
 
     started = time.perf_counter()
     prepare(args.per_category, args.seed)
@@ -163,6 +215,13 @@ def main() -> None:
     shown = Counter(product_id for _, _, cells in rows for _, product_id, _ in cells if product_id is not None)
     repeated = ", ".join(f"#{pid} x{n}" for pid, n in shown.most_common(4) if n > 1) or "none"
     print(f"distinct products among the results: {len(shown)} of {sum(shown.values())} (most repeated: {repeated})")
+    hubs = hubness(list(indexed_products()))
+    print(
+        f"hubness over {hubs['queries']} queries (every indexed product, k {HUB_K} per kind): best of row "
+        f"{hubs['best_distinct']} distinct of {hubs['slots']}, the {HUB_TOP} most frequent hold "
+        f"{100 * hubs['best_top_share']:.1f} %; all results {hubs['results_distinct']} distinct of {hubs['results']} "
+        f"({hubs['pool']} products could be shown); k-occurrence skewness {hubs['k_occurrence_skew']:.2f}"
+    )
     size = save(render(rows), args.output)
     print(
         f"wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output} ({size:,} bytes)"

@@ -664,7 +664,7 @@ class LookKind:
     do not depend on the candidate's embedding (see ``recommender.outfits.model``)."""
 
     kind: str
-    vector: str  # unit query vector V/|V| (pgvector text): street partners + direct terms
+    vector: str  # unit query vector V/|V| (pgvector text): street partners (less their kind mean) + direct
     norm: float  # |V|, so candidate · V = norm x (1 - cosine distance)
     kind_term: float  # kind weight x PMI(query kind, this kind)
     colour_terms: tuple[float, ...]  # per LookScoring.colour_names: colour weight x harmony with the query
@@ -808,8 +808,10 @@ def complete_the_look(
     and inventory term as :func:`recommend`; the similarity is replaced by the outfit model's
     *compatibility* (weight ``Weights.similarity``), computed in SQL from parameters the caller
     derives from the model: per kind a query vector (the weighted street partners of the query
-    garment plus its own embedding), the kind's PMI term and, per catalog colour, the colour
-    harmony term (``LookKind``), and the calibration (``LookScoring``). A product fills the kind of
+    garment, less the mean over its kind's street garments when the model corrects hubs, plus its
+    own embedding), the kind's PMI term and, per catalog colour, the colour harmony term, centred
+    the same way (``LookKind``), and the calibration (``LookScoring``). The hub correction is in
+    these parameters only: the statement is the same with or without it. A product fills the kind of
     its category (``Category.effective_garment_kind``) through a garment labelled with that kind,
     its whole-image garment or its main garment; a product whose category has no garment kind fills
     its garments' detector labels (``_LOOK_FILLS_KIND``). So every row of a kind is products of that

@@ -32,6 +32,19 @@ Three learned parts, each a small table or index, combined linearly into a pair'
   For a pair the score is the mean of both directions.
 - **direct**: the cosine of the two garments' embeddings (same fabric or style across kinds).
 
+**Hub correction (centring, since v003).** A candidate that scores well with *every* query of a
+kind (a black shoe, a garment near the middle of its kind's embeddings) tops the look of most
+queries: a "hub" (Radovanović et al., JMLR 2010). Each direction's score is therefore taken
+relative to the candidate's mean score over reference queries, the train garments of the
+query's kind (Suzuki et al., EMNLP 2013, "centering similarity measures to reduce hubs"; CSLS in
+Conneau et al. 2018 is the local version). Both parts are linear in the query side, so the mean
+over the queries is the score against the *mean query*: the colour part uses
+``sqrt(p_q) - centring x colour_centres[kind q]`` (the kind's mean root histogram) and the
+partners part ``P - centring x partner_centres[kind q, kind c]`` (the mean partner vector of the
+kind's train garments, each left out of its own neighbours). So the look SQL still ranks every
+candidate with one vector search and one colour term per colour name; a pair's score is the mean
+of its two directions. ``weights.centring`` 0 (v001, v002) turns it off.
+
 The weights are chosen by fill-in-the-blank accuracy on the CCP *selection* split and the
 calibration is fitted on selection pairs (true pairs vs pairs of the same kinds from different
 outfits); see ``manage.py train_outfits``. Everything is plain numpy; a model is a folder with
@@ -48,9 +61,10 @@ from typing import Protocol
 
 import numpy as np
 
-MODEL_FORMAT = "fashionrec-outfits/2"
-# v001's files: no palette (the harmony is over the colour names); still loaded.
-READABLE_FORMATS = ("fashionrec-outfits/1", MODEL_FORMAT)
+MODEL_FORMAT = "fashionrec-outfits/3"
+# v001's files: no palette (the harmony is over the colour names); v002's: no hub correction
+# (no centres, no ``centring`` weight). Both still loaded, and score as they did.
+READABLE_FORMATS = ("fashionrec-outfits/1", "fashionrec-outfits/2", MODEL_FORMAT)
 FEATURES = ("kind", "colour", "partners", "direct")
 # add-α smoothing of the colour table, in (fractional) garment pairs per cell
 COLOUR_SMOOTHING = 2.0
@@ -95,6 +109,9 @@ class OutfitWeights:
     direct: float = 0.0
     neighbours: int = 20
     temperature: float = 0.05
+    # share of the reference queries' mean subtracted from each direction's score (the hub
+    # correction, module docstring); 0 in models saved before it existed
+    centring: float = 0.0
 
     def vector(self) -> np.ndarray:
         return np.array([self.kind, self.colour, self.partners, self.direct])
@@ -120,6 +137,11 @@ class OutfitModel:
     # name (C, P) the palette histogram a product of that name gets.
     palette: np.ndarray | None = None
     name_palette: np.ndarray | None = None
+    # The hub correction's reference queries (None before v003): (K, P) mean root histogram of the
+    # train garments of each kind; (K, K, D) mean partner vector of each kind's train garments
+    # towards each kind, for ``weights``' neighbours and temperature (``fit_partner_centres``).
+    colour_centres: np.ndarray | None = None
+    partner_centres: np.ndarray | None = None
 
     # --- learning -------------------------------------------------------------------------
 
@@ -195,7 +217,41 @@ class OutfitModel:
         model.colour_harmony = _learn_colour_harmony(
             outfits, kinds, model.palette_histogram, n_harmony, colour_l2, seed
         )
+        model.colour_centres = _colour_centres(outfits, kinds, model.palette_histogram, n_harmony)
+        model.fit_partner_centres()
         return model
+
+    def fit_partner_centres(self) -> None:
+        """The mean partner vector of each kind's street garments towards each kind, for the
+        current ``weights`` (neighbours, temperature): call again after changing them.
+
+        Every index garment of kind a is a reference query; its own row is left out of its
+        neighbours (else the mean would be the mean of the true partners, not of what the model
+        answers for a garment it has not seen). A zero vector where no garment of a was worn with a b.
+        """
+        n_kinds = len(self.kinds)
+        dim = self.index_embeddings.shape[1] if self.index_embeddings.ndim == 2 else 0
+        centres = np.zeros((n_kinds, n_kinds, dim), dtype=np.float32)
+        for a in range(n_kinds):
+            queries = np.flatnonzero(self.index_kinds == a)
+            for b in range(n_kinds):
+                rows = np.flatnonzero((self.index_kinds == a) & (self.index_partners[:, b] >= 0))
+                if a == b or len(queries) == 0 or len(rows) == 0:
+                    continue
+                similarity = self.index_embeddings[queries] @ self.index_embeddings[rows].T
+                similarity[queries[:, None] == rows[None, :]] = -np.inf  # leave each query out
+                take = min(self.weights.neighbours, len(rows))
+                top = np.argsort(-similarity, axis=1, kind="stable")[:, :take]
+                chosen = np.take_along_axis(similarity, top, axis=1)
+                logits = chosen / self.weights.temperature
+                valid = np.isfinite(chosen).any(axis=1)  # a lone garment has no neighbour but itself
+                peak = np.where(valid, logits.max(axis=1), 0.0)[:, None]
+                share = np.exp(logits - peak)  # exp(-inf) = 0: the query itself is left out
+                share /= np.maximum(share.sum(axis=1, keepdims=True), 1e-30)
+                partners = self.index_embeddings[self.index_partners[rows[top], b]]  # (q, take, D)
+                if valid.any():
+                    centres[a, b] = (share[valid, :, None] * partners[valid]).sum(axis=1).mean(axis=0)
+        self.partner_centres = centres
 
     # --- the parts ------------------------------------------------------------------------
 
@@ -238,8 +294,11 @@ class OutfitModel:
 
     def colour_terms(self, garment: GarmentLike, candidate_kind: str) -> dict[str, float]:
         """Colour score of ``garment`` against a ``candidate_kind`` catalog product of each colour
-        name (the product's histogram: that name's palette row), per name: what the look SQL looks up."""
-        root = np.sqrt(self.palette_histogram(garment))
+        name (the product's histogram: that name's palette row), per name: what the look SQL looks up.
+
+        One direction, centred on the candidate: its harmony with ``garment`` less ``centring`` x
+        its mean harmony with the train garments of ``garment``'s kind (the hub correction)."""
+        root = self._centred_root(garment)
         names = np.eye(len(self.colour_bins))
         rows = np.sqrt(names if self.name_palette is None else self.name_palette)
         first = self._first(garment.kind, candidate_kind)
@@ -251,12 +310,25 @@ class OutfitModel:
         order = {k: i for i, k in enumerate(self.kinds)}
         return order.get(kind, len(order)) <= order.get(other, len(order))
 
+    def _colour_centre(self, kind: str) -> np.ndarray | None:
+        """``centring`` x the kind's mean root histogram, or None (no correction, unknown kind)."""
+        if self.colour_centres is None or not self.weights.centring or kind not in self.kinds:
+            return None
+        return self.weights.centring * self.colour_centres[self.kinds.index(kind)]
+
+    def _centred_root(self, garment: GarmentLike) -> np.ndarray:
+        root = np.sqrt(self.palette_histogram(garment))
+        centre = self._colour_centre(garment.kind)
+        return root if centre is None else root - centre
+
     def colour_score(self, first: GarmentLike, second: GarmentLike) -> float:
+        """The learned harmony of a pair; with the hub correction, the mean of its two directions,
+        each centred on its candidate: ``½ (r1 - m1)ᵀ W r2 + ½ r1ᵀ W (r2 - m2)``."""
         if not self._first(first.kind, second.kind):
             first, second = second, first
-        return float(
-            np.sqrt(self.palette_histogram(first)) @ self.colour_harmony @ np.sqrt(self.palette_histogram(second))
-        )
+        r1, r2 = np.sqrt(self.palette_histogram(first)), np.sqrt(self.palette_histogram(second))
+        c1, c2 = self._centred_root(first), self._centred_root(second)
+        return float(0.5 * (c1 @ self.colour_harmony @ r2 + r1 @ self.colour_harmony @ c2))
 
     def colour_table_score(self, first: GarmentLike, second: GarmentLike) -> float:
         """The co-occurrence table's colour score (the benchmark's colour-only baseline)."""
@@ -271,11 +343,15 @@ class OutfitModel:
             histogram[:] = 1.0 / len(self.colour_bins)
         return histogram
 
-    def partner_vector(self, embedding: np.ndarray, from_kind: str, to_kind: str) -> np.ndarray | None:
+    def partner_vector(
+        self, embedding: np.ndarray, from_kind: str, to_kind: str, *, centred: bool = True
+    ) -> np.ndarray | None:
         """Weighted mean embedding of the ``to_kind`` partners of the street garments like ``embedding``.
 
         None when no street garment of ``from_kind`` was worn with a ``to_kind`` (or a kind is
-        unknown). Not normalised: ``candidate · P`` is the partners score.
+        unknown). Not normalised: ``candidate · P`` is the partners score. With ``centred`` (and
+        ``weights.centring``) less ``centring`` x the kinds' mean partner vector, so the score is
+        the candidate's against this garment less its mean over the kind's garments (hub correction).
         """
         if from_kind not in self.kinds or to_kind not in self.kinds or len(self.index_kinds) == 0:
             return None
@@ -288,7 +364,10 @@ class OutfitModel:
         logits = similarity[top] / self.weights.temperature
         share = np.exp(logits - logits.max())
         share /= share.sum()
-        return (share[:, None] * self.index_embeddings[self.index_partners[rows[top], b]]).sum(axis=0)
+        vector = (share[:, None] * self.index_embeddings[self.index_partners[rows[top], b]]).sum(axis=0)
+        if centred and self.weights.centring and self.partner_centres is not None:
+            vector = vector - self.weights.centring * self.partner_centres[a, b]
+        return vector
 
     def pair_features(self, first: GarmentLike, second: GarmentLike) -> np.ndarray:
         """(kind, colour, partners, direct) of a pair; embedding terms are 0 when one is missing."""
@@ -344,6 +423,11 @@ class OutfitModel:
             index_kinds=self.index_kinds,
             index_partners=self.index_partners,
             **({"palette": self.palette, "name_palette": self.name_palette} if self.palette is not None else {}),
+            **(
+                {"colour_centres": self.colour_centres, "partner_centres": self.partner_centres}
+                if self.colour_centres is not None and self.partner_centres is not None
+                else {}
+            ),
         )
         meta = {
             "format": MODEL_FORMAT,
@@ -382,6 +466,8 @@ class OutfitModel:
                 card=meta.get("card", {}),
                 palette=arrays.get("palette", None),
                 name_palette=arrays.get("name_palette", None),
+                colour_centres=arrays.get("colour_centres", None),
+                partner_centres=arrays.get("partner_centres", None),
             )
 
 
@@ -425,6 +511,20 @@ def _learn_palette(
         if len(chosen):
             name_palette[i] = np.bincount(chosen, minlength=size) / len(chosen)
     return centres, name_palette
+
+
+def _colour_centres(
+    outfits, kinds: Sequence[str], histogram: Callable[[GarmentLike], np.ndarray], n_bins: int
+) -> np.ndarray:
+    """(K, n_bins): the mean root histogram of the garments of each kind (zeros for a kind not worn)."""
+    sums, counts = np.zeros((len(kinds), n_bins)), np.zeros(len(kinds))
+    index = {k: i for i, k in enumerate(kinds)}
+    for outfit in outfits:
+        for garment in outfit:
+            if garment.kind in index:
+                sums[index[garment.kind]] += np.sqrt(histogram(garment))
+                counts[index[garment.kind]] += 1
+    return sums / np.maximum(counts, 1)[:, None]
 
 
 def _learn_colour_harmony(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -193,3 +193,110 @@ def test_a_saved_palette_model_and_a_format_1_model_load(palette_model, tmp_path
     assert old.colour_score(G("top", colour("black")), G("trousers", colour("white"))) == pytest.approx(
         names_model.colour_score(G("top", colour("black")), G("trousers", colour("white")))
     )
+
+
+# --- the hub correction (centring) ------------------------------------------------------------
+
+STYLES = 4
+
+
+def basis(dim: int = 16) -> np.ndarray:
+    """Orthonormal rows: tops styles 0..3, trousers styles 4..7."""
+    q, _ = np.linalg.qr(np.random.default_rng(5).normal(size=(dim, dim)))
+    return q.T.astype(np.float32)
+
+
+def hub_street() -> list[list[G]]:
+    """Four top styles, each worn with its own trousers style, ten outfits each."""
+    e = basis()
+    return [
+        [G("top", colour("black"), e[i % STYLES]), G("trousers", colour("white"), e[STYLES + i % STYLES])]
+        for i in range(10 * STYLES)
+    ]
+
+
+@pytest.fixture
+def hub_model() -> OutfitModel:
+    # wide, warm neighbourhoods: each top's partner vector blends every style, its own a little more
+    model = OutfitModel.fit(hub_street(), kinds=KINDS, colour_bins=BINS, encoder_version="enc-1")
+    model.weights = OutfitWeights(kind=0.5, colour=1.0, partners=5.0, neighbours=40, temperature=2.0)
+    model.fit_partner_centres()
+    return model
+
+
+def partners_ranking(model: OutfitModel, query: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    return np.argsort(-(candidates @ model.partner_vector(query, "top", "trousers")), kind="stable")
+
+
+def test_without_the_correction_a_garment_near_every_partner_tops_every_look(hub_model):
+    # given the four trousers styles and a hub: the middle of them, a little like every style
+    e = basis()
+    trousers = e[STYLES : 2 * STYLES]
+    hub = trousers.sum(axis=0) / np.linalg.norm(trousers.sum(axis=0))
+    candidates = np.vstack([trousers, hub])
+    # then without centring the hub is every top's best trousers, its own style second
+    for style in range(STYLES):
+        assert partners_ranking(hub_model, e[style], candidates)[:2].tolist() == [STYLES, style]
+    # and with it each top gets the trousers its style was worn with, the hub never first
+    hub_model.weights = replace(hub_model.weights, centring=1.0)
+    for style in range(STYLES):
+        assert partners_ranking(hub_model, e[style], candidates)[0] == style
+
+
+def test_the_centres_are_the_mean_over_the_kinds_street_garments(hub_model):
+    # the partner centre: the mean partner vector of the street tops, each left out of its neighbours
+    top, trousers = KINDS.index("top"), KINDS.index("trousers")
+    centre = hub_model.partner_centres[top, trousers]
+    assert np.linalg.norm(centre) > 0
+    e = basis()
+    assert centre @ e[STYLES] == pytest.approx(centre @ e[STYLES + 1], abs=1e-4)  # no style favoured
+    assert not hub_model.partner_centres[top, KINDS.index("shoes")].any()  # nobody wore shoes here
+    # the colour centre: the kind's mean root histogram (every street top is black)
+    assert hub_model.colour_centres[top] == pytest.approx(colour("black"))
+
+
+def test_with_full_centring_every_colours_mean_term_over_the_street_tops_is_zero(model):
+    # given the street's tops (black); the colour term a trousers product of each colour gets
+    tops = [g for outfit in street() for g in outfit if g.kind == "top"]
+    model.weights = replace(model.weights, centring=1.0)
+    terms = np.array([[t[name] for name in BINS] for t in (model.colour_terms(g, "trousers") for g in tops)])
+    # then no colour scores above the others on average: what is left is how a query differs
+    assert terms.mean(axis=0) == pytest.approx(np.zeros(len(BINS)), abs=1e-12)
+    model.weights = replace(model.weights, centring=0.0)
+    assert np.ptp(np.array([model.colour_terms(tops[0], "trousers")[n] for n in BINS])) > 0
+
+
+def test_a_centred_pair_score_is_the_mean_of_its_two_directions(model):
+    model.weights = replace(model.weights, centring=1.0)
+    top, white = G("top", colour("red")), G("trousers", colour("white"))
+    assert model.colour_score(top, white) == pytest.approx(
+        0.5 * (model.colour_terms(top, "trousers")["white"] + model.colour_terms(white, "top")["red"])
+    )
+    assert model.colour_score(top, white) == pytest.approx(model.colour_score(white, top))
+
+
+def test_centring_zero_scores_as_before_and_the_centres_survive_a_save(hub_model, tmp_path):
+    e = basis()
+    top, bottom = G("top", colour("black"), e[0]), G("trousers", colour("white"), e[STYLES])
+    plain = hub_model.pair_score(top, bottom)
+    raw = hub_model.partner_vector(e[0], "top", "trousers", centred=False)
+    assert hub_model.partner_vector(e[0], "top", "trousers") == pytest.approx(raw)  # centring 0: off
+    hub_model.weights = replace(hub_model.weights, centring=1.0)
+    assert hub_model.pair_score(top, bottom) != pytest.approx(plain)
+    hub_model.save(tmp_path / "v003")
+    loaded = OutfitModel.load(tmp_path / "v003")
+    assert loaded.weights.centring == 1.0
+    assert loaded.pair_score(top, bottom) == pytest.approx(hub_model.pair_score(top, bottom), abs=1e-3)
+    # a v002 folder (format 2: no centres, no centring weight) loads without the correction
+    meta = json.loads((tmp_path / "v003" / "model.json").read_text())
+    meta["weights"].pop("centring")
+    (tmp_path / "v003" / "model.json").write_text(json.dumps({**meta, "format": "fashionrec-outfits/2"}))
+    assert OutfitModel.load(tmp_path / "v003").weights.centring == 0.0
+
+
+@pytest.mark.filterwarnings("error")
+def test_a_garment_with_no_neighbour_but_itself_leaves_a_zero_partner_centre():
+    # one top worn with trousers: left out of its own neighbours, it has none
+    lone = [[G("top", colour("black"), unit(1)), G("trousers", colour("white"), unit(2))]]
+    model = OutfitModel.fit(lone, kinds=KINDS, colour_bins=BINS, encoder_version="enc-1")
+    assert not model.partner_centres.any()

@@ -26,8 +26,12 @@ def test_a_tiny_run_writes_a_versioned_model_with_its_card(tmp_path):
     # the colour harmony is over a Lab palette learned from the train garments' pixels
     assert model.palette is not None and model.colour_harmony.shape == (len(model.palette), len(model.palette))
     assert model.name_palette.shape == (len(model.colour_bins), len(model.palette))
+    # the hub correction is on, with its centres for every kind (and pair of kinds)
+    assert model.weights.centring == 1.0
+    assert model.colour_centres.shape == (len(model.kinds), len(model.palette))
+    assert model.partner_centres.shape[:2] == (len(model.kinds), len(model.kinds))
     card = (folder / "MODEL_CARD.md").read_text()
-    assert model.encoder_version in card and "report" in card
+    assert model.encoder_version in card and "report" in card and "Hub correction: centring 1" in card
     assert "wrote" in out.getvalue()
 
 
