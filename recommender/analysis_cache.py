@@ -53,7 +53,7 @@ def analysis_key(data: bytes, encoder_version: str, detector_identity: str = "no
 
 def detector_identity(pipeline) -> str:
     """A short digest of what decides the boxes: the detector's weights file (path, size, mtime:
-    no hashing of megabytes per request), its confidence and input size, and the pipeline's cap."""
+    no hashing of megabytes per request), its confidence and input size, and the pipeline's cap and crop padding."""
     detector = getattr(pipeline, "detector", None)
     if detector is None:
         return "none"
@@ -69,6 +69,7 @@ def detector_identity(pipeline) -> str:
         getattr(detector, "confidence", ""),
         getattr(detector, "imgsz", ""),
         getattr(pipeline, "max_garments", ""),
+        getattr(pipeline, "crop_padding", ""),
     )
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
 
