@@ -269,7 +269,7 @@ FASHIONREC_ENCODER_WEIGHTS = os.environ.get(
     "FASHIONREC_ENCODER_WEIGHTS", str(FASHIONREC_MODELS_DIR / "encoder" / "encoder.pt")
 )
 # The outfit model (complete the look, outfit scores): a folder written by manage.py train_outfits.
-FASHIONREC_OUTFIT_MODEL = os.environ.get("FASHIONREC_OUTFIT_MODEL", str(FASHIONREC_MODELS_DIR / "outfits" / "v003"))
+FASHIONREC_OUTFIT_MODEL = os.environ.get("FASHIONREC_OUTFIT_MODEL", str(FASHIONREC_MODELS_DIR / "outfits" / "v004"))
 # The shipped detector's threshold, chosen with it on the selection split (models/detector/MODEL_CARD.md):
 # highest main-garment recall keeping precision50 >= 0.60 and label accuracy >= 0.85. Another
 # detector file needs its own.

@@ -12,7 +12,14 @@ from recommender.vision.detector import Detection, GarmentDetector
 from recommender.vision.encoder import load_encoder
 from recommender.vision.encoder_eval import list_split
 from recommender.vision.main_garment import main_garment_index
-from recommender.vision.pipeline import WHOLE_IMAGE_LABEL, ImageAnalysis, VisionPipeline, get_pipeline, reset_pipeline
+from recommender.vision.pipeline import (
+    CROP_PADDING,
+    WHOLE_IMAGE_LABEL,
+    ImageAnalysis,
+    VisionPipeline,
+    get_pipeline,
+    reset_pipeline,
+)
 from recommender.vision.taxonomy import GARMENT_CLASSES
 
 
@@ -95,7 +102,7 @@ def test_analyse_batch_matches_analyse_and_keeps_rejections_in_place(encoder, ph
 
 def test_embed_box_encodes_exactly_that_crop(encoder, photo_bytes):
     # given
-    pipeline = VisionPipeline(encoder)
+    pipeline = VisionPipeline(encoder, crop_padding=0.0)
     image = load_image(photo_bytes[0])
     box = (40, 60, 300, 420)
 
@@ -106,6 +113,21 @@ def test_embed_box_encodes_exactly_that_crop(encoder, photo_bytes):
     assert vector.shape == (128,)
     assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
     assert np.array_equal(vector, encoder.encode([image.crop(box)])[0])
+
+
+def test_a_box_grows_by_the_crop_padding_before_it_is_encoded(encoder, photo_bytes):
+    # given: the default pipeline (10 % of the box added on each side, clamped to the photo)
+    pipeline = VisionPipeline(encoder)
+    image = load_image(photo_bytes[0])
+    box = (40, 60, 300, 420)  # 260 x 360: 26 px and 36 px more on each side
+    assert CROP_PADDING == 0.1
+
+    # when
+    vector = pipeline.embed_box(photo_bytes[0], box)
+
+    # then
+    assert np.array_equal(vector, encoder.encode([image.crop((14, 24, 326, 456))])[0])
+    assert not np.array_equal(vector, encoder.encode([image.crop(box)])[0])
     assert not np.allclose(vector, encoder.encode([image])[0], atol=1e-3)
 
 
