@@ -288,14 +288,15 @@ def garment_is_products_own(*, position: int, label: str, is_whole_image: bool, 
     search for trousers should not answer with the shirt. So a photo keeps its main garment
     (``position`` 0, the pipeline's most prominent box: the product even when the detector
     mislabelled it), a whole-image fallback, and any other garment labelled with the kind of
-    the product's category (``Category.effective_garment_kind``: both shoes of a pair, a
-    dress photographed twice); the rest is dropped. The detector runs at confidence 0.15, so a
+    the product's category (``Category.effective_garment_kind``: both shoes of a pair);
+    the rest is dropped. The detector runs at confidence 0.15, so a
     flat-lay photo also yields weak extra boxes (one shoe of a pair, a partial crop, a wrong
-    label) that, stored, match queries as hubs: keeping only the product's own garments raised
-    catalog photo -> same category p@10 from 0.776 to 0.808 (311 photos) and worn street garment
-    -> same kind from 0.643 to 0.796 (287 garments) on the selection splits (encoder v2, crop
-    padding 0.1; 2026-12-06). It is the rule complete-the-look applies to a product's garments
-    (``_LOOK_FILLS_KIND`` in ``recommender/queries.py``).
+    label) that, stored, match queries as hubs. On the selection splits (encoder v2, crop padding
+    0.1; 2026-12-06), catalog photo -> same category p@10 / worn street garment -> same kind p@10
+    (311 photos / 287 garments) were 0.776 / 0.646 with every garment stored, 0.803 / 0.794 with
+    this rule and 0.808 / 0.802 with the main garment only (a difference within noise; this rule
+    keeps a pair's second shoe and is the one complete-the-look applies to a product's garments,
+    ``_LOOK_FILLS_KIND`` in ``recommender/queries.py``).
 
     A category without a garment kind (``none``: nothing says which garment is the product)
     keeps every garment, as complete-the-look falls back to their detector labels there.
