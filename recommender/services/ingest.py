@@ -5,7 +5,8 @@ reads the files of a batch, runs the vision pipeline once on all of them (``anal
 and writes the garment rows. Writing is idempotent and safe under double delivery: the image
 rows are locked (``SELECT … FOR UPDATE``, in id order so two workers cannot deadlock) and the
 image's garments of this encoder version are replaced inside that transaction, so a query
-never sees a half-written image and a redelivered task never duplicates rows.
+never sees a half-written image and a redelivered task never duplicates rows. Of the garments
+the pipeline finds, only the product's own are stored (:func:`garment_is_products_own`).
 
 Encoder versions: the first version ever seen is activated at once; a later one is filled in
 (new uploads and ``reindex``) while queries keep using the active one, and is activated in
@@ -28,6 +29,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
+from catalog.garment_kinds import GARMENTS
 from catalog.models import ProductImage
 from catalog.models.products import ProcessingStatus
 from fashionrec.imaging import ImageRejected
@@ -182,7 +184,8 @@ def _analyse(pipeline, datas: list[bytes]) -> list:
     results = []
     for data in datas:
         try:
-            results.append(pipeline.analyse(data, encode=EVERY_GARMENT))  # each garment is a row
+            # Every garment, as analyse_batch does: which of them are stored is decided at write time.
+            results.append(pipeline.analyse(data, encode=EVERY_GARMENT))
         except ImageRejected as rejected:
             results.append(rejected)
         except Exception as error:  # a bug or a model failure on this one image
@@ -278,11 +281,40 @@ def _claim(ids: list[int], *, version_name: str, force: bool, result: IngestResu
     return todo
 
 
-def _garment_rows(image: ProductImage, analysis, version_name: str) -> list[Garment]:
+def garment_is_products_own(*, position: int, label: str, is_whole_image: bool, category_kind: str) -> bool:
+    """Whether a garment the pipeline found on a catalog photo is stored as the product's (a row).
+
+    A product is one item: the trousers in a shirt's model photo are not the product, and a
+    search for trousers should not answer with the shirt. So a photo keeps its main garment
+    (``position`` 0, the pipeline's most prominent box: the product even when the detector
+    mislabelled it), a whole-image fallback, and any other garment labelled with the kind of
+    the product's category (``Category.effective_garment_kind``: both shoes of a pair);
+    the rest is dropped. The detector runs at confidence 0.15, so a
+    flat-lay photo also yields weak extra boxes (one shoe of a pair, a partial crop, a wrong
+    label) that, stored, match queries as hubs. On the selection splits (encoder v2, crop padding
+    0.1; 2026-12-06), catalog photo -> same category p@10 / worn street garment -> same kind p@10
+    (311 photos / 287 garments) were 0.776 / 0.646 with every garment stored, 0.803 / 0.794 with
+    this rule and 0.808 / 0.802 with the main garment only (a difference within noise; this rule
+    keeps a pair's second shoe and is the one complete-the-look applies to a product's garments,
+    ``_LOOK_FILLS_KIND`` in ``recommender/queries.py``).
+
+    A category without a garment kind (``none``: nothing says which garment is the product)
+    keeps every garment, as complete-the-look falls back to their detector labels there.
+    """
+    if category_kind not in GARMENTS:
+        return True
+    return position == 0 or is_whole_image or label == category_kind
+
+
+def _garment_rows(image: ProductImage, analysis, version_name: str, *, category_kind: str) -> list[Garment]:
     garments = []
     # The pipeline lists the main garment first (recommender.vision.main_garment): it is the
     # image's main garment, the one the product query uses.
     for position, crop in enumerate(analysis.garments):
+        if not garment_is_products_own(
+            position=position, label=crop.label, is_whole_image=crop.is_whole_image, category_kind=category_kind
+        ):
+            continue
         x1, y1, x2, y2 = clamp_box(crop.box, analysis.width, analysis.height)
         garments.append(
             Garment(
@@ -332,9 +364,14 @@ def _write_images(rows: dict[int, tuple[object, str]], *, version_name: str, res
     with transaction.atomic():
         # The lock serialises two deliveries of the same image: the second replaces the
         # first's garments instead of adding to them.
+        # The category's kind comes with the lock (a join, no query per image): it decides
+        # which garments are the product's own (``garment_is_products_own``).
         locked = {
             image.pk: image
-            for image in ProductImage.objects.select_for_update(of=("self",)).filter(pk__in=rows).order_by("pk")
+            for image in ProductImage.objects.select_for_update(of=("self",))
+            .filter(pk__in=rows)
+            .annotate(category_kind=F("product__category__effective_garment_kind"))
+            .order_by("pk")
         }
         current = {}
         for image_id, (analysis, checksum) in rows.items():
@@ -350,7 +387,9 @@ def _write_images(rows: dict[int, tuple[object, str]], *, version_name: str, res
             return
         Garment.objects.filter(image_id__in=current, encoder_version=version_name).delete()
         garments = [
-            garment for image, analysis in current.values() for garment in _garment_rows(image, analysis, version_name)
+            garment
+            for image, analysis in current.values()
+            for garment in _garment_rows(image, analysis, version_name, category_kind=image.category_kind)
         ]
         Garment.objects.bulk_create(garments, batch_size=500)
         for image, analysis in current.values():

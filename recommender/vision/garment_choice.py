@@ -1,6 +1,7 @@
 """Which garments of a photo are encoded: indices into ``ImageAnalysis.garments``, or every one.
 
-A catalog photo's garments are all encoded (each becomes a row); a shopper's query needs one
+A catalog photo's garments are all encoded (ingest then stores the product's own as rows,
+``services.ingest.garment_is_products_own``); a shopper's query needs one
 garment's embedding (the main one, listed first, or the one picked), so the others are only
 encoded when asked for. Apart from the pipeline (which brings torch), so that the analysis
 cache and the services can name a choice without loading the models.
