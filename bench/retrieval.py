@@ -4,8 +4,8 @@ Methods, all in one run over the same decoded photos:
 
 - **default models** (encoder + detector crops): each photo goes through the real pipeline
   (``VisionPipeline.analyse_images``: detect → crop → encode, whole-image fallback when nothing
-  passes the threshold). The catalog index holds every garment of every train photo, as the
-  ``Garment`` table does; a query uses its first (most confident) garment, as the recommend API
+  passes the threshold). The catalog index holds the garments ingest stores for each train photo
+  (the product's own, ``ingest.garment_is_products_own``), as the ``Garment`` table does; a query uses its first (most confident) garment, as the recommend API
   does by default; a catalog photo's score is its best garment's similarity (results are
   products, not crops).
 - **encoder, whole images** (no detection crops): the same encoder on the full photos.
@@ -86,6 +86,27 @@ def analyse_split(paths, pipeline, encoder, progress_label: str):
         if done == len(paths) or (start // CHUNK) % 10 == 0:
             print(f"  {progress_label}: {done}/{len(paths)} photos", flush=True)
     return garments, np.concatenate(whole), np.stack(histograms), seconds
+
+
+def products_own_garments(index_garments, labels, class_names):
+    """The rows ingest stores for each catalog photo (``ingest.garment_is_products_own``), the kind of
+    its category guessed from the class name as ``import_catalog`` does for a new category."""
+    from catalog.garment_kinds import kind_guess
+    from recommender.services.ingest import garment_is_products_own
+
+    kept = []
+    for garments, label in zip(index_garments, labels, strict=True):
+        kind = kind_guess(class_names[label]) or "none"
+        kept.append(
+            [
+                g
+                for position, g in enumerate(garments)
+                if garment_is_products_own(
+                    position=position, label=g.label, is_whole_image=g.is_whole_image, category_kind=kind
+                )
+            ]
+        )
+    return kept
 
 
 def garment_ranking(query_garments, index_garments, k: int) -> np.ndarray:
@@ -186,6 +207,7 @@ def main() -> None:
     print(f"encoder {pipeline.encoder_version}, detector {getattr(detector, 'weights_path', None)}", flush=True)
 
     index_garments, index_whole, index_hist, index_seconds = analyse_split(train_paths, pipeline, encoder, "catalog")
+    index_garments = products_own_garments(index_garments, train_labels, class_names)
     query_garments, query_whole, query_hist, _ = analyse_split(val_paths, pipeline, encoder, "queries")
 
     k = args.k
