@@ -5,9 +5,9 @@ Methods, all in one run over the same decoded photos:
 - **default models** (encoder + detector crops): each photo goes through the real pipeline
   (``VisionPipeline.analyse_images``: detect → crop → encode, whole-image fallback when nothing
   passes the threshold). The catalog index holds the garments ingest stores for each train photo
-  (the product's own, ``ingest.garment_is_products_own``), as the ``Garment`` table does; a query uses its first (most confident) garment, as the recommend API
-  does by default; a catalog photo's score is its best garment's similarity (results are
-  products, not crops).
+  (the product's own, ``ingest.garment_is_products_own``), as the ``Garment`` table does; a
+  query uses its main garment, as the recommend API does by default; a catalog photo's score is
+  its best garment's similarity (results are products, not crops).
 - **encoder, whole images** (no detection crops): the same encoder on the full photos.
 - **colour histogram**: HSV histogram (16 hue × 4 saturation × 4 value bins on a 144 px
   thumbnail, square-rooted, L2-normalised): the no-learning baseline.
