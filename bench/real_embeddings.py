@@ -3,13 +3,15 @@
     .venv/bin/python bench/real_embeddings.py [--dataset DIR] [--augmented 2]
 
 Every photo of both splits goes through the real pipeline (detector, then encoder on each crop,
-as ``import_catalog`` does): these garment embeddings are **the real catalog**, whose nearest-
+as ``import_catalog`` does) and keeps the garments ingest stores, the product's own
+(``ingest.garment_is_products_own``, with the category's kind guessed from the class name as
+``import_catalog`` does): these garment embeddings are **the real catalog**, whose nearest-
 neighbour cosines the synthetic catalogs must match. Each garment crop is also encoded again
 ``--augmented`` times after a random augmentation (a crop of 70-100 % of its box at a random
 place, a horizontal flip half the time, brightness and contrast within ±15 %), which shows how the
 encoder's vectors vary around one garment photographed a little differently.
 
-Written to ``var/bench/real-embeddings-<encoder version>.npz`` (arrays ``real`` (n, dim),
+Written to ``var/bench/real-embeddings-<encoder version>-own.npz`` (arrays ``real`` (n, dim),
 ``augmented`` (n x augmented, dim) and ``augmented_of`` (the real row each comes from)); a later
 run with the same encoder reuses it. ``bench/recommend.py --vectors realistic`` reads it.
 """
@@ -29,7 +31,8 @@ CHUNK = 32
 
 
 def cache_path(data_dir: Path, encoder_version: str) -> Path:
-    return data_dir / "bench" / f"real-embeddings-{encoder_version}.npz"
+    # "-own": rows as ingest stores them since 2026-12-06 (every detected garment before)
+    return data_dir / "bench" / f"real-embeddings-{encoder_version}-own.npz"
 
 
 def augment(crop, rng):
@@ -48,20 +51,31 @@ def augment(crop, rng):
 
 
 def compute(dataset: Path, augmented: int, seed: int = 5) -> dict[str, np.ndarray]:
+    from catalog.garment_kinds import kind_guess
     from fashionrec.imaging import load_image
+    from recommender.services.ingest import garment_is_products_own
     from recommender.vision.encoder_eval import list_split
     from recommender.vision.pipeline import get_pipeline
 
     pipeline = get_pipeline()
     rng = np.random.default_rng(seed)
-    paths = list_split(dataset, "train")[0] + list_split(dataset, "validation")[0]
+    paths, kinds = [], []
+    for split in ("train", "validation"):
+        split_paths, labels, class_names = list_split(dataset, split)
+        paths += split_paths
+        kinds += [kind_guess(class_names[label]) or "none" for label in labels]
     real, extra, extra_of = [], [], []
     started = time.perf_counter()
     for start in range(0, len(paths), CHUNK):
         images = [load_image(p) for p in paths[start : start + CHUNK]]
         crops = []
-        for image, analysis in zip(images, pipeline.analyse_images(images), strict=True):
-            for garment in analysis.garments:
+        analyses = pipeline.analyse_images(images)
+        for image, analysis, kind in zip(images, analyses, kinds[start : start + CHUNK], strict=True):
+            for position, garment in enumerate(analysis.garments):
+                if not garment_is_products_own(
+                    position=position, label=garment.label, is_whole_image=garment.is_whole_image, category_kind=kind
+                ):
+                    continue
                 real.append(garment.embedding)
                 crops.append(pipeline._crop(image, garment.box))
         if augmented:

@@ -568,7 +568,7 @@ def warm_up(catalog: Catalog, rng) -> float:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT count(*), sum(stock_total) FROM recommender_garment")
         # each covering index of the exact plan, read whole by an index-only scan: asked for
-        # the embedding (which only they hold) in their key order with sorts off, since a plain
+        # the 16-bit embedding (which only they hold) in their key order with sorts off, since a plain
         # count is answered from a smaller index. The plan is checked.
         for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort", "enable_incremental_sort"):
             cursor.execute(f"SET LOCAL {setting} = off")
@@ -580,7 +580,7 @@ def warm_up(catalog: Catalog, rng) -> float:
             ("garment_brand_price_idx", "encoder_version, brand_id, price"),
         ):
             sql = (
-                "SELECT count(embedding) FROM (SELECT embedding FROM recommender_garment"
+                "SELECT count(embedding_half) FROM (SELECT embedding_half FROM recommender_garment"
                 f" WHERE encoder_version = %s ORDER BY {order}) AS entries"
             )
             cursor.execute("EXPLAIN " + sql, [VERSION])

@@ -331,21 +331,25 @@ candidates AS MATERIALIZED (
 
 _CANDIDATES_EXACT = f"""
 candidates AS (
-    SELECT {_CANDIDATE_COLUMNS}, f.distance
+    -- the nearest by the 16-bit copy, re-scored at full precision: the pool is the exact one
+    SELECT {_CANDIDATE_COLUMNS}, g.embedding <=> %(vector)s::vector AS distance
     FROM (
-        SELECT id, distance
+        SELECT id
         FROM (
             -- OFFSET 0 keeps this subquery from being merged into the one above, so the
-            -- ORDER BY cannot be served by the HNSW index: every filtered row is scored
-            SELECT g.id, g.embedding <=> %(vector)s::vector AS distance
+            -- ORDER BY cannot be served by the HNSW index: every filtered row is scored, from
+            -- the covering index's 16-bit copy (an index-only scan)
+            SELECT g.id, g.embedding_half <=> %(vector)s::vector::halfvec AS half_distance
             FROM recommender_garment g
             WHERE {{where}}
             OFFSET 0
         ) AS filtered
-        ORDER BY distance, id
-        LIMIT %(pool)s
+        ORDER BY half_distance, id
+        LIMIT %(exact_pool)s
     ) AS f
     JOIN recommender_garment g ON g.id = f.id
+    ORDER BY distance, g.id
+    LIMIT %(pool)s
 )"""
 
 _RULES = """
@@ -510,6 +514,18 @@ def pool_size(k: int) -> int:
     return max(settings.FASHIONREC_RECOMMEND_POOL_MIN, settings.FASHIONREC_RECOMMEND_POOL_PER_RESULT * k)
 
 
+# How many rows the exact form ranks by the 16-bit copy before re-scoring them at full precision.
+# A 16-bit component rounds by at most 2^-11 of itself, so a unit vector's cosine moves by about
+# 1e-3 at the very worst; a row of the true pool falls beyond this margin only if the pool-th and
+# the (3 x pool)-th nearest rows lie closer together than that. The re-scored rows are read from
+# the heap (a few dozen page reads, as the pool's rows already were).
+EXACT_POOL_MARGIN = 3
+
+
+def exact_pool_size(k: int) -> int:
+    return EXACT_POOL_MARGIN * pool_size(k)
+
+
 def _statement(
     *,
     vector: str,
@@ -531,6 +547,7 @@ def _statement(
         "vector": vector,
         "version": version,
         "pool": pool_size(k),
+        "exact_pool": exact_pool_size(k),
         "k": k,
         "today": today,
         "today_key": today.month * 100 + today.day,
