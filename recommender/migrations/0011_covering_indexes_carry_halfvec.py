@@ -8,11 +8,14 @@ about 256 fewer per entry of each of the three indexes. The exact plan ranks the
 by the copy and re-scores the nearest ones at full precision (``recommender/queries.py``), so
 its answer and every score stay those of the 32-bit vectors.
 
+The foreign key's own index on ``product_id`` goes too: ``garment_product_idx`` is the same B-tree.
+
 Adding a stored generated column rewrites the garment table under an exclusive lock (measured:
 about a minute per million garments on this machine; see docs/database.md, "Upgrading"), then
 the three indexes are rebuilt.
 """
 
+import django.db.models.deletion
 import pgvector.django
 from django.db import migrations, models
 from django.db.models.functions import Cast
@@ -73,4 +76,15 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunSQL(brand_index_sql(EXACT_SCAN_COLUMNS), brand_index_sql(PREVIOUS_COLUMNS)),
+        # The foreign key's own index duplicated garment_product_idx (same column, same B-tree).
+        migrations.AlterField(
+            model_name="garment",
+            name="product",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="garments",
+                to="catalog.product",
+            ),
+        ),
     ]
