@@ -332,23 +332,29 @@ candidates AS MATERIALIZED (
 _CANDIDATES_EXACT = f"""
 candidates AS (
     -- the nearest by the 16-bit copy, re-scored at full precision: the pool is the exact one
-    SELECT {_CANDIDATE_COLUMNS}, g.embedding <=> %(vector)s::vector AS distance
+    SELECT *
     FROM (
-        SELECT id
+        -- OFFSET 0 again: ordered by the 32-bit distance one level up, this join could otherwise
+        -- be planned as an HNSW index scan (approximate) joined to the nearest ids
+        SELECT {_CANDIDATE_COLUMNS}, g.embedding <=> %(vector)s::vector AS distance
         FROM (
-            -- OFFSET 0 keeps this subquery from being merged into the one above, so the
-            -- ORDER BY cannot be served by the HNSW index: every filtered row is scored, from
-            -- the covering index's 16-bit copy (an index-only scan)
-            SELECT g.id, g.embedding_half <=> %(vector)s::vector::halfvec AS half_distance
-            FROM recommender_garment g
-            WHERE {{where}}
-            OFFSET 0
-        ) AS filtered
-        ORDER BY half_distance, id
-        LIMIT %(exact_pool)s
-    ) AS f
-    JOIN recommender_garment g ON g.id = f.id
-    ORDER BY distance, g.id
+            SELECT id
+            FROM (
+                -- OFFSET 0 keeps this subquery from being merged into the one above, so the
+                -- ORDER BY cannot be served by the HNSW index: every filtered row is scored,
+                -- from the covering index's 16-bit copy (an index-only scan)
+                SELECT g.id, g.embedding_half <=> %(vector)s::vector::halfvec AS half_distance
+                FROM recommender_garment g
+                WHERE {{where}}
+                OFFSET 0
+            ) AS filtered
+            ORDER BY half_distance, id
+            LIMIT %(exact_pool)s
+        ) AS f
+        JOIN recommender_garment g ON g.id = f.id
+        OFFSET 0
+    ) AS rescored
+    ORDER BY distance, id
     LIMIT %(pool)s
 )"""
 

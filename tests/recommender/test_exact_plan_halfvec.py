@@ -97,3 +97,28 @@ def test_rows_the_16_bit_copy_cannot_tell_apart_are_ranked_at_full_precision(enc
     assert [row.product_id for row in rows] == [products[-1].pk]
     expected = query @ nearest / (np.linalg.norm(query) * np.linalg.norm(nearest))
     assert rows[0].similarity == pytest.approx(expected, abs=1e-6)
+
+
+def test_the_exact_form_never_walks_the_hnsw_graph_even_when_sorting_is_made_dear(encoder):
+    # given: a few products, and a planner told to avoid sorts, which makes an HNSW index scan
+    # (rows come out in distance order) the cheapest way to order any level by the distance.
+    # An exact form that let the re-scoring level be planned that way answered with the graph's
+    # approximate (here: empty) walk in the full test suite.
+    products = [product_create() for _ in range(5)]
+    for i, product in enumerate(products):
+        garment_create(product, seed=10 + i)
+    query = queries.vector_literal(unit_vector(12))
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_sort = off")
+        # when
+        explained = queries.explain_recommend(
+            vector=query, version=VERSION, filters=ProductFilters(), k=3, plan="exact", today=dt.date(2026, 3, 15)
+        )
+        rows = queries.recommend(
+            vector=query, version=VERSION, filters=ProductFilters(), k=3, plan="exact", today=dt.date(2026, 3, 15)
+        )
+    # then
+    assert "garment_embedding_hnsw" not in explained, explained
+    assert rows[0].product_id == products[2].pk
+    assert len(rows) == 3
