@@ -44,6 +44,7 @@ from django.db import connection, transaction  # noqa: E402
 import bench.recommend as bench  # noqa: E402  (sets up Django on the benchmark's database)
 import bench.recommend_cold as cold_cache  # noqa: E402
 from recommender import queries  # noqa: E402
+from recommender.models import EXACT_SCAN_COLUMNS  # noqa: E402
 
 SELECTIVITIES = [0.1, 0.03, 0.01, 0.003]
 KEY_COLUMNS = {
@@ -51,19 +52,8 @@ KEY_COLUMNS = {
     "garment_version_price_idx": "encoder_version, price",
     "garment_brand_price_idx": "encoder_version, brand_id, price",
 }
-# The columns the exact form reads besides the vector (recommender.models.EXACT_SCAN_COLUMNS).
-FILTER_COLUMNS = [
-    "id",
-    "product_id",
-    "is_active",
-    "in_stock",
-    "sizes_in_stock",
-    "season_ids",
-    "brand_id",
-    "department",
-    "colour",
-    "category_path",
-]
+# The columns the exact form reads besides the vector.
+FILTER_COLUMNS = [c for c in EXACT_SCAN_COLUMNS if c != "embedding_half"]
 
 # The exact form before recommender/0011, word for word: every filtered row scored at full
 # precision from the index's 32-bit vector.
@@ -156,15 +146,10 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=5, help="cold, per selectivity and variant")
     args = parser.parse_args()
 
-    connection.ensure_connection()
+    database_dir = cold_cache.database_directory()
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT current_setting('data_directory'), oid FROM pg_database WHERE datname = current_database()"
-        )
-        data_directory, oid = cursor.fetchone()
         cursor.execute("SELECT sum(pg_column_size(embedding_half)) FROM recommender_garment")
         (half_column_bytes,) = cursor.fetchone()
-    database_dir = Path(data_directory) / "base" / str(oid)
     catalog = bench.catalog_from_database()
     if catalog.n != args.n:
         raise SystemExit(f"the database holds {catalog.n} garments, not {args.n}: run bench/recommend.py first")
@@ -188,11 +173,7 @@ def main() -> None:
             warm_ms = [ms for _, ms in timed]
             cold_ms = []
             for query in cell[: args.cold]:
-                cold_cache.restart_server()
-                cold_cache.drop_os_cache(database_dir)
-                connection.ensure_connection()
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT 1")
+                cold_cache.cold_start(database_dir)
                 cold_ms.append(exact_statement(query, form)[1])
             warm(vector_column)  # the next cell starts warm again
             per_cell[selectivity] = (warm_ms, cold_ms)

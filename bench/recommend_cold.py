@@ -44,6 +44,28 @@ def restart_server() -> None:
            user=server.system_user)  # fmt: skip
 
 
+def database_directory() -> Path:
+    """The folder of the benchmark database's files."""
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('data_directory'), oid FROM pg_database WHERE datname = current_database()"
+        )
+        data_directory, oid = cursor.fetchone()
+    return Path(data_directory) / "base" / str(oid)
+
+
+def cold_start(database_dir: Path) -> int:
+    """Restart the server and drop the database's files from the page cache, then open a connection
+    (its start-up is not part of what is timed next); returns the bytes dropped."""
+    restart_server()
+    dropped = drop_os_cache(database_dir)
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return dropped
+
+
 def drop_os_cache(database_dir: Path) -> int:
     """Drop this database's files from the OS page cache; returns the bytes concerned."""
     total = 0
@@ -68,13 +90,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=10)
     args = parser.parse_args()
 
-    connection.ensure_connection()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT current_setting('data_directory'), oid FROM pg_database WHERE datname = current_database()"
-        )
-        data_directory, oid = cursor.fetchone()
-    database_dir = Path(data_directory) / "base" / str(oid)
+    database_dir = database_directory()
     catalog = bench.catalog_from_database()
     if catalog.n != args.n:
         raise SystemExit(f"the database holds {catalog.n} garments, not {args.n}: run bench/recommend.py first")
@@ -85,11 +101,7 @@ def main() -> None:
         cold, warm = [], []
         for g in rng.choice(firsts, size=args.queries, replace=False):
             query = bench.make_query(catalog, selectivity, rng, int(g))
-            restart_server()
-            dropped = drop_os_cache(database_dir)
-            connection.ensure_connection()
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
+            dropped = cold_start(database_dir)
             cold.append(bench.production(query)[1])
             warm.append(bench.production(query)[1])
         row = (selectivity, *(float(np.percentile(v, q)) for v in (cold, warm) for q in (50, 95)))
