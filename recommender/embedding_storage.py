@@ -23,10 +23,10 @@ Why this and not a ``halfvec`` column:
 * Nothing else moves: no data migration of a column, no change to the encoder, the taste vectors,
   the API or the Django field, and switching back is one command.
 
-What it does **not** halve: the heap (the column is still ``vector``) and the three covering
-indexes of the exact plan (``recommender/0007``): PostgreSQL refuses expressions in ``INCLUDE``,
-so they keep the 32-bit embedding, and the exact plan reads it from them at full precision. Those
-are read in index-range order by the exact plan, not walked at random like the graph.
+What it does **not** touch: the heap (the column is still ``vector``) and the three covering
+indexes of the exact plan, which carry a 16-bit copy of their own whatever this setting
+(``embedding_half``, a stored generated column, since ``recommender/0011``: PostgreSQL refuses
+expressions in ``INCLUDE``); the exact plan ranks by that copy and re-scores at full precision.
 
 The index is created outside migrations on purpose: which graph exists depends on a deployment
 setting, and a migration's effect must not depend on the environment it runs in. The model still

@@ -37,9 +37,13 @@ columns are denormalised onto ``recommender_garment`` and kept in sync by trigge
   ``garment_colour_price_idx``, ``garment_department_price_idx``, ``garment_sizes_gin`` and
   ``garment_seasons_gin``), and a top-N sort keeps the ``pool`` nearest as the rows stream
   past (no intermediate table: 25 % faster than the materialised CTE it replaced on 30,000-row
-  subsets at 1M). It never uses the HNSW index (the fenced subquery has no ORDER BY for the
-  index to serve), so its answer is exact. Expected plan: ``Index Only Scan`` on a covering index (a
-  bitmap or plain index scan for filters they do not lead with) -> ``Sort`` -> ``Limit``. A
+  subsets at 1M). The filtered rows are ranked by the covering indexes' 16-bit copy of the
+  embedding (``embedding_half``, ``recommender/0011``) and the 3 x pool nearest re-scored from the
+  table's 32-bit vector in a level fenced the same way, so every distance is full precision. It
+  never uses the HNSW index (neither fenced level has an ORDER BY for the index to serve), so its
+  answer is exact up to 16-bit ties wider than the margin (:data:`EXACT_POOL_MARGIN`). Expected
+  plan: ``Index Only Scan`` on a covering index (a bitmap or plain index scan for filters they do
+  not lead with) -> ``Sort`` -> ``Limit``, then the re-scored rows by primary key. A
   category filter is the list of its subtree's paths (``category_path = ANY(...)``), so the
   scan reads one index range per path with the price bounds as index conditions, i.e. only
   the matching rows.
