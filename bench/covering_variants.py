@@ -184,9 +184,7 @@ def main() -> None:
                 flush=True,
             )
         results[name] = {"sizes": sizes, "build_s": build_s, "cells": per_cell}
-    if VARIANTS[SHIPPED][0] != "embedding_half" or list(VARIANTS)[-1] == SHIPPED:
-        raise AssertionError("the shipped variant is rebuilt below")
-    build(VARIANTS[SHIPPED][0])  # leave what ships
+    build(VARIANTS[SHIPPED][0])  # leave what ships (the last variant built was another)
 
     disagreements = {
         name: sum(a != b for s in SELECTIVITIES for a, b in zip(answers[name][s], answers["32-bit"][s], strict=True))
