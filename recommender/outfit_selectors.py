@@ -50,6 +50,9 @@ class QueryGarment:
     # a photo garment's own pixels (street.pixel_sample) for the model's Lab palette; None for a
     # product (the model takes its colour name's palette row)
     pixels: np.ndarray | None = None
+    # the whole photo's mean R, G, B (0..1), for the model's lighting normalisation
+    # (``recommender.outfits.photo_lighting``); None for a product
+    photo_mean: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from recommender.api.serializers import (
 from recommender.api.throttles import RECOMMENDATION_THROTTLES
 from recommender.api.views import _ERRORS, _detected, _pipeline, _user_id
 from recommender.errors import GarmentNotDetected
+from recommender.outfits import photo_lighting
 from recommender.outfits.catalog import COLOUR_BINS, colour_namer
 from recommender.outfits.street import CATALOG_KINDS, colour_histogram, pixel_sample
 
@@ -224,14 +225,16 @@ def _photo_garment(data: bytes, index: int = 0):
         raise GarmentNotDetected(index, len(analysis.garments))
     crop = analysis.garments[index]
     # the box's pixels (no mask for a shopper's photo): the colour histogram the model expects
-    image = load_image(data, max_bytes=pipeline.max_bytes, max_pixels=pipeline.max_pixels)
+    image = np.asarray(load_image(data, max_bytes=pipeline.max_bytes, max_pixels=pipeline.max_pixels).convert("RGB"))
     x1, y1, x2, y2 = crop.box
-    pixels = np.asarray(image.convert("RGB").crop((x1, y1, x2, y2))).reshape(-1, 3)
+    pixels = image[y1:y2, x1:x2].reshape(-1, 3)
     garment = looks.QueryGarment(
         kind=crop.label,
         embedding=crop.embedding,
         colours=colour_histogram(pixels, colour_namer, COLOUR_BINS),
         pixels=pixel_sample(pixels),
+        # the model takes the photo's lighting out of the garment's pixels (as it did in training)
+        photo_mean=photo_lighting.photo_mean(image),
     )
     return analysis, garment, pipeline.encoder_version
 

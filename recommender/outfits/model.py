@@ -61,10 +61,13 @@ from typing import Protocol
 
 import numpy as np
 
-MODEL_FORMAT = "fashionrec-outfits/3"
+from recommender.outfits import photo_lighting
+
+MODEL_FORMAT = "fashionrec-outfits/4"
 # v001's files: no palette (the harmony is over the colour names); v002's: no hub correction
-# (no centres, no ``centring`` weight). Both still loaded, and score as they did.
-READABLE_FORMATS = ("fashionrec-outfits/1", "fashionrec-outfits/2", MODEL_FORMAT)
+# (no centres, no ``centring`` weight); v003's and v004's: no photo lighting method (pixels as
+# photographed). All still loaded, and score as they did.
+READABLE_FORMATS = ("fashionrec-outfits/1", "fashionrec-outfits/2", "fashionrec-outfits/3", MODEL_FORMAT)
 FEATURES = ("kind", "colour", "partners", "direct")
 # add-α smoothing of the colour table, in (fractional) garment pairs per cell
 COLOUR_SMOOTHING = 2.0
@@ -83,6 +86,8 @@ class GarmentLike(Protocol):
     embedding: np.ndarray | None
     # Optional ``pixels``: (n, 3) uint8 sample of the garment's own pixels (street and photo
     # garments); without it (a catalog product) the palette histogram comes from ``colours``.
+    # Optional ``photo_mean``: the whole photo's mean R, G, B (0..1), for the model's lighting
+    # normalisation (``recommender.outfits.photo_lighting``); without it the pixels are read as they are.
 
 
 ColourNamer = Callable[[np.ndarray], np.ndarray]  # (n, 3) floats in 0..1 -> (n,) colour names
@@ -142,6 +147,9 @@ class OutfitModel:
     # towards each kind, for ``weights``' neighbours and temperature (``fit_partner_centres``).
     colour_centres: np.ndarray | None = None
     partner_centres: np.ndarray | None = None
+    # How a garment's pixels are normalised for its photo's lighting before the palette reads
+    # them (``recommender.outfits.photo_lighting``; "none" before v005).
+    lighting: str = photo_lighting.NONE
 
     # --- learning -------------------------------------------------------------------------
 
@@ -159,13 +167,17 @@ class OutfitModel:
         seed: int = 0,
         palette_size: int = 0,
         namer: ColourNamer | None = None,
+        lighting: str = photo_lighting.NONE,
     ) -> OutfitModel:
         """Count kinds and colours and build the street index from ``outfits`` (lists of garments).
 
         With ``palette_size`` (and ``namer``, to tie the palette to the catalog's colour names)
         the colour harmony is learned over a Lab palette of the garments' ``pixels``; without,
-        over the colour names.
+        over the colour names. ``lighting`` normalises each garment's pixels for its photo's
+        lighting before the palette and the harmony read them (and later, every garment scored).
         """
+        if lighting not in photo_lighting.METHODS:
+            raise ValueError(f"unknown lighting method {lighting!r}")
         kinds = tuple(kinds)
         kind_index = {k: i for i, k in enumerate(kinds)}
         n_kinds, n_bins = len(kinds), len(colour_bins)
@@ -195,7 +207,9 @@ class OutfitModel:
         if palette_size:
             if namer is None:
                 raise ValueError("a palette needs the colour namer (to give catalog colour names a palette histogram)")
-            palette, name_palette = _learn_palette(outfits, tuple(colour_bins), palette_size, namer, seed)
+            palette, name_palette = _learn_palette(
+                outfits, tuple(colour_bins), palette_size, namer, seed, lambda g: garment_pixels(g, lighting)
+            )
         dim = len(embeddings[0]) if embeddings else 0
         model = cls(
             version=version,
@@ -212,6 +226,7 @@ class OutfitModel:
             weights=weights or OutfitWeights(),
             palette=palette,
             name_palette=name_palette,
+            lighting=lighting,
         )
         n_harmony = palette_size or n_bins
         model.colour_harmony = _learn_colour_harmony(
@@ -286,7 +301,7 @@ class OutfitModel:
         colours = np.asarray(garment.colours, dtype=np.float64)
         if self.palette is None:
             return colours
-        pixels = getattr(garment, "pixels", None)
+        pixels = garment_pixels(garment, self.lighting)
         if pixels is None or len(pixels) == 0:
             return colours @ self.name_palette
         nearest = _nearest(rgb_to_lab(pixels), self.palette)
@@ -439,6 +454,7 @@ class OutfitModel:
             "weights": asdict(self.weights),
             "calibration": list(self.calibration),
             "card": self.card,
+            "lighting": self.lighting,
         }
         (folder / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
@@ -448,6 +464,8 @@ class OutfitModel:
         meta = json.loads((folder / "model.json").read_text())
         if meta.get("format") not in READABLE_FORMATS:
             raise ValueError(f"{folder}: not a fashionrec outfit model")
+        if meta.get("lighting", photo_lighting.NONE) not in photo_lighting.METHODS:
+            raise ValueError(f"{folder}: unknown lighting method {meta['lighting']!r}")
         with np.load(folder / "outfits.npz", allow_pickle=False) as arrays:
             return cls(
                 version=meta["version"],
@@ -468,6 +486,7 @@ class OutfitModel:
                 name_palette=arrays.get("name_palette", None),
                 colour_centres=arrays.get("colour_centres", None),
                 partner_centres=arrays.get("partner_centres", None),
+                lighting=meta.get("lighting", photo_lighting.NONE),
             )
 
 
@@ -476,8 +495,22 @@ def _nearest(lab: np.ndarray, palette: np.ndarray) -> np.ndarray:
     return np.argmin((palette**2).sum(axis=1)[None, :] - 2.0 * (lab @ palette.T), axis=1)
 
 
+def garment_pixels(garment: GarmentLike, lighting: str) -> np.ndarray | None:
+    """The garment's pixel sample as the palette reads it: normalised for its photo's lighting
+    by ``lighting`` when the garment knows its photo's mean colour; None without pixels."""
+    pixels = getattr(garment, "pixels", None)
+    if pixels is None:
+        return None
+    return photo_lighting.normalise(pixels, getattr(garment, "photo_mean", None), lighting)
+
+
 def _learn_palette(
-    outfits, colour_bins: tuple[str, ...], size: int, namer: ColourNamer, seed: int
+    outfits,
+    colour_bins: tuple[str, ...],
+    size: int,
+    namer: ColourNamer,
+    seed: int,
+    read_pixels: Callable[[GarmentLike], np.ndarray | None],
 ) -> tuple[np.ndarray, np.ndarray]:
     """(palette (size, 3) Lab, name_palette (C, size)): k-means of the garments' pixels in Lab
     (``PALETTE_PIXELS_PER_GARMENT`` sampled per garment, so a big coat does not outweigh the
@@ -486,7 +519,7 @@ def _learn_palette(
     samples = []
     for outfit in outfits:
         for garment in outfit:
-            pixels = getattr(garment, "pixels", None)
+            pixels = read_pixels(garment)
             if pixels is None or len(pixels) == 0:
                 continue
             take = rng.choice(len(pixels), size=min(PALETTE_PIXELS_PER_GARMENT, len(pixels)), replace=False)

@@ -4,7 +4,9 @@ A garment enters every later step as a **mask-cut crop**: the box around its lab
 every pixel outside the mask set to one neutral grey, so neither the encoder nor a colour
 statistic sees the photo's background, skin or neighbouring garments (a model could otherwise
 "match" two garments because they share a street). Its colour histogram and lighting figures
-come from the mask's own pixels.
+come from the mask's own pixels, kept as photographed with the whole photo's mean colour beside
+them: the model normalises them for the photo's lighting by its own method
+(``recommender.outfits.photo_lighting``), so one cache of garments serves every method.
 
 Splits are the detector's (``detector_seg_dataset.ccp_split``): **report** (photo number divisible
 by 7) is only ever read by ``bench/outfits.py``; **selection** chooses the model's weights;
@@ -21,6 +23,7 @@ import numpy as np
 import scipy.io
 from PIL import Image, ImageOps
 
+from recommender.outfits import photo_lighting
 from recommender.vision.detector_data import boxes_from_label_map, ccp_label_names
 from recommender.vision.detector_seg_dataset import ccp_split
 from recommender.vision.taxonomy import CATALOG_FOLDER_TO_GARMENT, GARMENT_CLASSES, garment_for_name
@@ -47,6 +50,8 @@ class StreetGarment:
     lighting: np.ndarray  # mean luminance, log(R/G), log(B/G) of the mask's pixels
     embedding: np.ndarray | None = field(default=None, repr=False)
     pixels: np.ndarray | None = field(default=None, repr=False)  # (≤ PIXEL_SAMPLE, 3) uint8 of the mask
+    # the whole photo's mean R, G, B (0..1): the model's lighting normalisation reads it
+    photo_mean: np.ndarray | None = field(default=None, repr=False)
 
 
 def pixel_sample(pixels: np.ndarray) -> np.ndarray:
@@ -171,6 +176,7 @@ def load_outfits(
         if label_map.shape != image.shape[:2]:
             raise ValueError(f"{path}: label map {label_map.shape} does not match photo {image.shape[:2]}")
         garments, crops = [], []
+        mean = photo_lighting.photo_mean(image)
         for kind, box, mask in outfit_garments(photo_id, image, label_map, label_names, kind_ids):
             pixels = image[mask]
             garments.append(
@@ -181,6 +187,7 @@ def load_outfits(
                     colours=colour_histogram(pixels, namer, colour_bins),
                     lighting=lighting_of(pixels),
                     pixels=pixel_sample(pixels),
+                    photo_mean=mean,
                 )
             )
             crops.append(mask_cut(image, mask, box))

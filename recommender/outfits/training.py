@@ -33,6 +33,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from recommender.outfits import photo_lighting
 from recommender.outfits.evaluation import (
     auc,
     draw_questions,
@@ -60,6 +61,8 @@ CENTRING = 1.0
 # As many draws as the benchmark: with 5, the first v002 run chose a partners-heavy setting that
 # scored 0.402 on those 5 draws but 0.383 on 10, under its own colour part alone (0.401).
 SELECTION_DRAWS = 10
+# How each photo's lighting is taken out of its garments' pixels (``photo_lighting``).
+LIGHTING = photo_lighting.NONE
 
 
 def _feature(model: OutfitModel, draws, column: int) -> list[list[np.ndarray]]:
@@ -102,12 +105,14 @@ def train_model(
     namer: ColourNamer | None = None,
     palette_size: int = PALETTE_SIZE,
     centring: float = CENTRING,
+    lighting: str = LIGHTING,
     progress: Callable[[str], None] = lambda message: None,
 ) -> tuple[OutfitModel, list[dict]]:
     """The trained model and the table of settings tried (selection FITB of each).
 
     Without ``namer`` (or with ``palette_size`` 0) the harmony is over the colour names, as v001's;
-    ``centring`` 0 trains without the hub correction, as v002.
+    ``centring`` 0 trains without the hub correction, as v002; ``lighting`` "none" reads the
+    pixels as photographed, as v004 and earlier.
     """
     selection_draws = [draw_questions(selection, seed) for seed in range(draws)]
     if not any(selection_draws):
@@ -122,6 +127,7 @@ def train_model(
             colour_l2=l2,
             palette_size=palette_size if namer is not None else 0,
             namer=namer,
+            lighting=lighting,
         )
         for l2 in COLOUR_L2_GRID
     }
@@ -179,6 +185,7 @@ def train_model(
         "palette_size": 0 if model.palette is None else len(model.palette),
         "colour_l2": best[1],
         "centring": centring,
+        "lighting": lighting,
         "selection_outfits": len(selection),
         "train_outfits": len(train),
     }

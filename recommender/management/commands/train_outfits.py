@@ -10,9 +10,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from recommender.outfits import photo_lighting
 from recommender.outfits.catalog import COLOUR_BINS, colour_namer
 from recommender.outfits.street import CATALOG_KINDS, load_outfits
-from recommender.outfits.training import model_card, train_model
+from recommender.outfits.training import LIGHTING, model_card, train_model
 from recommender.vision.detector_seg_dataset import SELECTION, TRAIN
 
 
@@ -30,6 +31,12 @@ class Command(BaseCommand):
         parser.add_argument("--encoder", type=Path, default=Path(settings.FASHIONREC_ENCODER_WEIGHTS))
         parser.add_argument("--limit", type=int, default=None, help="at most N photos (tiny runs)")
         parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+        parser.add_argument(
+            "--lighting",
+            choices=photo_lighting.METHODS,
+            default=LIGHTING,
+            help=f"how each photo's lighting is taken out of its garments' colours (default {LIGHTING})",
+        )
 
     def handle(self, *args, **options) -> None:
         import torch
@@ -67,6 +74,7 @@ class Command(BaseCommand):
                 encoder_version=encoder.version,
                 version=version,
                 namer=colour_namer,
+                lighting=options["lighting"],
                 progress=self.stdout.write,
             )
         except ValueError as error:
@@ -75,7 +83,8 @@ class Command(BaseCommand):
             {
                 "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "command": "python manage.py train_outfits"
-                + (f" --limit {options['limit']}" if options["limit"] else ""),
+                + (f" --limit {options['limit']}" if options["limit"] else "")
+                + (f" --lighting {options['lighting']}" if options["lighting"] != LIGHTING else ""),
                 "ccp": str(ccp),
                 "seconds": round(time.perf_counter() - started, 1),
             }
