@@ -53,6 +53,8 @@ class QueryGarment:
     # the whole photo's mean R, G, B (0..1), for the model's lighting normalisation
     # (``recommender.outfits.photo_lighting``); None for a product
     photo_mean: np.ndarray | None = None
+    # a product's stored colour (``Garment.outfit_colour``) when the loaded model read it
+    palette_root: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,8 @@ def look_parameters(
         kind_term = weights.kind * model.kind_pmi(garment.kind, kind) if garment.kind in model.kinds else 0.0
         terms = model.colour_terms(garment, kind)
         colour_terms = tuple(weights.colour * terms[name] for name in names)
+        # a candidate with a stored colour of this model scores colour_vector · its root histogram
+        colour_vector = weights.colour * model.colour_vector(garment, kind) if model.palette is not None else None
         wanted.append(
             queries.LookKind(
                 kind=kind,
@@ -135,9 +139,15 @@ def look_parameters(
                 kind_term=kind_term,
                 colour_terms=colour_terms,
                 colour_default=float(np.mean(colour_terms)),
+                colour_vector=None if colour_vector is None else queries.vector_literal(colour_vector),
             )
         )
-    return wanted, queries.LookScoring(colour_names=tuple(names), calibration=model.calibration)
+    scoring = queries.LookScoring(
+        colour_names=tuple(names),
+        calibration=model.calibration,
+        colour_model=model.version if model.palette is not None else None,
+    )
+    return wanted, scoring
 
 
 def _kinds(model: OutfitModel, query_kind: str, asked: Sequence[str]) -> list[str]:
@@ -219,7 +229,16 @@ def _garment_of(row: dict, model: OutfitModel) -> QueryGarment:
         embedding=np.asarray(json.loads(row["vector"]), dtype=np.float32),  # pgvector text is a JSON list
         colours=model.one_hot(row["colour"]),
         product_id=row["product_id"],
+        palette_root=stored_colour(row, model),
     )
+
+
+def stored_colour(row: dict, model: OutfitModel) -> np.ndarray | None:
+    """A catalog garment's stored root palette histogram, if this model read it (else None: the
+    model takes the product's colour name)."""
+    if row.get("outfit_colour") is None or row.get("outfit_colour_model") != model.version:
+        return None
+    return np.asarray(json.loads(row["outfit_colour"]), dtype=np.float64)
 
 
 def look_for_product(

@@ -696,12 +696,17 @@ class LookKind:
     kind_term: float  # kind weight x PMI(query kind, this kind)
     colour_terms: tuple[float, ...]  # per LookScoring.colour_names: colour weight x harmony with the query
     colour_default: float  # for a product without a (known) colour
+    # colour weight x the model's colour vector (pgvector text): a candidate whose stored colour
+    # (``Garment.outfit_colour``) is of ``LookScoring.colour_model`` scores its inner product
+    # with it instead of its colour name's term; None for a model without a palette
+    colour_vector: str | None = None
 
 
 @dataclass(frozen=True)
 class LookScoring:
     colour_names: tuple[str, ...]
     calibration: tuple[float, float]  # compatibility = sigmoid(a x raw + b)
+    colour_model: str | None = None  # the outfit model whose stored colours the look may read
 
 
 @dataclass(frozen=True)
@@ -742,7 +747,8 @@ candidates AS MATERIALIZED (
     FROM {_LOOK_WANTED}
     {_LOOK_KIND_CATEGORIES}
     CROSS JOIN LATERAL (
-        SELECT {_CANDIDATE_COLUMNS}, g.embedding <=> w.vector::vector AS distance
+        SELECT {_CANDIDATE_COLUMNS}, g.outfit_colour, g.outfit_colour_model,
+            g.embedding <=> w.vector::vector AS distance
         FROM recommender_garment g
         WHERE {{where}} AND {_LOOK_FILLS_KIND}
         ORDER BY {{order}}
@@ -756,7 +762,7 @@ candidates AS (
     FROM {_LOOK_WANTED}
     {_LOOK_KIND_CATEGORIES}
     CROSS JOIN LATERAL (
-        SELECT {_CANDIDATE_COLUMNS}, f.distance
+        SELECT {_CANDIDATE_COLUMNS}, g.outfit_colour, g.outfit_colour_model, f.distance
         FROM (
             SELECT id, distance
             FROM (
@@ -788,8 +794,12 @@ parts AS MATERIALIZED (
         1 / (1 + exp(LEAST(50, -(%(cal_a)s * (
             b.kind_term
             + b.norm * (1 - b.distance)
-            -- the kind's row of colour terms, at the candidate's colour (NULL when it has none)
-            + COALESCE((%(look_colour_terms)s::float8[])[b.ord][array_position(%(colour_names)s::text[], b.colour)],
+            -- the candidate's own colour as this model read it (its stored root palette histogram
+            -- against the kind's colour vector), else the kind's term for its colour name, else
+            -- the kind's mean term
+            + COALESCE(CASE WHEN b.outfit_colour_model = %(colour_model)s
+                            THEN -(b.outfit_colour <#> ((%(look_colour_vectors)s::text[])[b.ord])::vector) END,
+                       (%(look_colour_terms)s::float8[])[b.ord][array_position(%(colour_names)s::text[], b.colour)],
                        (%(look_colour_defaults)s::float8[])[b.ord])
         ) + %(cal_b)s)))) AS compatibility,
         {seasonal} AS p_seasonal,
@@ -870,6 +880,8 @@ def complete_the_look(
         "look_kind_terms": [float(item.kind_term) for item in kinds],
         "look_colour_terms": [[float(v) for v in item.colour_terms] for item in kinds],
         "look_colour_defaults": [float(item.colour_default) for item in kinds],
+        "look_colour_vectors": [item.colour_vector for item in kinds],
+        "colour_model": scoring.colour_model,
         "colour_names": list(scoring.colour_names),
         "cal_a": float(scoring.calibration[0]),
         "cal_b": float(scoring.calibration[1]),
@@ -928,13 +940,15 @@ def complete_the_look(
 
 
 _LOOK_GARMENTS_SQL = """
-SELECT p.id AS product_id, p.colour, qg.label, c.effective_garment_kind AS category_kind, qg.embedding::text AS vector
+SELECT p.id AS product_id, p.colour, qg.label, c.effective_garment_kind AS category_kind, qg.embedding::text AS vector,
+       qg.outfit_colour::text AS outfit_colour, qg.outfit_colour_model
 FROM catalog_product p
 JOIN catalog_category c ON c.id = p.category_id
 JOIN LATERAL (
     -- the product's main garment, as the similar-items query picks it: primary image first,
     -- a detected garment before a whole-image fallback, then the main garment (is_main), then the most confident
-    SELECT g.label, g.embedding FROM recommender_garment g JOIN catalog_productimage i ON i.id = g.image_id
+    SELECT g.label, g.embedding, g.outfit_colour, g.outfit_colour_model
+    FROM recommender_garment g JOIN catalog_productimage i ON i.id = g.image_id
     WHERE g.product_id = p.id AND g.encoder_version = %(version)s
     ORDER BY i.is_primary DESC, g.is_whole_image, g.is_main DESC, g.confidence DESC, g.id
     LIMIT 1

@@ -135,3 +135,47 @@ def outfit_model_create(folder, *, encoder_version: str = "test-v1"):
     )
     model.save(folder)
     return model
+
+
+def painted_pixels(rgb: tuple[int, int, int], seed: int = 0, n: int = 60) -> np.ndarray:
+    """(n, 3) uint8 pixels of one colour, a little noisy: a garment's own pixels."""
+    noise = np.random.default_rng(seed).integers(-8, 9, size=(n, 3))
+    return np.clip(np.array(rgb) + noise, 0, 255).astype(np.uint8)
+
+
+PAINT = {"black": (20, 20, 25), "white": (235, 235, 230), "red": (200, 25, 30), "blue": (30, 50, 190)}
+
+
+def outfit_palette_model_create(folder, *, encoder_version: str = "test-v1"):
+    """Write a real (tiny) outfit model with a Lab palette to ``folder``: black tops are worn with white
+    trousers and red tops with black ones (pixels, as street garments have), everyone in blue shoes."""
+    from recommender.outfits.catalog import COLOUR_BINS, colour_namer
+    from recommender.outfits.model import OutfitModel
+
+    @dataclass
+    class StreetGarment:
+        kind: str
+        colours: np.ndarray
+        embedding: np.ndarray
+        pixels: np.ndarray
+
+    def garment(kind: str, name: str, seed: int) -> StreetGarment:
+        embedding = np.asarray(unit_vector(seed % 7 + 40 * len(kind)), dtype=np.float32)
+        return StreetGarment(
+            kind, np.eye(len(COLOUR_BINS))[COLOUR_BINS.index(name)], embedding, painted_pixels(PAINT[name], seed)
+        )
+
+    street = []
+    for i in range(40):
+        top, bottom = ("black", "white") if i % 2 else ("red", "black")
+        street.append([garment("top", top, i), garment("trousers", bottom, 100 + i), garment("shoes", "blue", 200 + i)])
+    model = OutfitModel.fit(
+        street,
+        kinds=("top", "trousers", "shoes", "hat"),
+        colour_bins=COLOUR_BINS,
+        encoder_version=encoder_version,
+        palette_size=4,
+        namer=colour_namer,
+    )
+    model.save(folder)
+    return model

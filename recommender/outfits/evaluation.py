@@ -106,6 +106,35 @@ def model_scorer(model: OutfitModel) -> Scorer:
     return score
 
 
+def look_score(model: OutfitModel, query: GarmentLike, candidate: GarmentLike) -> float:
+    """The raw score complete the look gives ``candidate`` for ``query`` (one direction, as the
+    look SQL computes it, ``recommender.outfit_selectors.look_parameters``): kind term, the
+    query vector (direct + partners) at the candidate's embedding, and the colour vector at the
+    candidate's root palette histogram (its stored colour, pixels or colour name)."""
+    weights = model.weights
+    kind = model.kind_pmi(query.kind, candidate.kind) if query.kind in model.kinds else 0.0
+    vector = weights.direct * np.asarray(query.embedding, dtype=np.float64)
+    partners = model.partner_vector(query.embedding, query.kind, candidate.kind)
+    if partners is not None:
+        vector = vector + weights.partners * partners
+    if model.palette is not None:
+        colour = float(np.sqrt(model.palette_histogram(candidate)) @ model.colour_vector(query, candidate.kind))
+    else:
+        colour = model.colour_terms(query, candidate.kind)[model.colour_bins[int(np.argmax(candidate.colours))]]
+    return float(weights.kind * kind + weights.colour * colour + vector @ np.asarray(candidate.embedding))
+
+
+def look_scorer(model: OutfitModel, as_product: Callable[[GarmentLike], GarmentLike]) -> Scorer:
+    """Fill in the blank as complete the look ranks the catalog: every garment as the catalog
+    holds it (``as_product``), each candidate by its mean ``look_score`` from the rest."""
+
+    def score(question: Question) -> np.ndarray:
+        rest = [as_product(g) for g in question.rest]
+        return np.array([np.mean([look_score(model, q, as_product(c)) for q in rest]) for c in question.candidates])
+
+    return score
+
+
 def feature_scorer(model: OutfitModel, feature: str) -> Scorer:
     """One part of the model alone (the kinds-only and colour-only baselines)."""
     column = ("kind", "colour", "partners", "direct").index(feature)

@@ -86,6 +86,8 @@ class GarmentLike(Protocol):
     embedding: np.ndarray | None
     # Optional ``pixels``: (n, 3) uint8 sample of the garment's own pixels (street and photo
     # garments); without it (a catalog product) the palette histogram comes from ``colours``.
+    # Optional ``palette_root``: a catalog garment's stored root palette histogram
+    # (``catalog_colour``, of this model), used before pixels and colour names.
     # Optional ``photo_mean``: the whole photo's mean R, G, B (0..1), for the model's lighting
     # normalisation (``recommender.outfits.photo_lighting``); without it the pixels are read as they are.
 
@@ -301,6 +303,10 @@ class OutfitModel:
         colours = np.asarray(garment.colours, dtype=np.float64)
         if self.palette is None:
             return colours
+        stored = getattr(garment, "palette_root", None)
+        if stored is not None:  # a catalog garment's stored colour, read by this model (``catalog_colour``)
+            histogram = np.asarray(stored, dtype=np.float64) ** 2
+            return histogram / max(histogram.sum(), 1e-12)
         pixels = garment_pixels(garment, self.lighting)
         if pixels is None or len(pixels) == 0:
             return colours @ self.name_palette
@@ -313,12 +319,27 @@ class OutfitModel:
 
         One direction, centred on the candidate: its harmony with ``garment`` less ``centring`` x
         its mean harmony with the train garments of ``garment``'s kind (the hub correction)."""
-        root = self._centred_root(garment)
         names = np.eye(len(self.colour_bins))
         rows = np.sqrt(names if self.name_palette is None else self.name_palette)
-        first = self._first(garment.kind, candidate_kind)
-        values = rows @ (self.colour_harmony.T @ root if first else self.colour_harmony @ root)
+        values = rows @ self.colour_vector(garment, candidate_kind)
         return {name: float(v) for name, v in zip(self.colour_bins, values, strict=True)}
+
+    def colour_vector(self, garment: GarmentLike, candidate_kind: str) -> np.ndarray:
+        """u such that a ``candidate_kind`` candidate whose root histogram is r scores ``r · u``
+        against ``garment`` (one direction, centred on the candidate, as ``colour_terms``): what
+        the look SQL takes the inner product of with a catalog garment's stored colour."""
+        root = self._centred_root(garment)
+        return self.colour_harmony.T @ root if self._first(garment.kind, candidate_kind) else self.colour_harmony @ root
+
+    def catalog_colour(self, pixels: np.ndarray, photo_mean: np.ndarray | None = None) -> np.ndarray | None:
+        """The root palette histogram stored for a catalog garment read as ``pixels`` (a sample of
+        its own pixels, ``recommender.outfits.colour_read``); None for a model without a palette
+        (v001) or without pixels. Tied to this model's palette: stored with its ``version``."""
+        if self.palette is None or pixels is None or len(pixels) == 0:
+            return None
+        pixels = photo_lighting.normalise(pixels, photo_mean, self.lighting)
+        nearest = _nearest(rgb_to_lab(pixels), self.palette)
+        return np.sqrt(np.bincount(nearest, minlength=len(self.palette)) / len(nearest))
 
     def _first(self, kind: str, other: str) -> bool:
         """Whether a ``kind`` garment takes the rows of ``colour_harmony`` against an ``other`` one."""

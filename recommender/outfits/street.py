@@ -50,6 +50,9 @@ class StreetGarment:
     lighting: np.ndarray  # mean luminance, log(R/G), log(B/G) of the mask's pixels
     embedding: np.ndarray | None = field(default=None, repr=False)
     pixels: np.ndarray | None = field(default=None, repr=False)  # (≤ PIXEL_SAMPLE, 3) uint8 of the mask
+    # with ``load_outfits(box_reads=True)``: the garment read from its box as ingest reads a catalog
+    # photo (``colour_read.garment_pixels``: GrabCut, no mask)
+    box_pixels: np.ndarray | None = field(default=None, repr=False)
     # the whole photo's mean R, G, B (0..1): the model's lighting normalisation reads it
     photo_mean: np.ndarray | None = field(default=None, repr=False)
 
@@ -155,6 +158,7 @@ def load_outfits(
     encode: Encode | None = None,
     limit: int | None = None,
     keep_crops: bool = False,
+    box_reads: bool = False,
     progress: Callable[[str], None] = lambda message: None,
 ) -> tuple[list[Outfit], dict[int, list[Image.Image]]]:
     """The outfits of ``splits`` (garments with colours, lighting and, with ``encode``, embeddings).
@@ -162,6 +166,8 @@ def load_outfits(
     Crops are encoded photo by photo and dropped unless ``keep_crops`` (the contact sheet),
     so memory stays at the figures, not the pixels. Returns (outfits, crops by photo number).
     """
+    from recommender.outfits import colour_read  # it reads with this module's pixel_sample
+
     ccp_dir = Path(ccp_dir)
     label_names = ccp_label_names(ccp_dir)
     kind_ids = kind_label_ids(label_names)
@@ -188,6 +194,7 @@ def load_outfits(
                     lighting=lighting_of(pixels),
                     pixels=pixel_sample(pixels),
                     photo_mean=mean,
+                    box_pixels=colour_read.garment_pixels(image, box) if box_reads else None,
                 )
             )
             crops.append(mask_cut(image, mask, box))

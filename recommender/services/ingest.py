@@ -34,6 +34,7 @@ from catalog.models import ProductImage
 from catalog.models.products import ProcessingStatus
 from fashionrec.imaging import ImageRejected
 from recommender.models import EncoderVersion, Garment, ImageIngestState
+from recommender.services.outfit_colours import CatalogColours, catalog_colours, loaded_outfit_model
 from recommender.vision.garment_choice import EVERY_GARMENT
 from recommender.vision.preprocess import clamp_box
 
@@ -227,16 +228,26 @@ def product_images_ingest(*, image_ids: Iterable[int], force: bool = False, pipe
 
     todo = [image for image in images if image.pk in datas]
     analyses = _analyse(pipeline, [datas[image.pk] for image in todo]) if todo else []
-    t_analyse = time.perf_counter()
 
-    rows: dict[int, tuple[object, str]] = {}
+    rows: dict[int, tuple[object, str, CatalogColours | None]] = {}
     for image, analysis in zip(todo, analyses, strict=True):
         if isinstance(analysis, ImageRejected):
             result.failed[image.pk] = f"{analysis.code}: {analysis.message}"
         elif isinstance(analysis, BaseException):
             result.failed[image.pk] = f"error: {type(analysis).__name__}: {analysis}"[:1000]
         else:
-            rows[image.pk] = (analysis, hashlib.sha256(datas[image.pk]).hexdigest())
+            rows[image.pk] = (analysis, hashlib.sha256(datas[image.pk]).hexdigest(), None)
+    t_analysed = time.perf_counter()
+    # Each garment's colour as the outfit model reads it (outside the write's transaction: no
+    # lock is held while GrabCut runs); none without an outfit model.
+    colour_model = loaded_outfit_model() if rows else None
+    if colour_model is not None:
+        # the pipeline's own decoding limits: the boxes are in pixels of the image as it decoded it
+        limits = {name: getattr(pipeline, name, None) for name in ("max_bytes", "max_pixels", "max_decoded_bytes")}
+        for image_id, (analysis, checksum, _) in rows.items():
+            boxes = [crop.box for crop in analysis.garments]
+            rows[image_id] = (analysis, checksum, catalog_colours(datas[image_id], boxes, model=colour_model, **limits))
+    t_colours = time.perf_counter()
 
     _write(rows, version_name=version_name, result=result)
     if result.failed:
@@ -247,8 +258,9 @@ def product_images_ingest(*, image_ids: Iterable[int], force: bool = False, pipe
         encoder_version_activate_if_complete(name=version_name)
     result.timings_ms = {
         "read": round((t_read - started) * 1000, 1),
-        "analyse": round((t_analyse - t_read) * 1000, 1),
-        "write": round((t_write - t_analyse) * 1000, 1),
+        "analyse": round((t_analysed - t_read) * 1000, 1),
+        "colours": round((t_colours - t_analysed) * 1000, 1),
+        "write": round((t_write - t_colours) * 1000, 1),
     }
     return result
 
@@ -306,7 +318,9 @@ def garment_is_products_own(*, position: int, label: str, is_whole_image: bool, 
     return position == 0 or is_whole_image or label == category_kind
 
 
-def _garment_rows(image: ProductImage, analysis, version_name: str, *, category_kind: str) -> list[Garment]:
+def _garment_rows(
+    image: ProductImage, analysis, colours: CatalogColours | None, version_name: str, *, category_kind: str
+) -> list[Garment]:
     garments = []
     # The pipeline lists the main garment first (recommender.vision.main_garment): it is the
     # image's main garment, the one the product query uses.
@@ -316,6 +330,7 @@ def _garment_rows(image: ProductImage, analysis, version_name: str, *, category_
         ):
             continue
         x1, y1, x2, y2 = clamp_box(crop.box, analysis.width, analysis.height)
+        root = None if colours is None else colours.roots[position]
         garments.append(
             Garment(
                 image_id=image.pk,
@@ -330,12 +345,16 @@ def _garment_rows(image: ProductImage, analysis, version_name: str, *, category_
                 confidence=min(max(float(crop.confidence), 0.0), 1.0),
                 is_whole_image=bool(crop.is_whole_image),
                 is_main=position == 0,
+                outfit_colour=None if root is None else root.astype("float32"),
+                outfit_colour_model="" if root is None else colours.model_version,
             )
         )
     return garments
 
 
-def _write(rows: dict[int, tuple[object, str]], *, version_name: str, result: IngestResult) -> None:
+def _write(
+    rows: dict[int, tuple[object, str, CatalogColours | None]], *, version_name: str, result: IngestResult
+) -> None:
     """Replace the garments of every analysed image in one transaction (per image on a data error)."""
     if not rows:
         return
@@ -359,7 +378,9 @@ def _is_data_error(error: Exception) -> bool:
     return isinstance(error, IntegrityError | DataError)
 
 
-def _write_images(rows: dict[int, tuple[object, str]], *, version_name: str, result: IngestResult) -> None:
+def _write_images(
+    rows: dict[int, tuple[object, str, CatalogColours | None]], *, version_name: str, result: IngestResult
+) -> None:
     now = timezone.now()
     with transaction.atomic():
         # The lock serialises two deliveries of the same image: the second replaces the
@@ -374,7 +395,7 @@ def _write_images(rows: dict[int, tuple[object, str]], *, version_name: str, res
             .order_by("pk")
         }
         current = {}
-        for image_id, (analysis, checksum) in rows.items():
+        for image_id, (analysis, checksum, colours) in rows.items():
             image = locked.get(image_id)
             if image is None:
                 result.skipped.append(image_id)  # deleted while it was being analysed
@@ -382,24 +403,24 @@ def _write_images(rows: dict[int, tuple[object, str]], *, version_name: str, res
                 # The garments describe the bytes that were analysed: the checksum must too (a
                 # file swapped outside the upload service would otherwise keep a stale one).
                 image.checksum = checksum
-                current[image_id] = (image, analysis)
+                current[image_id] = (image, analysis, colours)
         if not current:
             return
         Garment.objects.filter(image_id__in=current, encoder_version=version_name).delete()
         garments = [
             garment
-            for image, analysis in current.values()
-            for garment in _garment_rows(image, analysis, version_name, category_kind=image.category_kind)
+            for image, analysis, colours in current.values()
+            for garment in _garment_rows(image, analysis, colours, version_name, category_kind=image.category_kind)
         ]
         Garment.objects.bulk_create(garments, batch_size=500)
-        for image, analysis in current.values():
+        for image, analysis, _ in current.values():
             image.status = ProcessingStatus.READY
             image.error = ""
             image.width, image.height = analysis.width, analysis.height
             image.encoder_version = version_name
             image.processed_at = now
         ProductImage.objects.bulk_update(
-            [image for image, _ in current.values()],
+            [image for image, _, _ in current.values()],
             ["status", "error", "width", "height", "encoder_version", "processed_at", "checksum"],
         )
     result.ready.extend(current)
