@@ -245,6 +245,7 @@ def catalog_figures(model, outfits, draws, positives, negatives) -> dict[str, tu
 
 def write_catalog_section(report: Path, catalog: dict[str, tuple[dict, float]]) -> None:
     lines = [
+        "",
         "## As the catalog holds them (a product page's look)",
         "",
         "The same questions and pairs, scored one direction as the look SQL scores a product page's look",
