@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
@@ -80,17 +80,24 @@ def stale_colour_images(*, model_version: str, force: bool = False) -> list[int]
     return list(garments.order_by("image_id").values_list("image_id", flat=True).distinct())
 
 
-def garment_colours_refresh(*, image_ids: Sequence[int], model: OutfitModel) -> int:
-    """Read and store the colour of every garment of these images; the number of garments written.
+@dataclass
+class RefreshResult:
+    garments: int = 0  # colours written
+    unreadable: list[int] = field(default_factory=list)  # images whose file could not be read or decoded
 
-    An image whose file is missing or unreadable is skipped (its garments keep their colour
-    names), as is a garment deleted meanwhile (a re-ingest replaced it)."""
+
+def garment_colours_refresh(*, image_ids: Sequence[int], model: OutfitModel) -> RefreshResult:
+    """Read and store the colour of every garment of these images.
+
+    An image whose file is missing or unreadable is skipped (its garments keep what they had),
+    as is a garment deleted meanwhile (a re-ingest replaced it)."""
     images = {image.pk: image for image in ProductImage.objects.filter(pk__in=image_ids)}
     garments = list(Garment.objects.filter(image_id__in=images).order_by("image_id", "id"))
     by_image: dict[int, list[Garment]] = {}
     for garment in garments:
         by_image.setdefault(garment.image_id, []).append(garment)
     changed = []
+    result = RefreshResult()
     for image_id, rows in by_image.items():
         image = images[image_id]
         try:
@@ -98,17 +105,20 @@ def garment_colours_refresh(*, image_ids: Sequence[int], model: OutfitModel) -> 
                 data = handle.read()
         except (FileNotFoundError, ValueError, OSError) as error:
             logger.warning("outfit colours: image %s unreadable (%s)", image_id, error)
+            result.unreadable.append(image_id)
             continue
         boxes = [(g.box_x1, g.box_y1, g.box_x2, g.box_y2) for g in rows]
         colours = catalog_colours(data, boxes, model=model, **image_limits())
         if colours is None:
+            result.unreadable.append(image_id)
             continue
         for garment, root in zip(rows, colours.roots, strict=True):
             garment.outfit_colour = None if root is None else root.astype(np.float32)
             garment.outfit_colour_model = colours.model_version if root is not None else ""
             changed.append(garment)
     # only the two colour columns: a concurrent re-ingest's rows are not overwritten
-    return Garment.objects.bulk_update(changed, ["outfit_colour", "outfit_colour_model"], batch_size=500)
+    result.garments = Garment.objects.bulk_update(changed, ["outfit_colour", "outfit_colour_model"], batch_size=500)
+    return result
 
 
 def image_limits() -> dict:

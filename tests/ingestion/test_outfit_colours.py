@@ -93,7 +93,9 @@ def test_the_command_reads_the_colours_of_garments_without_one_and_skips_unreada
     # a file gone missing: its garments keep what they had, the others are read
     Garment.objects.update(outfit_colour_model="v-older")
     first.file.storage.delete(first.file.name)
-    call_command("outfit_colours", "--force", stdout=io.StringIO())
+    errors = io.StringIO()
+    call_command("outfit_colours", "--force", stdout=io.StringIO(), stderr=errors)
+    assert "1 image could not be read" in errors.getvalue() and str(first.pk) in errors.getvalue()
     assert set(Garment.objects.filter(image=first).values_list("outfit_colour_model", flat=True)) == {"v-older"}
     assert set(Garment.objects.filter(image=second).values_list("outfit_colour_model", flat=True)) == {model.version}
 

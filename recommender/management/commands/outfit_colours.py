@@ -32,12 +32,22 @@ class Command(BaseCommand):
             raise CommandError("no outfit model with a palette to read colours with (FASHIONREC_OUTFIT_MODEL)")
         started = time.perf_counter()
         images = garments = 0
+        unreadable: list[int] = []
         ids = iter(stale_colour_images(model_version=model.version, force=options["force"]))
         while batch := list(itertools.islice(ids, options["batch_size"])):
-            garments += garment_colours_refresh(image_ids=batch, model=model)
+            result = garment_colours_refresh(image_ids=batch, model=model)
+            garments += result.garments
+            unreadable += result.unreadable
             images += len(batch)
             self.stdout.write(f"{images} images, {garments} garments")
         self.stdout.write(
             f"outfit colours of model {model.version}: {garments} garments of {images} images "
             f"in {time.perf_counter() - started:.1f} s"
         )
+        if unreadable:
+            shown = ", ".join(str(i) for i in unreadable[:10]) + (" …" if len(unreadable) > 10 else "")
+            self.stderr.write(
+                f"{len(unreadable)} image{'' if len(unreadable) == 1 else 's'} could not be read (their garments "
+                "keep their colour names until "
+                f"their files are back): {shown}"
+            )
