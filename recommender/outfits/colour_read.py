@@ -18,10 +18,13 @@ import numpy as np
 
 from recommender.outfits.street import pixel_sample
 
-# GrabCut runs on the box plus this share of its size around it, scaled to at most SIDE px.
+# GrabCut runs on the box plus this share of its size around it, scaled to at most SIDE px, for
+# ITERATIONS rounds. The cheapest setting whose read is within 0.01 (mean Hellinger distance to
+# the mask's palette histogram, 788 CCP train garments) of 120 px and 3 rounds': 0.257 against
+# 0.250, at 9.6 ms a garment instead of 18.1 (80 px: 0.269-0.273; 64 px: 0.263-0.276).
 CONTEXT = 0.25
-SIDE = 120
-ITERATIONS = 3
+SIDE = 100
+ITERATIONS = 2
 # fewer foreground pixels than this and GrabCut's answer is not trusted
 MIN_FOREGROUND = 20
 # the fallback: the middle share of the box's width and height
