@@ -244,8 +244,24 @@ def product_images_ingest(*, image_ids: Iterable[int], force: bool = False, pipe
     if colour_model is not None:
         # the pipeline's own decoding limits: the boxes are in pixels of the image as it decoded it
         limits = {name: getattr(pipeline, name, None) for name in ("max_bytes", "max_pixels", "max_decoded_bytes")}
+        # Only the garments that will be stored are read (a read is most of this step's cost). The
+        # write decides again under its lock; a category changed meanwhile leaves at most a garment
+        # without a colour (ranked by its colour name until ``manage.py outfit_colours``).
+        kinds = dict(
+            ProductImage.objects.filter(pk__in=rows).values_list("pk", "product__category__effective_garment_kind")
+        )
         for image_id, (analysis, checksum, _) in rows.items():
-            boxes = [crop.box for crop in analysis.garments]
+            boxes = [
+                crop.box
+                if garment_is_products_own(
+                    position=position,
+                    label=crop.label,
+                    is_whole_image=crop.is_whole_image,
+                    category_kind=kinds.get(image_id),
+                )
+                else None
+                for position, crop in enumerate(analysis.garments)
+            ]
             rows[image_id] = (analysis, checksum, catalog_colours(datas[image_id], boxes, model=colour_model, **limits))
     t_colours = time.perf_counter()
 

@@ -52,13 +52,13 @@ def loaded_outfit_model() -> OutfitModel | None:
 
 
 def catalog_colours(
-    data: bytes, boxes: Sequence[tuple[int, int, int, int]], *, model: OutfitModel | None = None, **limits
+    data: bytes, boxes: Sequence[tuple[int, int, int, int] | None], *, model: OutfitModel | None = None, **limits
 ) -> CatalogColours | None:
     """Each box's root palette histogram in the photo ``data`` (boxes in pixels of the photo as
-    ``load_image`` with ``limits`` decodes it, as the pipeline's are); None without a model or
-    when the photo cannot be decoded."""
+    ``load_image`` with ``limits`` decodes it, as the pipeline's are; None for a box not to read);
+    None without a model, without a box to read, or when the photo cannot be decoded."""
     model = model or loaded_outfit_model()
-    if model is None or not boxes:
+    if model is None or not any(box is not None for box in boxes):
         return None
     try:
         image = np.asarray(load_image(data, **limits))
@@ -67,6 +67,9 @@ def catalog_colours(
     height, width = image.shape[:2]
     roots = []
     for box in boxes:
+        if box is None:
+            roots.append(None)
+            continue
         x1, y1, x2, y2 = clamp_box(tuple(box), width, height)
         roots.append(model.catalog_colour(colour_read.garment_pixels(image, (x1, y1, x2, y2))))
     return CatalogColours(model_version=model.version, roots=roots)
