@@ -198,6 +198,7 @@ def run_workers(processes: int, ids: list[int], *, batch_size: int, queue: str, 
         "load_avg": load_avg,
         "read_ms": per_image("read"),
         "analyse_ms": per_image("analyse"),
+        "colours_ms": per_image("colours"),
         "write_ms": per_image("write"),
     }
 
@@ -275,14 +276,15 @@ def main() -> None:
             f"load average {import_load:.1f} during the import.\n"
         )
     rows.append("| worker processes | images | seconds | images/s | failed | garments | read ms/img | "
-                "analyse ms/img | write ms/img | worker CPU ms/img | PostgreSQL CPU ms/img | "
+                "analyse ms/img | colours ms/img | write ms/img | worker CPU ms/img | PostgreSQL CPU ms/img | "
                 "CPU-bound images/s on 2 free cores | load average | model load s |")  # fmt: skip
-    rows.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    rows.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         cpu_ms = r["worker_cpu_ms"] + r["postgres_cpu_ms"]
         rows.append(
             f"| {r['processes']} | {r['images']} | {r['seconds']:.1f} | **{r['images_per_s']:.1f}** | {r['failed']} | "
-            f"{r['garments']} | {r['read_ms']:.1f} | {r['analyse_ms']:.1f} | {r['write_ms']:.1f} | "
+            f"{r['garments']} | {r['read_ms']:.1f} | {r['analyse_ms']:.1f} | {r['colours_ms']:.1f} | "
+            f"{r['write_ms']:.1f} | "
             f"{r['worker_cpu_ms']:.1f} | {r['postgres_cpu_ms']:.1f} | {2000 / cpu_ms:.1f} | {r['load_avg']:.1f} | "
             f"{r['model_load_s']:.1f} |"
         )
