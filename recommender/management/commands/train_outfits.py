@@ -94,6 +94,10 @@ class Command(BaseCommand):
         (folder / "selection.json").write_text(json.dumps(tried, indent=1) + "\n")
         (folder / "MODEL_CARD.md").write_text(model_card(model, tried))
         self.stdout.write(f"wrote {folder} (selection fitb {model.card['selection_fitb']:.3f})")
+        self.stdout.write(
+            "to serve it: point FASHIONREC_OUTFIT_MODEL at it, restart, then run `manage.py outfit_colours` "
+            "(complete the look reads each catalog garment's colour as this model's palette sees it)"
+        )
 
 
 def _next_version(output: Path) -> str:
