@@ -17,6 +17,7 @@ from django.db import transaction
 
 from catalog.models import ProductImage
 from recommender.models import Garment, GarmentCorrection
+from recommender.services.outfit_colours import catalog_colours
 from recommender.vision.main_garment import stored_main_index
 from recommender.vision.taxonomy import GARMENT_CLASSES
 
@@ -71,6 +72,10 @@ def garment_correction_create(
         data = handle.read()
     pipeline = get_pipeline()
     embedding = pipeline.embed_box(data, box)
+    # the colour of the new box, as ingest reads it (none without an outfit model)
+    limits = {name: getattr(pipeline, name, None) for name in ("max_bytes", "max_pixels", "max_decoded_bytes")}
+    colours = catalog_colours(data, [box], **limits)
+    colour = None if colours is None else colours.roots[0]
 
     x1, y1, x2, y2 = box
     with transaction.atomic():
@@ -87,6 +92,8 @@ def garment_correction_create(
         garment.encoder_version = pipeline.encoder_version
         garment.confidence = CORRECTED_CONFIDENCE
         garment.is_whole_image = False
+        garment.outfit_colour = None if colour is None else colour.astype("float32")
+        garment.outfit_colour_model = "" if colour is None else colours.model_version
         garment.save()
         image_main_garment_mark(image=image, encoder_version=pipeline.encoder_version)
         return GarmentCorrection.objects.create(

@@ -16,6 +16,7 @@ from recommender.models import Garment
 from recommender.outfits import colour_read
 from recommender.outfits.catalog import get_outfit_model, reset_outfit_model
 from recommender.services import ingest
+from recommender.services.corrections import garment_correction_create
 from recommender.services.outfit_colours import image_limits
 from tests.factories import category_create, product_create
 from tests.ingestion.conftest import dataset_photos, small_jpeg
@@ -110,3 +111,18 @@ def test_the_command_refuses_to_run_without_a_model(settings, tmp_path):
             call_command("outfit_colours", "--batch-size", "0", stdout=io.StringIO())
     finally:
         reset_outfit_model()
+
+
+def test_a_box_corrected_by_staff_gets_the_colour_of_its_new_box(media_root, photos):
+    (image,) = ingested(photos[:1])
+    image.refresh_from_db()
+    garment = Garment.objects.filter(image=image).order_by("-is_main").first()
+    old_colour = np.asarray(garment.outfit_colour)
+    # when: staff redraw the box over the photo's top-left quarter
+    box = (0, 0, image.width // 2, image.height // 2)
+    garment_correction_create(image=image, box=box, label=garment.label, user=None, garment=garment)
+    # then: the stored colour is the new box's, read as ingest reads it
+    garment.refresh_from_db()
+    assert garment.outfit_colour_model == get_outfit_model().version
+    assert np.asarray(garment.outfit_colour) == pytest.approx(expected_colour(image, garment), abs=1e-6)
+    assert not np.allclose(np.asarray(garment.outfit_colour), old_colour)
