@@ -122,8 +122,9 @@ class Garment(models.Model):
     # palette of the garment's own pixels (GrabCut on its box, recommender.outfits.colour_read),
     # written at ingest and by ``manage.py outfit_colours``. Complete the look scores a candidate's
     # colour by it, and a product page's query garment too, when ``outfit_colour_model`` is the
-    # loaded model's version; otherwise by the product's colour name, which loses most of what the
-    # model knows (docs/outfits.md, "Catalog colours").
+    # loaded model's ``colour_key`` (its version and a digest of its palette); otherwise by the
+    # product's colour name, which loses most of what the model knows (docs/outfits.md,
+    # "Catalog colours").
     outfit_colour = VectorField(null=True, blank=True, editable=False)
     outfit_colour_model = models.CharField(max_length=64, default="", db_default="", blank=True, editable=False)
 

@@ -145,7 +145,7 @@ def look_parameters(
     scoring = queries.LookScoring(
         colour_names=tuple(names),
         calibration=model.calibration,
-        colour_model=model.version if model.palette is not None else None,
+        colour_model=model.colour_key,
     )
     return wanted, scoring
 
@@ -236,7 +236,7 @@ def _garment_of(row: dict, model: OutfitModel) -> QueryGarment:
 def stored_colour(row: dict, model: OutfitModel) -> np.ndarray | None:
     """A catalog garment's stored root palette histogram, if this model read it (else None: the
     model takes the product's colour name)."""
-    if row.get("outfit_colour") is None or row.get("outfit_colour_model") != model.version:
+    if row.get("outfit_colour") is None or row.get("outfit_colour_model") != model.colour_key:
         return None
     return np.asarray(json.loads(row["outfit_colour"]), dtype=np.float64)
 

@@ -146,7 +146,7 @@ def painted_pixels(rgb: tuple[int, int, int], seed: int = 0, n: int = 60) -> np.
 PAINT = {"black": (20, 20, 25), "white": (235, 235, 230), "red": (200, 25, 30), "blue": (30, 50, 190)}
 
 
-def outfit_palette_model_create(folder, *, encoder_version: str = "test-v1"):
+def outfit_palette_model_create(folder, *, encoder_version: str = "test-v1", palette_size: int = 4):
     """Write a real (tiny) outfit model with a Lab palette to ``folder``: black tops are worn with white
     trousers and red tops with black ones (pixels, as street garments have), everyone in blue shoes."""
     from recommender.outfits.catalog import COLOUR_BINS, colour_namer
@@ -174,7 +174,7 @@ def outfit_palette_model_create(folder, *, encoder_version: str = "test-v1"):
         kinds=("top", "trousers", "shoes", "hat"),
         colour_bins=COLOUR_BINS,
         encoder_version=encoder_version,
-        palette_size=4,
+        palette_size=palette_size,
         namer=colour_namer,
     )
     model.save(folder)

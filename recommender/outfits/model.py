@@ -53,6 +53,7 @@ outfits); see ``manage.py train_outfits``. Everything is plain numpy; a model is
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -331,10 +332,22 @@ class OutfitModel:
         root = self._centred_root(garment)
         return self.colour_harmony.T @ root if self._first(garment.kind, candidate_kind) else self.colour_harmony @ root
 
+    @property
+    def colour_key(self) -> str | None:
+        """What a stored catalog colour (``catalog_colour``) is tied to: this model's version and a
+        digest of its palette and lighting, so two models named alike but with other palettes never
+        read each other's colours (their sizes could differ: the look SQL's inner product would
+        fail). None without a palette."""
+        if self.palette is None:
+            return None
+        digest = hashlib.sha1(np.ascontiguousarray(self.palette, dtype=np.float64).tobytes())
+        digest.update(self.lighting.encode())
+        return f"{self.version}-{digest.hexdigest()[:10]}"
+
     def catalog_colour(self, pixels: np.ndarray, photo_mean: np.ndarray | None = None) -> np.ndarray | None:
         """The root palette histogram stored for a catalog garment read as ``pixels`` (a sample of
         its own pixels, ``recommender.outfits.colour_read``); None for a model without a palette
-        (v001) or without pixels. Tied to this model's palette: stored with its ``version``."""
+        (v001) or without pixels. Tied to this model's palette: stored with its ``colour_key``."""
         if self.palette is None or pixels is None or len(pixels) == 0:
             return None
         pixels = photo_lighting.normalise(pixels, photo_mean, self.lighting)

@@ -72,7 +72,7 @@ def catalog_colours(
             continue
         x1, y1, x2, y2 = clamp_box(tuple(box), width, height)
         roots.append(model.catalog_colour(colour_read.garment_pixels(image, (x1, y1, x2, y2))))
-    return CatalogColours(model_version=model.version, roots=roots)
+    return CatalogColours(model_version=model.colour_key, roots=roots)
 
 
 def stale_colour_images(*, model_version: str, force: bool = False) -> list[int]:

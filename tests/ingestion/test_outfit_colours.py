@@ -53,7 +53,7 @@ def test_ingest_stores_each_garments_colour_read_by_the_loaded_model(media_root,
     garments = list(Garment.objects.filter(image__in=images))
     assert garments
     for garment in garments:
-        assert garment.outfit_colour_model == model.version
+        assert garment.outfit_colour_model == model.colour_key
         root = np.asarray(garment.outfit_colour)
         assert root.shape == (len(model.palette),)
         assert (root**2).sum() == pytest.approx(1.0, abs=1e-4)  # a root histogram
@@ -84,7 +84,7 @@ def test_the_command_reads_the_colours_of_garments_without_one_and_skips_unreada
     model = get_outfit_model()
     for image in images:
         for garment in Garment.objects.filter(image=image):
-            assert garment.outfit_colour_model == model.version
+            assert garment.outfit_colour_model == model.colour_key
             assert np.asarray(garment.outfit_colour) == pytest.approx(expected_colour(image, garment), abs=1e-6)
     assert f"of model {model.version}" in output.getvalue()
     # up to date: nothing to read again unless --force
@@ -98,7 +98,7 @@ def test_the_command_reads_the_colours_of_garments_without_one_and_skips_unreada
     call_command("outfit_colours", "--force", stdout=io.StringIO(), stderr=errors)
     assert "1 image could not be read" in errors.getvalue() and str(first.pk) in errors.getvalue()
     assert set(Garment.objects.filter(image=first).values_list("outfit_colour_model", flat=True)) == {"v-older"}
-    assert set(Garment.objects.filter(image=second).values_list("outfit_colour_model", flat=True)) == {model.version}
+    assert set(Garment.objects.filter(image=second).values_list("outfit_colour_model", flat=True)) == {model.colour_key}
 
 
 def test_the_command_refuses_to_run_without_a_model(settings, tmp_path):
@@ -123,6 +123,6 @@ def test_a_box_corrected_by_staff_gets_the_colour_of_its_new_box(media_root, pho
     garment_correction_create(image=image, box=box, label=garment.label, user=None, garment=garment)
     # then: the stored colour is the new box's, read as ingest reads it
     garment.refresh_from_db()
-    assert garment.outfit_colour_model == get_outfit_model().version
+    assert garment.outfit_colour_model == get_outfit_model().colour_key
     assert np.asarray(garment.outfit_colour) == pytest.approx(expected_colour(image, garment), abs=1e-6)
     assert not np.allclose(np.asarray(garment.outfit_colour), old_colour)

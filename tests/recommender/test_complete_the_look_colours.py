@@ -37,7 +37,7 @@ def palette_model(settings, tmp_path):
 def stored(garment: Garment, model, paint: str, *, version: str | None = None) -> None:
     root = model.catalog_colour(painted_pixels(PAINT[paint], seed=garment.pk))
     Garment.objects.filter(pk=garment.pk).update(
-        outfit_colour=root.astype(np.float32).tolist(), outfit_colour_model=version or model.version
+        outfit_colour=root.astype(np.float32).tolist(), outfit_colour_model=version or model.colour_key
     )
 
 
@@ -120,3 +120,18 @@ def test_the_product_pages_query_garment_takes_its_stored_colour(shop, palette_m
     Garment.objects.filter(product=query).update(outfit_colour_model="v-older")
     row = queries.look_garments(product_ids=[query.pk], version=VERSION)[query.pk]
     assert looks._garment_of(row, palette_model).palette_root is None
+
+
+def test_a_model_of_the_same_name_with_another_palette_does_not_read_the_stored_colours(
+    shop, palette_model, settings, tmp_path
+):
+    query, white, black = shop
+    # given: a model of the same version name, whose palette has another size (the inner product would fail)
+    other = outfit_palette_model_create(tmp_path / "other" / "v009", encoder_version=VERSION, palette_size=3)
+    settings.FASHIONREC_OUTFIT_MODEL = str(tmp_path / "other" / "v009")
+    reset_outfit_model()
+    assert other.version == palette_model.version
+    assert other.colour_key != Garment.objects.get(product=white).outfit_colour_model
+    # then: the look is answered from the colour names (both grey: one score), not an error
+    scores = compatibilities(query)
+    assert scores[white.pk] == pytest.approx(scores[black.pk])

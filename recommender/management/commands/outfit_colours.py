@@ -33,7 +33,7 @@ class Command(BaseCommand):
         started = time.perf_counter()
         images = garments = 0
         unreadable: list[int] = []
-        ids = iter(stale_colour_images(model_version=model.version, force=options["force"]))
+        ids = iter(stale_colour_images(model_version=model.colour_key, force=options["force"]))
         while batch := list(itertools.islice(ids, options["batch_size"])):
             result = garment_colours_refresh(image_ids=batch, model=model)
             garments += result.garments
@@ -41,7 +41,7 @@ class Command(BaseCommand):
             images += len(batch)
             self.stdout.write(f"{images} images, {garments} garments")
         self.stdout.write(
-            f"outfit colours of model {model.version}: {garments} garments of {images} images "
+            f"outfit colours of model {model.version} ({model.colour_key}): {garments} garments of {images} images "
             f"in {time.perf_counter() - started:.1f} s"
         )
         if unreadable:
