@@ -25,6 +25,7 @@ on one catalog.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import random
 import sys
@@ -83,6 +84,8 @@ def prepare(per_category: int, seed: int) -> None:
     call_command("import_catalog", str(source), "--no-progress")
     # An earlier run's catalog may hold another encoder's vectors: bring it up to the shipped one.
     call_command("reindex", "--no-progress", "--prune")
+    # ... and colours read by another outfit model (``--model``, or an earlier run's): read with this one.
+    call_command("outfit_colours", stdout=io.StringIO())
 
 
 def indexed_products():
