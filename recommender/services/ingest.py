@@ -238,31 +238,7 @@ def product_images_ingest(*, image_ids: Iterable[int], force: bool = False, pipe
         else:
             rows[image.pk] = (analysis, hashlib.sha256(datas[image.pk]).hexdigest(), None)
     t_analysed = time.perf_counter()
-    # Each garment's colour as the outfit model reads it (outside the write's transaction: no
-    # lock is held while GrabCut runs); none without an outfit model.
-    colour_model = loaded_outfit_model() if rows else None
-    if colour_model is not None:
-        # the pipeline's own decoding limits: the boxes are in pixels of the image as it decoded it
-        limits = {name: getattr(pipeline, name, None) for name in ("max_bytes", "max_pixels", "max_decoded_bytes")}
-        # Only the garments that will be stored are read (a read is most of this step's cost). The
-        # write decides again under its lock; a category changed meanwhile leaves at most a garment
-        # without a colour (ranked by its colour name until ``manage.py outfit_colours``).
-        kinds = dict(
-            ProductImage.objects.filter(pk__in=rows).values_list("pk", "product__category__effective_garment_kind")
-        )
-        for image_id, (analysis, checksum, _) in rows.items():
-            boxes = [
-                crop.box
-                if garment_is_products_own(
-                    position=position,
-                    label=crop.label,
-                    is_whole_image=crop.is_whole_image,
-                    category_kind=kinds.get(image_id),
-                )
-                else None
-                for position, crop in enumerate(analysis.garments)
-            ]
-            rows[image_id] = (analysis, checksum, catalog_colours(datas[image_id], boxes, model=colour_model, **limits))
+    _read_colours(rows, datas, pipeline)
     t_colours = time.perf_counter()
 
     _write(rows, version_name=version_name, result=result)
@@ -279,6 +255,42 @@ def product_images_ingest(*, image_ids: Iterable[int], force: bool = False, pipe
         "write": round((t_write - t_colours) * 1000, 1),
     }
     return result
+
+
+def _read_colours(
+    rows: dict[int, tuple[object, str, CatalogColours | None]], datas: dict[int, bytes], pipeline
+) -> None:
+    """Each stored-to-be garment's colour as the outfit model reads it, into ``rows``; none without
+    an outfit model. Runs before the write's transaction: no lock is held while GrabCut runs."""
+    colour_model = loaded_outfit_model() if rows else None
+    if colour_model is None:
+        return
+    # the pipeline's own decoding limits: the boxes are in pixels of the image as it decoded it
+    limits = {name: getattr(pipeline, name, None) for name in ("max_bytes", "max_pixels", "max_decoded_bytes")}
+    # Only the garments that will be stored are read (a read is most of this step's cost). The
+    # write decides again under its lock; a category changed meanwhile leaves at most a garment
+    # without a colour (ranked by its colour name until ``manage.py outfit_colours``).
+    kinds = dict(
+        ProductImage.objects.filter(pk__in=rows).values_list("pk", "product__category__effective_garment_kind")
+    )
+    for image_id, (analysis, checksum, _) in rows.items():
+        boxes = [
+            crop.box
+            if garment_is_products_own(
+                position=position,
+                label=crop.label,
+                is_whole_image=crop.is_whole_image,
+                category_kind=kinds.get(image_id),
+            )
+            else None
+            for position, crop in enumerate(analysis.garments)
+        ]
+        try:
+            colours = catalog_colours(datas[image_id], boxes, model=colour_model, **limits)
+        except Exception:  # a colour is an extra: it never fails the image (its name stands in)
+            logger.exception("reading the outfit colours of image %s failed", image_id)
+            colours = None
+        rows[image_id] = (analysis, checksum, colours)
 
 
 def _claim(ids: list[int], *, version_name: str, force: bool, result: IngestResult) -> list[ProductImage]:

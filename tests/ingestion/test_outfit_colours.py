@@ -126,3 +126,13 @@ def test_a_box_corrected_by_staff_gets_the_colour_of_its_new_box(media_root, pho
     assert garment.outfit_colour_model == get_outfit_model().colour_key
     assert np.asarray(garment.outfit_colour) == pytest.approx(expected_colour(image, garment), abs=1e-6)
     assert not np.allclose(np.asarray(garment.outfit_colour), old_colour)
+
+
+def test_a_colour_read_that_breaks_never_fails_the_image(media_root, photos, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the colour read")
+
+    monkeypatch.setattr(ingest, "catalog_colours", broken)
+    images = ingested(photos[:1])  # asserts every image is ready
+    garments = list(Garment.objects.filter(image__in=images))
+    assert garments and all(g.outfit_colour is None and g.outfit_colour_model == "" for g in garments)
