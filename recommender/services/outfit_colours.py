@@ -111,7 +111,11 @@ def garment_colours_refresh(*, image_ids: Sequence[int], model: OutfitModel) -> 
             result.unreadable.append(image_id)
             continue
         boxes = [(g.box_x1, g.box_y1, g.box_x2, g.box_y2) for g in rows]
-        colours = catalog_colours(data, boxes, model=model, **image_limits())
+        try:
+            colours = catalog_colours(data, boxes, model=model, **image_limits())
+        except Exception:  # one odd photo does not stop the catalog's: it is listed with the unreadable
+            logger.exception("outfit colours: reading image %s failed", image_id)
+            colours = None
         if colours is None:
             result.unreadable.append(image_id)
             continue
