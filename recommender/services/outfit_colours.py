@@ -26,7 +26,7 @@ from django.db.models import Q
 from catalog.models import ProductImage
 from fashionrec.imaging import ImageRejected, load_image
 from recommender.models import Garment
-from recommender.outfits import colour_read
+from recommender.outfits import colour_read, photo_lighting
 from recommender.outfits.catalog import get_outfit_model
 from recommender.outfits.model import OutfitModel
 from recommender.vision.preprocess import clamp_box
@@ -65,13 +65,15 @@ def catalog_colours(
     except ImageRejected:
         return None
     height, width = image.shape[:2]
+    # only a model trained with a lighting method (``photo_lighting``) reads it
+    mean = photo_lighting.photo_mean(image) if model.lighting != photo_lighting.NONE else None
     roots = []
     for box in boxes:
         if box is None:
             roots.append(None)
             continue
         x1, y1, x2, y2 = clamp_box(tuple(box), width, height)
-        roots.append(model.catalog_colour(colour_read.garment_pixels(image, (x1, y1, x2, y2))))
+        roots.append(model.catalog_colour(colour_read.garment_pixels(image, (x1, y1, x2, y2)), mean))
     return CatalogColours(model_version=model.colour_key, roots=roots)
 
 
