@@ -3,9 +3,12 @@ loaded outfit model read it, and the product's colour name otherwise."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 
+from catalog.filters import ProductFilters
 from recommender import outfit_selectors as looks
 from recommender import queries
 from recommender.models import EncoderVersion, Garment
@@ -135,3 +138,22 @@ def test_a_model_of_the_same_name_with_another_palette_does_not_read_the_stored_
     # then: the look is answered from the colour names (both grey: one score), not an error
     scores = compatibilities(query)
     assert scores[white.pk] == pytest.approx(scores[black.pk])
+
+
+@pytest.mark.parametrize("plan", ["ann", "exact"])
+def test_both_plans_read_the_stored_colours_alike(shop, palette_model, plan):
+    query, white, black = shop
+    row = queries.look_garments(product_ids=[query.pk], version=VERSION)[query.pk]
+    wanted, scoring = looks.look_parameters(palette_model, looks._garment_of(row, palette_model), ["trousers"])
+    rows = queries.complete_the_look(
+        kinds=wanted,
+        scoring=scoring,
+        version=VERSION,
+        filters=ProductFilters(),
+        k=4,
+        plan=plan,
+        today=dt.date(2026, 3, 15),
+    )
+    scores = {r.product_id: r.compatibility for r in rows}
+    assert scores == pytest.approx(compatibilities(query), abs=1e-5)
+    assert scores[white.pk] > scores[black.pk]
