@@ -2,9 +2,13 @@
 
 Street photos are taken in every light: a white shirt under a warm street lamp has orange
 pixels, and the colour harmony learned from such pixels partly learns the lamp. Normalising
-each photo's lighting before its pixels feed the Lab palette raised every colour figure on the
-selection split and in train cross-validation while the lighting-only baseline did not move
-(docs/outfits.md, "Photo lighting (v005)"), so the harmony learns garment colours, not light.
+each photo's lighting (``grey_world``) before its pixels feed the Lab palette raised every
+colour figure on the street selection split and in train cross-validation while the
+lighting-only baseline did not move. **No shipped model uses a method** (``none`` is the
+default): on flat-lay catalog photos, whose mean colour is the garment's and the bed's, not the
+light's, grey world moved the colours a shopper's upload is read with far from the product's
+(docs/outfits.md, "Photo lighting (a second v005 attempt)"). ``train_outfits --lighting`` is
+there for a deployment whose uploads are street photos.
 
 Every method is a per-channel gain computed from the **whole photo's** mean colour
 (``photo_mean``), the grey-world assumption (Buchsbaum 1980: a scene averages to grey), so it
