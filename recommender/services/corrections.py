@@ -17,7 +17,7 @@ from django.db import transaction
 
 from catalog.models import ProductImage
 from recommender.models import Garment, GarmentCorrection
-from recommender.services.outfit_colours import catalog_colours
+from recommender.services.outfit_colours import catalog_colours, image_limits
 from recommender.vision.main_garment import stored_main_index
 from recommender.vision.taxonomy import GARMENT_CLASSES
 
@@ -73,8 +73,7 @@ def garment_correction_create(
     pipeline = get_pipeline()
     embedding = pipeline.embed_box(data, box)
     # the colour of the new box, as ingest reads it (none without an outfit model)
-    limits = {name: getattr(pipeline, name, None) for name in ("max_bytes", "max_pixels", "max_decoded_bytes")}
-    colours = catalog_colours(data, [box], **limits)
+    colours = catalog_colours(data, [box], **image_limits(pipeline))
     colour = None if colours is None else colours.roots[0]
 
     x1, y1, x2, y2 = box

@@ -34,7 +34,7 @@ from catalog.models import ProductImage
 from catalog.models.products import ProcessingStatus
 from fashionrec.imaging import ImageRejected
 from recommender.models import EncoderVersion, Garment, ImageIngestState
-from recommender.services.outfit_colours import CatalogColours, catalog_colours, loaded_outfit_model
+from recommender.services.outfit_colours import CatalogColours, catalog_colours, image_limits, loaded_outfit_model
 from recommender.vision.garment_choice import EVERY_GARMENT
 from recommender.vision.preprocess import clamp_box
 
@@ -265,8 +265,7 @@ def _read_colours(
     colour_model = loaded_outfit_model() if rows else None
     if colour_model is None:
         return
-    # the pipeline's own decoding limits: the boxes are in pixels of the image as it decoded it
-    limits = {name: getattr(pipeline, name, None) for name in ("max_bytes", "max_pixels", "max_decoded_bytes")}
+    limits = image_limits(pipeline)
     # Only the garments that will be stored are read (a read is most of this step's cost). The
     # write decides again under its lock; a category changed meanwhile leaves at most a garment
     # without a colour (ranked by its colour name until ``manage.py outfit_colours``).

@@ -130,8 +130,15 @@ def garment_colours_refresh(*, image_ids: Sequence[int], model: OutfitModel) -> 
     return result
 
 
-def image_limits() -> dict:
-    """The decoding limits the vision pipeline uses, so boxes and pixels agree."""
+def image_limits(pipeline=None) -> dict:
+    """The decoding limits of ``pipeline`` (the vision pipeline's, from settings, without one), so
+    the colour read decodes a photo as the pipeline did and its boxes land on the same pixels."""
+    if pipeline is not None:
+        return {
+            "max_bytes": pipeline.max_bytes,
+            "max_pixels": pipeline.max_pixels,
+            "max_decoded_bytes": pipeline.max_decoded_bytes,
+        }
     return {
         "max_bytes": settings.FASHIONREC_MAX_UPLOAD_BYTES,
         "max_pixels": settings.FASHIONREC_MAX_IMAGE_PIXELS,
