@@ -22,9 +22,12 @@
   complete the look ranks a product page's look (``evaluation.look_score``: one direction, the
   look SQL's formula), every garment standing for a catalog product: by its colour name only
   (the most common catalog colour name of its pixels; how products were scored before
-  2026-12-06), or by its stored colour (``Garment.outfit_colour``) read from its mask, or read
-  as ingest reads a catalog photo, GrabCut on its box (a street box can hold the edge of a
-  neighbouring garment of the same outfit, which flatters this row a little).
+  2026-12-06), or by its stored colour (``Garment.outfit_colour``) read from its label mask (a
+  perfect read), by GrabCut on its box (as ingest read a catalog photo until the fourth rule of
+  docs/outfits.md), or as ingest reads one now: through the served detector's masks of the
+  garment's kind inside its box, run on the whole photo (GrabCut where they keep too little).
+  A street box can hold the edge of a neighbouring garment of the same outfit, which flatters the
+  last two rows a little.
 
 ``--split selection`` runs the same protocol on the selection split (photo numbers ending in 3),
 where the model's weights were chosen: for comparing variants while developing, never a report
@@ -72,6 +75,7 @@ from recommender.outfits.evaluation import (  # noqa: E402
 )
 from recommender.outfits.model import OutfitModel  # noqa: E402
 from recommender.outfits.street import load_outfits  # noqa: E402
+from recommender.vision.detector import GarmentDetector  # noqa: E402
 from recommender.vision.detector_seg_dataset import REPORT, SELECTION  # noqa: E402
 from recommender.vision.encoder import load_encoder  # noqa: E402
 
@@ -100,6 +104,10 @@ def main() -> None:
     encoder = load_encoder(settings.FASHIONREC_ENCODER_WEIGHTS)
     if encoder.version != model.encoder_version:
         sys.exit(f"the outfit model was trained with encoder {model.encoder_version}, not {encoder.version}")
+    # the served detector, as ingest runs it, for the catalog table's read of a garment's box
+    detector = GarmentDetector(
+        settings.FASHIONREC_DETECTOR_WEIGHTS, confidence=settings.FASHIONREC_DETECTOR_CONFIDENCE, onnx_threads=1
+    )
     loaded, _ = load_outfits(
         args.ccp,
         (args.split,),
@@ -108,6 +116,7 @@ def main() -> None:
         encode=encoder.encode,
         limit=args.limit,
         box_reads=True,
+        detector=detector if detector.has_masks else None,
         progress=print,
     )
     outfits = [o.garments for o in loaded if o.garments]
@@ -139,7 +148,8 @@ def main() -> None:
         "partners only (part)": pair_aucs(lambda a, b: model.pair_features(a, b)[2]),
         "direct only (part)": pair_aucs(lambda a, b: model.pair_features(a, b)[3]),
     }
-    catalog = catalog_figures(model, outfits, draws, positives, negatives)
+    reads = {name: read for name, read in CATALOG_READS.items() if read != "seg_pixels" or detector.has_masks}
+    catalog = catalog_figures(model, outfits, draws, positives, negatives, reads)
     seconds = time.perf_counter() - started
     main_result = results["model"]
     write_report(args, model, outfits, draws, results, aucs, best_name, len(positives), len(negatives), seconds)
@@ -218,14 +228,15 @@ def write_report(args, model, outfits, draws, results, aucs, best_name, n_pos, n
 CATALOG_READS = {
     "colour name only (before 2026-12-06)": None,
     "stored colour read from the mask": "pixels",
-    "stored colour read by GrabCut from the box (as ingest)": "box_pixels",
+    "stored colour read by GrabCut from the box (as ingest before the fourth rule)": "box_pixels",
+    "stored colour read through the detector's masks in the box (as ingest)": "seg_pixels",
 }
 
 
-def catalog_figures(model, outfits, draws, positives, negatives) -> dict[str, tuple[dict, float]]:
-    """FITB and AUC with every garment standing for a catalog product (``CATALOG_READS``)."""
+def catalog_figures(model, outfits, draws, positives, negatives, reads=CATALOG_READS) -> dict[str, tuple[dict, float]]:
+    """FITB and AUC with every garment standing for a catalog product (``reads``: name → garment read)."""
     figures = {}
-    for name, read in CATALOG_READS.items():
+    for name, read in reads.items():
         products = {}
         for outfit in outfits:
             for g in outfit:
@@ -258,8 +269,8 @@ def write_catalog_section(report: Path, catalog: dict[str, tuple[dict, float]]) 
             for name, (r, pair_auc) in catalog.items()
         ),
         "",
-        "A street box read by GrabCut can keep the edge of a neighbouring garment of the same outfit: the",
-        "last row is a little flattered; the mask row is a catalog photo's garment without its background.",
+        "A street box can keep the edge of a neighbouring garment of the same outfit: the last two rows are a",
+        "little flattered; the mask row is a catalog photo's garment without its background (a perfect read).",
         "",
     ]
     with report.open("a") as handle:

@@ -14,10 +14,13 @@ box's middle half is read instead.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
 from recommender.outfits.street import pixel_sample
+from recommender.vision.taxonomy import GARMENT_CLASSES
 
 # GrabCut runs on the box plus this share of its size around it, scaled to at most SIDE px, for
 # ITERATIONS rounds. The cheapest setting whose read is within 0.01 (mean Hellinger distance to
@@ -30,6 +33,8 @@ ITERATIONS = 2
 MIN_FOREGROUND = 20
 # the fallback: the middle share of the box's width and height
 CENTRE = 0.5
+# fewer mask pixels than this inside a box and the detector's masks are not trusted (GrabCut reads)
+MIN_MASK_PIXELS = 20
 
 
 def centre_pixels(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -80,8 +85,42 @@ def grabcut_pixels(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndar
     return small[kept] if kept.sum() >= MIN_FOREGROUND else None
 
 
-def garment_pixels(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+def mask_pixels(
+    image: np.ndarray, detections: Sequence, box: tuple[int, int, int, int], kind: str | None
+) -> np.ndarray | None:
+    """(n, 3) pixels of ``image`` inside ``box`` covered by the mask of a detection (``detector.
+    Detection`` with a ``mask``) labelled ``kind`` (of any label for a kind the detector does not
+    know); None under ``MIN_MASK_PIXELS``. Both shoes of a pair are read, and a top's box does not
+    read the trousers it overlaps."""
+    any_label = kind not in GARMENT_CLASSES
+    x1, y1, x2, y2 = box
+    inside = np.zeros((max(0, y2 - y1), max(0, x2 - x1)), bool)
+    for found in detections:
+        if found.mask is None or not (any_label or found.label == kind):
+            continue
+        # the part of the detection's box inside the garment's box
+        bx1, by1 = found.box[0], found.box[1]
+        ox1, oy1 = max(x1, bx1), max(y1, by1)
+        ox2, oy2 = min(x2, found.box[2]), min(y2, found.box[3])
+        if ox2 > ox1 and oy2 > oy1:
+            inside[oy1 - y1 : oy2 - y1, ox1 - x1 : ox2 - x1] |= found.mask[oy1 - by1 : oy2 - by1, ox1 - bx1 : ox2 - bx1]
+    if inside.sum() < MIN_MASK_PIXELS:
+        return None
+    return image[y1:y2, x1:x2][inside]
+
+
+def garment_pixels(
+    image: np.ndarray,
+    box: tuple[int, int, int, int],
+    *,
+    detections: Sequence | None = None,
+    kind: str | None = None,
+) -> np.ndarray:
     """A sample (``street.pixel_sample``) of the garment's own pixels in its ``box`` of ``image``
-    ((H, W, 3) uint8 RGB): GrabCut's foreground, else the box's middle half."""
-    found = grabcut_pixels(image, box)
+    ((H, W, 3) uint8 RGB): with the photo's ``detections`` from a segmenting detector, the masks
+    of the garment's ``kind`` inside the box (``mask_pixels``); else, or where they keep too
+    little, GrabCut's foreground; else the box's middle half."""
+    found = mask_pixels(image, detections, box, kind) if detections else None
+    if found is None:
+        found = grabcut_pixels(image, box)
     return pixel_sample(found if found is not None else centre_pixels(image, box))

@@ -53,6 +53,10 @@ class StreetGarment:
     # with ``load_outfits(box_reads=True)``: the garment read from its box as ingest reads a catalog
     # photo (``colour_read.garment_pixels``: GrabCut, no mask)
     box_pixels: np.ndarray | None = field(default=None, repr=False)
+    # with ``load_outfits(detector=…)`` (a segmenting one): the garment read from its box through
+    # the detector's masks of its kind (``colour_read.garment_pixels(detections=…)``), as ingest reads
+    # a catalog photo since 2026-12-06
+    seg_pixels: np.ndarray | None = field(default=None, repr=False)
     # the whole photo's mean R, G, B (0..1): the model's lighting normalisation reads it
     photo_mean: np.ndarray | None = field(default=None, repr=False)
 
@@ -159,6 +163,7 @@ def load_outfits(
     limit: int | None = None,
     keep_crops: bool = False,
     box_reads: bool = False,
+    detector=None,
     progress: Callable[[str], None] = lambda message: None,
 ) -> tuple[list[Outfit], dict[int, list[Image.Image]]]:
     """The outfits of ``splits`` (garments with colours, lighting and, with ``encode``, embeddings).
@@ -183,6 +188,7 @@ def load_outfits(
             raise ValueError(f"{path}: label map {label_map.shape} does not match photo {image.shape[:2]}")
         garments, crops = [], []
         mean = photo_lighting.photo_mean(image)
+        detections = detector.detect([Image.fromarray(image)])[0] if detector is not None else None
         for kind, box, mask in outfit_garments(photo_id, image, label_map, label_names, kind_ids):
             pixels = image[mask]
             garments.append(
@@ -195,6 +201,9 @@ def load_outfits(
                     pixels=pixel_sample(pixels),
                     photo_mean=mean,
                     box_pixels=colour_read.garment_pixels(image, box) if box_reads else None,
+                    seg_pixels=colour_read.garment_pixels(image, box, detections=detections, kind=kind)
+                    if detections is not None
+                    else None,
                 )
             )
             crops.append(mask_cut(image, mask, box))

@@ -73,7 +73,7 @@ def garment_correction_create(
     pipeline = get_pipeline()
     embedding = pipeline.embed_box(data, box)
     # the colour of the new box, as ingest reads it (none without an outfit model)
-    colours = catalog_colours(data, [box], **image_limits(pipeline))
+    colours = catalog_colours(data, [box], kinds=[label], detector=pipeline.detector, **image_limits(pipeline))
     colour = None if colours is None else colours.roots[0]
 
     x1, y1, x2, y2 = box

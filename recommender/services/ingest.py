@@ -261,7 +261,8 @@ def _read_colours(
     rows: dict[int, tuple[object, str, CatalogColours | None]], datas: dict[int, bytes], pipeline
 ) -> None:
     """Each stored-to-be garment's colour as the outfit model reads it, into ``rows``; none without
-    an outfit model. Runs before the write's transaction: no lock is held while GrabCut runs."""
+    an outfit model. Runs before the write's transaction: no lock is held while a garment is read
+    (through the detector's masks the analysis carries; GrabCut where it has none)."""
     colour_model = loaded_outfit_model() if rows else None
     if colour_model is None:
         return
@@ -285,7 +286,14 @@ def _read_colours(
             for position, crop in enumerate(analysis.garments)
         ]
         try:
-            colours = catalog_colours(datas[image_id], boxes, model=colour_model, **limits)
+            colours = catalog_colours(
+                datas[image_id],
+                boxes,
+                kinds=[crop.label for crop in analysis.garments],
+                detections=analysis.detections,
+                model=colour_model,
+                **limits,
+            )
         except Exception:  # a colour is an extra: it never fails the image (its name stands in)
             logger.exception("reading the outfit colours of image %s failed", image_id)
             colours = None

@@ -5,9 +5,10 @@ the model's colour harmony is learned over a 24-colour Lab palette of garments' 
 the CCP selection outfits (v004), scoring the candidates by their colour name instead of their
 pixels' palette took fill-in-the-blank from 0.410 to 0.307 and the pair AUC from 0.610 to 0.530,
 about the colour-only baseline (docs/outfits.md, "Catalog colours"). So every stored garment
-keeps its root palette histogram, read from its own pixels (GrabCut on its box,
-``recommender.outfits.colour_read``) with the loaded outfit model, and the model's version beside
-it: the look SQL uses it when that version is the loaded model's, and the colour name otherwise.
+keeps its root palette histogram, read from its own pixels (through the segmenting detector's masks
+of its kind in its box, GrabCut where there are none: ``recommender.outfits.colour_read``) with the
+loaded outfit model, and the model's version beside it: the look SQL uses it when that version is
+the loaded model's, and the colour name otherwise.
 
 Written at ingest (for every new or re-embedded image) and by ``manage.py outfit_colours`` (a
 catalog ingested before this existed, or after the outfit model changed).
@@ -52,28 +53,44 @@ def loaded_outfit_model() -> OutfitModel | None:
 
 
 def catalog_colours(
-    data: bytes, boxes: Sequence[tuple[int, int, int, int] | None], *, model: OutfitModel | None = None, **limits
+    data: bytes,
+    boxes: Sequence[tuple[int, int, int, int] | None],
+    *,
+    kinds: Sequence[str | None] | None = None,
+    detections: Sequence | None = None,
+    detector=None,
+    model: OutfitModel | None = None,
+    **limits,
 ) -> CatalogColours | None:
     """Each box's root palette histogram in the photo ``data`` (boxes in pixels of the photo as
     ``load_image`` with ``limits`` decodes it, as the pipeline's are; None for a box not to read);
-    None without a model, without a box to read, or when the photo cannot be decoded."""
+    None without a model, without a box to read, or when the photo cannot be decoded.
+
+    A box is read through the masks of the photo's ``detections`` of its garment's kind (``kinds``,
+    one per box: the garment's label), the pipeline's analysis' own; without them, a segmenting
+    ``detector`` is run on the photo for them; without masks, GrabCut reads the box."""
     model = model or loaded_outfit_model()
     if model is None or not any(box is not None for box in boxes):
         return None
     try:
-        image = np.asarray(load_image(data, **limits))
+        decoded = load_image(data, **limits)
     except ImageRejected:
         return None
+    if detections is None and getattr(detector, "has_masks", False):
+        detections = detector.detect([decoded])[0]
+    image = np.asarray(decoded)
     height, width = image.shape[:2]
+    kinds = list(kinds) if kinds is not None else [None] * len(boxes)
     # only a model trained with a lighting method (``photo_lighting``) reads it
     mean = photo_lighting.photo_mean(image) if model.lighting != photo_lighting.NONE else None
     roots = []
-    for box in boxes:
+    for box, kind in zip(boxes, kinds, strict=True):
         if box is None:
             roots.append(None)
             continue
         x1, y1, x2, y2 = clamp_box(tuple(box), width, height)
-        roots.append(model.catalog_colour(colour_read.garment_pixels(image, (x1, y1, x2, y2)), mean))
+        pixels = colour_read.garment_pixels(image, (x1, y1, x2, y2), detections=detections, kind=kind)
+        roots.append(model.catalog_colour(pixels, mean))
     return CatalogColours(model_version=model.colour_key, roots=roots)
 
 
@@ -91,8 +108,9 @@ class RefreshResult:
     unreadable: list[int] = field(default_factory=list)  # images whose file could not be read or decoded
 
 
-def garment_colours_refresh(*, image_ids: Sequence[int], model: OutfitModel) -> RefreshResult:
-    """Read and store the colour of every garment of these images.
+def garment_colours_refresh(*, image_ids: Sequence[int], model: OutfitModel, detector=None) -> RefreshResult:
+    """Read and store the colour of every garment of these images, through a segmenting
+    ``detector``'s masks as ingest reads them (GrabCut without one).
 
     An image whose file is missing or unreadable is skipped (its garments keep what they had),
     as is a garment deleted meanwhile (a re-ingest replaced it)."""
@@ -114,7 +132,9 @@ def garment_colours_refresh(*, image_ids: Sequence[int], model: OutfitModel) -> 
             continue
         boxes = [(g.box_x1, g.box_y1, g.box_x2, g.box_y2) for g in rows]
         try:
-            colours = catalog_colours(data, boxes, model=model, **image_limits())
+            colours = catalog_colours(
+                data, boxes, kinds=[g.label for g in rows], detector=detector, model=model, **image_limits()
+            )
         except Exception:  # one odd photo does not stop the catalog's: it is listed with the unreadable
             logger.exception("outfit colours: reading image %s failed", image_id)
             colours = None

@@ -1,10 +1,12 @@
-"""Turn a training checkpoint into the weights the pipeline serves: boxes only, no optimizer.
+"""Turn a training checkpoint into the weights the pipeline serves: half precision, no optimizer.
 
-A segmenting detector (`*-seg.yaml`) learns from garment outlines, but the pipeline only uses its
-boxes. Its Segment head is a Detect head (same box and class branches, same parameter names) plus
-a mask-coefficient branch and a mask-prototype network; the served copy keeps the Detect part and
-drops the rest, so inference does not pay for masks nobody reads. The boxes are identical (same
-weights, same outputs for the box and class channels); `test_detector_export` checks it.
+A segmenting detector (`*-seg.yaml`) learns from garment outlines. Its Segment head is a Detect
+head (same box and class branches, same parameter names) plus a mask-coefficient branch and a
+mask-prototype network. The served copy keeps the masks by default: ingest reads a catalog
+garment's colour through them (`recommender/outfits/colour_read.py`; docs/outfits.md, "Catalog
+colours from the detector's own masks"), for ~15 % more detector compute. ``masks=False`` keeps
+the Detect part alone. The boxes are identical either way (same weights, same outputs for the box
+and class channels); `test_detector_training` checks it.
 """
 
 from __future__ import annotations
@@ -16,15 +18,16 @@ from pathlib import Path
 from recommender.vision import detector as _detector  # noqa: F401  (sets YOLO_OFFLINE before ultralytics loads)
 
 
-def export_detector(checkpoint: Path, output: Path) -> Path:
-    """Write `output`: the checkpoint's (EMA) model as a half-precision detection model, optimizer-free."""
+def export_detector(checkpoint: Path, output: Path, *, masks: bool = True) -> Path:
+    """Write `output`: the checkpoint's (EMA) model in half precision, optimizer-free; a segmenting
+    model keeps its mask head unless ``masks`` is False (then a detection model)."""
     import torch
     from ultralytics.nn.tasks import DetectionModel, load_checkpoint
 
     model, ckpt = load_checkpoint(str(checkpoint), device="cpu")
     model = model.float().eval()
     head = model.yaml["head"][-1]
-    if head[2] == "Segment":
+    if head[2] == "Segment" and not masks:
         definition = deepcopy(model.yaml)
         definition["head"][-1] = [head[0], head[1], "Detect", ["nc"]]
         served = DetectionModel(definition, ch=3, nc=model.yaml["nc"], verbose=False)

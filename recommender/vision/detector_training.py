@@ -396,7 +396,7 @@ def finalise_run(
     best = weights / "best.pt" if (weights / "best.pt").exists() else weights / "last.pt"
     final = run_dir / "detector.pt"
     if config.segment:
-        # served without the mask branch: same boxes, less compute (see detector_export)
+        # served with its mask head: ingest reads catalog colours through it (see detector_export)
         export_detector(best, final)
     else:
         shutil.copyfile(best, final)

@@ -44,6 +44,19 @@ class _Boxes(nn.Module):
         return prediction
 
 
+class _BoxesAndPrototypes(nn.Module):
+    """A segmenting YOLO model in export mode: its predictions (N, 4 + classes + 32 mask
+    coefficients, anchors), then its mask prototypes (N, 32, H/4, W/4)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        prediction, prototypes = self.model(images)
+        return prediction, prototypes
+
+
 class _Embedding(nn.Module):
     """An encoder's network: normalised image batch in, unnormalised embeddings out."""
 
@@ -79,7 +92,10 @@ def export_detector_onnx(weights: Path, output: Path, *, imgsz: int = 320) -> Pa
     # from the input's shape (traced as operations, not frozen for the example's size)
     head.export, head.dynamic, head.format = True, True, "onnx"
     example = torch.zeros(1, 3, imgsz, imgsz)
-    return _export(_Boxes(model), example, weights, output, {0: "batch", 2: "height", 3: "width"})
+    axes = {0: "batch", 2: "height", 3: "width"}
+    if type(head).__name__ == "Segment":
+        return _export(_BoxesAndPrototypes(model), example, weights, output, axes, names=("output", "prototypes"))
+    return _export(_Boxes(model), example, weights, output, axes)
 
 
 def export_encoder_onnx(weights: Path, output: Path) -> Path:
@@ -89,7 +105,9 @@ def export_encoder_onnx(weights: Path, output: Path) -> Path:
     return _export(_Embedding(encoder), example, weights, output, {0: "batch"})
 
 
-def _export(module: nn.Module, example: torch.Tensor, weights: Path, output: Path, axes: dict) -> Path:
+def _export(
+    module: nn.Module, example: torch.Tensor, weights: Path, output: Path, axes: dict, names: tuple = ("output",)
+) -> Path:
     import onnx
 
     with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
@@ -104,8 +122,8 @@ def _export(module: nn.Module, example: torch.Tensor, weights: Path, output: Pat
             dynamo=False,
             opset_version=OPSET,
             input_names=[INPUT_NAME],
-            output_names=["output"],
-            dynamic_axes={INPUT_NAME: axes, "output": {0: "batch"}},
+            output_names=list(names),
+            dynamic_axes={INPUT_NAME: axes, **{name: {0: "batch"} for name in names}},
         )
         model = onnx.load(str(traced))
     entry = model.metadata_props.add()

@@ -57,14 +57,18 @@ def cached_onnx_path(weights: str | os.PathLike, *, digest: str, imgsz: int | No
 
 
 class OnnxModel:
-    """One float32 image batch in (N, 3, H, W), the model's first output out, as numpy."""
+    """One float32 image batch in (N, 3, H, W), the model's first output out, as numpy
+    (``outputs``: all of them, e.g. a segmenting detector's mask prototypes second)."""
 
     def __init__(self, session, path: Path) -> None:
         self._session = session
         self.path = path
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        return self._session.run(None, {INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)})[0]
+        return self.outputs(batch)[0]
+
+    def outputs(self, batch: np.ndarray) -> list[np.ndarray]:
+        return self._session.run(None, {INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)})
 
 
 def load_onnx_copy(

@@ -70,6 +70,9 @@ class ImageAnalysis:
     # most confident first; never empty
     garments: list[GarmentCrop]
     timings_ms: dict[str, float]  # "decode", "detect", "encode"
+    # every detection of the photo (``detector.Detection``), with its mask where the detector is a
+    # segmenting one: ingest reads catalog colours through them (``colour_read``); not cached
+    detections: list = field(default_factory=list, repr=False)
 
     def missing(self, indices: GarmentIndices) -> list[int]:
         """Those of ``indices`` (in range) whose garment has no embedding yet, in order."""
@@ -134,6 +137,7 @@ class VisionPipeline:
             height=image.height,
             garments=_garments(boxes, [None] * len(boxes)),
             timings_ms={"decode": _ms(decoded - started), "detect": _ms(detected - decoded)},
+            detections=detections,
         )
         self._encode_into(image, analysis, analysis.missing(encode))
         analysis.timings_ms["encode"] = _ms(time.perf_counter() - detected)
@@ -196,13 +200,14 @@ class VisionPipeline:
 
         analyses = []
         offset = 0
-        for image, boxes in zip(images, per_image, strict=True):
+        for image, boxes, found in zip(images, per_image, detections, strict=True):
             analyses.append(
                 ImageAnalysis(
                     width=image.width,
                     height=image.height,
                     garments=_garments(boxes, embeddings[offset : offset + len(boxes)]),
                     timings_ms={"decode": 0.0, "detect": round(detect_ms, 2), "encode": round(encode_ms, 2)},
+                    detections=found,
                 )
             )
             offset += len(boxes)

@@ -7,6 +7,7 @@ import io
 
 import numpy as np
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -18,6 +19,7 @@ from recommender.outfits.catalog import get_outfit_model, reset_outfit_model
 from recommender.services import ingest
 from recommender.services.corrections import garment_correction_create
 from recommender.services.outfit_colours import image_limits
+from recommender.vision.detector import GarmentDetector
 from tests.factories import category_create, product_create
 from tests.ingestion.conftest import dataset_photos, small_jpeg
 
@@ -39,15 +41,30 @@ def ingested(photos: list[bytes]):
     return images
 
 
-def expected_colour(image, garment: Garment) -> np.ndarray:
-    """The colour read independently from the stored file: decode, GrabCut the box, the model's histogram."""
+@pytest.fixture(scope="module")
+def reference_detector() -> GarmentDetector:
+    """The shipped detector loaded apart from the pipeline, in the same runtime (its ONNX copy)."""
+    return GarmentDetector(
+        settings.FASHIONREC_DETECTOR_WEIGHTS, confidence=settings.FASHIONREC_DETECTOR_CONFIDENCE, onnx_threads=1
+    )
+
+
+def photo_and_box(image, garment: Garment):
     with image.file.open("rb") as handle:
-        pixels = np.asarray(load_image(handle.read(), **image_limits()))
-    box = (garment.box_x1, garment.box_y1, garment.box_x2, garment.box_y2)
-    return get_outfit_model().catalog_colour(colour_read.garment_pixels(pixels, box))
+        decoded = load_image(handle.read(), **image_limits())
+    return decoded, (garment.box_x1, garment.box_y1, garment.box_x2, garment.box_y2)
 
 
-def test_ingest_stores_each_garments_colour_read_by_the_loaded_model(media_root, photos):
+def expected_colour(image, garment: Garment, detector: GarmentDetector) -> np.ndarray:
+    """The colour read independently from the stored file: decode, detect, the masks of the
+    garment's kind in its box (GrabCut without any), the model's histogram."""
+    decoded, box = photo_and_box(image, garment)
+    detections = detector.detect([decoded])[0]
+    pixels = colour_read.garment_pixels(np.asarray(decoded), box, detections=detections, kind=garment.label)
+    return get_outfit_model().catalog_colour(pixels)
+
+
+def test_ingest_stores_each_garments_colour_read_by_the_loaded_model(media_root, photos, reference_detector):
     images = ingested(photos)
     model = get_outfit_model()
     garments = list(Garment.objects.filter(image__in=images))
@@ -58,7 +75,25 @@ def test_ingest_stores_each_garments_colour_read_by_the_loaded_model(media_root,
         assert root.shape == (len(model.palette),)
         assert (root**2).sum() == pytest.approx(1.0, abs=1e-4)  # a root histogram
         image = next(i for i in images if i.pk == garment.image_id)
-        assert root == pytest.approx(expected_colour(image, garment), abs=1e-6)
+        assert root == pytest.approx(expected_colour(image, garment, reference_detector), abs=1e-6)
+
+
+def test_a_detected_garment_is_read_through_the_detectors_masks_not_grabcut(media_root, photos, reference_detector):
+    images = ingested(photos)
+    model = get_outfit_model()
+    through_masks = 0
+    for garment in Garment.objects.filter(image__in=images, is_whole_image=False):
+        image = next(i for i in images if i.pk == garment.image_id)
+        decoded, box = photo_and_box(image, garment)
+        pixels = np.asarray(decoded)
+        masked = colour_read.mask_pixels(pixels, reference_detector.detect([decoded])[0], box, garment.label)
+        if masked is None:
+            continue
+        through_masks += 1
+        stored = np.asarray(garment.outfit_colour)
+        assert stored == pytest.approx(model.catalog_colour(colour_read.pixel_sample(masked)), abs=1e-6)
+        assert not np.allclose(stored, model.catalog_colour(colour_read.garment_pixels(pixels, box)), atol=1e-3)
+    assert through_masks >= 1  # the shipped detector masks the shoes it finds
 
 
 def test_without_an_outfit_model_ingest_still_stores_the_garments_without_colours(
@@ -74,7 +109,9 @@ def test_without_an_outfit_model_ingest_still_stores_the_garments_without_colour
     assert garments and all(g.outfit_colour is None and g.outfit_colour_model == "" for g in garments)
 
 
-def test_the_command_reads_the_colours_of_garments_without_one_and_skips_unreadable_files(media_root, photos):
+def test_the_command_reads_the_colours_of_garments_without_one_and_skips_unreadable_files(
+    media_root, photos, reference_detector
+):
     images = ingested(photos)
     first, second = images
     Garment.objects.filter(image=first).update(outfit_colour=None, outfit_colour_model="")
@@ -85,7 +122,8 @@ def test_the_command_reads_the_colours_of_garments_without_one_and_skips_unreada
     for image in images:
         for garment in Garment.objects.filter(image=image):
             assert garment.outfit_colour_model == model.colour_key
-            assert np.asarray(garment.outfit_colour) == pytest.approx(expected_colour(image, garment), abs=1e-6)
+            expected = expected_colour(image, garment, reference_detector)
+            assert np.asarray(garment.outfit_colour) == pytest.approx(expected, abs=1e-6)
     assert f"of model {model.version}" in output.getvalue()
     # up to date: nothing to read again unless --force
     output = io.StringIO()
@@ -113,7 +151,7 @@ def test_the_command_refuses_to_run_without_a_model(settings, tmp_path):
         reset_outfit_model()
 
 
-def test_a_box_corrected_by_staff_gets_the_colour_of_its_new_box(media_root, photos):
+def test_a_box_corrected_by_staff_gets_the_colour_of_its_new_box(media_root, photos, reference_detector):
     (image,) = ingested(photos[:1])
     image.refresh_from_db()
     garment = Garment.objects.filter(image=image).order_by("-is_main").first()
@@ -124,7 +162,9 @@ def test_a_box_corrected_by_staff_gets_the_colour_of_its_new_box(media_root, pho
     # then: the stored colour is the new box's, read as ingest reads it
     garment.refresh_from_db()
     assert garment.outfit_colour_model == get_outfit_model().colour_key
-    assert np.asarray(garment.outfit_colour) == pytest.approx(expected_colour(image, garment), abs=1e-6)
+    assert np.asarray(garment.outfit_colour) == pytest.approx(
+        expected_colour(image, garment, reference_detector), abs=1e-6
+    )
     assert not np.allclose(np.asarray(garment.outfit_colour), old_colour)
 
 

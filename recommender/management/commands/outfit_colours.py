@@ -14,8 +14,9 @@ BATCH_SIZE = 100
 
 class Command(BaseCommand):
     help = (
-        "Store each catalog garment's colour as the outfit model (FASHIONREC_OUTFIT_MODEL) reads it: GrabCut on its "
-        "box, the root histogram over the model's Lab palette. Ingest does this for new images; run it once for a "
+        "Store each catalog garment's colour as the outfit model (FASHIONREC_OUTFIT_MODEL) reads it: the served "
+        "detector's masks of its kind in its box (GrabCut without them), the root histogram over the model's Lab "
+        "palette. Ingest does this for new images; run it once for a "
         "catalog ingested before, and after switching outfit models (until then complete the look reads the "
         "colour names of garments read by another model). Only garments of another model unless --force."
     )
@@ -30,12 +31,18 @@ class Command(BaseCommand):
         model = loaded_outfit_model()
         if model is None:
             raise CommandError("no outfit model with a palette to read colours with (FASHIONREC_OUTFIT_MODEL)")
+        from recommender.vision.pipeline import get_pipeline
+
+        # read as ingest reads: through the served detector's masks (GrabCut where it has none)
+        detector = get_pipeline().detector
+        if not getattr(detector, "has_masks", False):
+            self.stderr.write("the served detector has no mask head: garments are read by GrabCut")
         started = time.perf_counter()
         images = garments = 0
         unreadable: list[int] = []
         ids = iter(stale_colour_images(model_version=model.colour_key, force=options["force"]))
         while batch := list(itertools.islice(ids, options["batch_size"])):
-            result = garment_colours_refresh(image_ids=batch, model=model)
+            result = garment_colours_refresh(image_ids=batch, model=model, detector=detector)
             garments += result.garments
             unreadable += result.unreadable
             images += len(batch)

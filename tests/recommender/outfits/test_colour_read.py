@@ -1,4 +1,5 @@
-"""A catalog garment's colour read from its box (GrabCut, the middle half as the fallback), and
+"""A catalog garment's colour read from its box (the detector's masks of its kind, GrabCut, the
+middle half as the fallback), and
 the model's stored-colour scoring that the look SQL reproduces."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from PIL import Image
 from recommender.outfits import colour_read
 from recommender.outfits.model import OutfitModel
 from recommender.outfits.street import pixel_sample
+from recommender.vision.detector import Detection
 from tests.recommender.outfits.test_model import BINS, KINDS, G, colour, name_pixels, painted, palette_street
 
 RED, GREEN, BLUE = (200, 30, 30), (40, 160, 60), (30, 40, 200)
@@ -54,6 +56,71 @@ def test_a_box_that_is_the_whole_photo_is_read_from_its_middle_half():
 def test_a_tiny_box_still_gives_pixels():
     image, _ = photo_of_a_red_shirt_on_green()
     assert len(colour_read.garment_pixels(image, (10, 10, 11, 11))) >= 1
+
+
+def detection(label: str, box: tuple[int, int, int, int], inside) -> Detection:
+    """A segmenting detector's detection whose mask is ``inside`` (a (H, W) bool of the photo) in its box."""
+    x1, y1, x2, y2 = box
+    return Detection(box=box, label=label, confidence=0.9, mask=inside[y1:y2, x1:x2].copy())
+
+
+def red_shirt_over_blue_trousers():
+    """The red shirt photo with blue trousers below the shirt, overlapping its box's lower part."""
+    image, box = photo_of_a_red_shirt_on_green()
+    shirt = np.all(np.abs(image.astype(int) - RED) <= 12, axis=2)
+    trousers = np.zeros(shirt.shape, bool)
+    trousers[80:120, 60:100] = True
+    image[trousers] = BLUE
+    shirt &= ~trousers
+    return image, box, shirt, trousers
+
+
+def test_a_detected_garment_is_read_through_the_masks_of_its_kind_only():
+    # given a shirt whose box also holds the floor and the top of the trousers, both detected with masks
+    image, box, shirt, trousers = red_shirt_over_blue_trousers()
+    found = [detection("trousers", (60, 80, 100, 120), trousers), detection("top", box, shirt)]
+
+    # when the shirt is read through the detections
+    read = colour_read.garment_pixels(image, box, detections=found, kind="top")
+
+    # then only the shirt's pixels are read, neither the floor nor the trousers inside its box
+    assert red_share(read) == 1.0
+    assert len(read) == min(1000, int(shirt[25:96, 40:121].sum()))
+    # while GrabCut on the box keeps some of the trousers' blue
+    assert red_share(colour_read.garment_pixels(image, box)) < 1.0
+
+
+def test_a_garment_of_no_known_kind_is_read_through_every_mask_in_its_box():
+    image, box, shirt, trousers = red_shirt_over_blue_trousers()
+    found = [detection("trousers", (60, 80, 100, 120), trousers), detection("top", box, shirt)]
+    read = colour_read.mask_pixels(image, found, box, "garment")  # a whole-photo garment's label
+    assert len(read) == int((shirt | trousers)[25:96, 40:121].sum())
+    assert 0 < red_share(read) < 1.0
+
+
+def test_both_shoes_of_a_pair_are_read_through_their_two_masks():
+    image = np.full((60, 100, 3), GREEN, np.uint8)
+    left, right = np.zeros((60, 100), bool), np.zeros((60, 100), bool)
+    left[40:55, 10:30], right[40:55, 60:80] = True, True
+    image[left], image[right] = RED, BLUE
+    found = [detection("shoes", (10, 40, 30, 55), left), detection("shoes", (60, 40, 80, 55), right)]
+    read = colour_read.mask_pixels(image, found, (5, 35, 85, 58), "shoes")  # one box for the pair
+    assert len(read) == 2 * 15 * 20 and red_share(read) == 0.5
+
+
+def test_without_a_mask_of_its_kind_or_with_too_little_of_one_grabcut_reads_the_box():
+    image, box, shirt, trousers = red_shirt_over_blue_trousers()
+    grabcut = colour_read.garment_pixels(image, box)
+    only_trousers = [detection("trousers", (60, 80, 100, 120), trousers)]
+    assert colour_read.garment_pixels(image, box, detections=only_trousers, kind="top").tolist() == grabcut.tolist()
+    speck = np.zeros(shirt.shape, bool)
+    speck[60, 80 : 80 + colour_read.MIN_MASK_PIXELS - 1] = True
+    tiny = [detection("top", box, speck)]
+    assert colour_read.mask_pixels(image, tiny, box, "top") is None
+    assert colour_read.garment_pixels(image, box, detections=tiny, kind="top").tolist() == grabcut.tolist()
+    # a box detector without masks (a boxes-only export) reads as before
+    boxes_only = [Detection(box=box, label="top", confidence=0.9)]
+    assert colour_read.garment_pixels(image, box, detections=boxes_only, kind="top").tolist() == grabcut.tolist()
 
 
 @pytest.fixture

@@ -135,22 +135,47 @@ def test_a_budget_stop_leaves_a_resumable_run_that_resume_finishes(paused_seg_ru
     assert metrics["selection_ccp"]["images"] == 2
     assert "heldout_ccp" not in metrics
 
-    # and its weights, exported without the mask branch, serve boxes through the detector
+    # and its weights, exported with their mask head, serve boxes and masks through the detector
     served = torch.load(paused_seg_run / "detector.pt", map_location="cpu", weights_only=False)["model"]
-    assert served.yaml["head"][-1][2] == "Detect"
+    assert served.yaml["head"][-1][2] == "Segment"
     detector = GarmentDetector(paused_seg_run / "detector.pt", imgsz=64, confidence=0.0)
     assert list(detector.labels.values()) == list(GARMENT_CLASSES)
     (detections,) = detector.detect([Image.new("RGB", (90, 120), (200, 30, 30))])
     assert detections and all(0 <= d.box[0] < d.box[2] <= 90 for d in detections)
+    assert all(d.mask.shape == (d.box[3] - d.box[1], d.box[2] - d.box[0]) for d in detections)
 
 
-def test_export_serves_the_same_boxes_without_the_mask_branch_or_optimizer(paused_seg_run, tmp_path):
+def test_export_serves_the_same_boxes_and_masks_without_the_optimizer(paused_seg_run, tmp_path):
     # given the tiny segmenting run's checkpoint (with optimizer and mask head)
     checkpoint = paused_seg_run / "weights" / "last.pt"
     served = tmp_path / "served.pt"
 
-    # when it is exported for serving
+    # when it is exported for serving, as the shipped detector is
     call_command("export_detector", str(checkpoint), str(served))
+
+    # then the served model keeps its mask head but no optimizer state
+    exported = torch.load(served, map_location="cpu", weights_only=False)
+    assert exported["optimizer"] is None and exported["ema"] is None
+    assert exported["model"].yaml["head"][-1][2] == "Segment"
+
+    # and it finds exactly the boxes, and the masks, the checkpoint finds
+    photo = Image.open(sorted((Path(settings.FASHIONREC_CCP_DATASET) / "photos").iterdir())[0]).convert("RGB")
+    original = GarmentDetector(checkpoint, imgsz=64, confidence=0.0).detect([photo])
+    found = GarmentDetector(served, imgsz=64, confidence=0.0).detect([photo])
+    assert found == original and original[0]
+    for mine, theirs in zip(found[0], original[0], strict=True):
+        assert mine.mask.shape == (mine.box[3] - mine.box[1], mine.box[2] - mine.box[0])
+        # half precision moves a few logits across 0 at the edges, no more
+        assert (mine.mask != theirs.mask).mean() < 0.05
+
+
+def test_a_boxes_only_export_serves_the_same_boxes_without_the_mask_branch_or_optimizer(paused_seg_run, tmp_path):
+    # given the tiny segmenting run's checkpoint (with optimizer and mask head)
+    checkpoint = paused_seg_run / "weights" / "last.pt"
+    served = tmp_path / "served.pt"
+
+    # when it is exported for serving with boxes only
+    call_command("export_detector", str(checkpoint), str(served), "--boxes-only")
 
     # then the served model is a detection model without the mask branch or optimizer state
     exported = torch.load(served, map_location="cpu", weights_only=False)
@@ -161,8 +186,9 @@ def test_export_serves_the_same_boxes_without_the_mask_branch_or_optimizer(pause
     # and it finds exactly the boxes the checkpoint finds
     photo = Image.open(sorted((Path(settings.FASHIONREC_CCP_DATASET) / "photos").iterdir())[0]).convert("RGB")
     original = GarmentDetector(checkpoint, imgsz=64, confidence=0.0).detect([photo])
-    assert GarmentDetector(served, imgsz=64, confidence=0.0).detect([photo]) == original
-    assert original[0]
+    boxes_only = GarmentDetector(served, imgsz=64, confidence=0.0).detect([photo])
+    assert boxes_only == original and original[0]
+    assert all(d.mask is None for d in boxes_only[0])
 
 
 def _optimizer_steps(run: Path) -> int:

@@ -112,6 +112,62 @@ def test_onnx_detector_finds_the_boxes_of_the_pt_on_real_photos(detectors, photo
         _same_detections(one, other, box_px=1, confidence=1e-3)
 
 
+def test_onnx_detector_gives_the_masks_of_the_pt(detectors, photos):
+    # given the shipped detector (a segmenting model, served with its mask head) in both runtimes
+    torch_detector, onnx_detector = detectors
+    assert torch_detector.has_masks and onnx_detector.has_masks
+
+    # when both detect the same photos
+    for one, other in zip(torch_detector.detect(photos), onnx_detector.detect(photos), strict=True):
+        # then every detection has a mask over its box, and both runtimes agree on nearly every pixel
+        for a, b in zip(one, other, strict=True):
+            assert a.mask.shape == (a.box[3] - a.box[1], a.box[2] - a.box[0])
+            if a.box == b.box:
+                assert (a.mask != b.mask).mean() < 0.01
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+def test_detector_masks_are_ultralytics_predict_masks_for_its_letterboxed_input(detectors, photos):
+    # given ultralytics' own segmentation predictor on the same weights and settings
+    import cv2
+    from ultralytics import YOLO
+
+    _, onnx_detector = detectors
+    yolo = YOLO(str(DETECTOR), task="segment")
+    compared = 0
+    for image, ours in zip(photos, onnx_detector.detect(photos), strict=True):
+        canvas, scale, (left, top) = onnx_detector._letterbox(image)
+
+        # when YOLO.predict sees the letterboxed photo (BGR, as it expects)
+        result = yolo.predict(canvas[:, :, ::-1], imgsz=320, conf=CONFIDENCE, iou=0.5, max_det=20, verbose=False)[0]
+        if result.masks is None:
+            assert not ours
+            continue
+        # its masks cover the letterbox: the photo's part of it, brought to the photo's size
+        new_w, new_h = round(image.width * scale), round(image.height * scale)
+        theirs = {}
+        for cls, conf, mask in zip(
+            result.boxes.cls.tolist(), result.boxes.conf.tolist(), result.masks.data.numpy(), strict=True
+        ):
+            region = mask[top : top + new_h, left : left + new_w].astype(np.uint8)
+            theirs[(onnx_detector.labels[int(cls)], round(conf, 2))] = cv2.resize(
+                region, (image.width, image.height), interpolation=cv2.INTER_NEAREST
+            ).astype(bool)
+
+        # then each of our masks is theirs inside our box (edges differ by their mask's coarser resize)
+        for detection in ours:
+            match = theirs.get((detection.label, round(detection.confidence, 2)))
+            if match is None:  # a score on the edge of a rounding step
+                continue
+            x1, y1, x2, y2 = detection.box
+            assert _iou(detection.mask, match[y1:y2, x1:x2]) > 0.8, detection  # 0.87 to 1.0 on these photos
+            compared += 1
+    assert compared >= len(photos)
+
+
 def test_detector_gives_ultralytics_predict_results_for_its_letterboxed_input(detectors, photos):
     # given ultralytics' own predictor on the same weights and settings
     from ultralytics import YOLO
