@@ -113,7 +113,14 @@ class GarmentDetector:
         self._torch = torch
         self._model = model
         self._head = model.model[-1] if hasattr(model, "model") else None
+        # weights with their mask head (a segmenting run's, exported with masks) give each
+        # detection its mask when asked (ingest's colour read); a query asks for boxes only, and
+        # in ONNX Runtime runs a copy without the mask prototypes (~30 % of the detector's time)
+        self.has_masks = type(self._head).__name__ == "Segment"
         self._onnx = load_onnx_copy(path, kind="detector", threads=onnx_threads, imgsz=imgsz) if onnx_threads else None
+        self._onnx_boxes = None
+        if self._onnx is not None and self.has_masks:
+            self._onnx_boxes = load_onnx_copy(path, kind="detector_boxes", threads=onnx_threads, imgsz=imgsz)
         self.weights_path = path
         self.runtime = "onnx" if self._onnx is not None else "torch"
         self.confidence = confidence
@@ -123,9 +130,6 @@ class GarmentDetector:
         names = model.names if isinstance(model.names, dict) else dict(enumerate(model.names))
         self.source_names: dict[int, str] = {int(k): str(v) for k, v in names.items()}
         self.labels: dict[int, str] = {k: display_label(v) for k, v in self.source_names.items()}
-        # weights with their mask head (a segmenting run's, exported with masks) give each
-        # detection its mask, at ~15 % more compute than the same weights' box-only export
-        self.has_masks = type(self._head).__name__ == "Segment"
 
     def _letterbox(self, image: Image.Image) -> tuple[np.ndarray, float, tuple[int, int]]:
         rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
@@ -138,27 +142,29 @@ class GarmentDetector:
         canvas[top : top + new_h, left : left + new_w] = resized
         return canvas, scale, (left, top)
 
-    def _forward(self, letterboxed: list[np.ndarray]):
+    def _forward(self, letterboxed: list[np.ndarray], masks: bool):
         """Raw predictions (N, 4 + classes [+ mask coefficients], anchors) of letterboxed images,
-        and a segmenting model's mask prototypes (N, 32, imgsz/4, imgsz/4) as numpy (else None)."""
+        and, with ``masks``, a segmenting model's mask prototypes (N, 32, imgsz/4, imgsz/4) as
+        numpy (else None)."""
         torch = self._torch
         batch = np.ascontiguousarray(np.stack(letterboxed).transpose(0, 3, 1, 2), dtype=np.float32)
         batch /= np.float32(255.0)
+        masks = masks and self.has_masks
         if self._onnx is not None:
+            if not masks and self._onnx_boxes is not None:
+                return torch.from_numpy(self._onnx_boxes(batch)), None
             outputs = self._onnx.outputs(batch)
-            prototypes = outputs[1] if self.has_masks and len(outputs) > 1 else None
-            return torch.from_numpy(outputs[0]), prototypes
+            return torch.from_numpy(outputs[0]), outputs[1] if masks else None
         prediction = self._model(torch.from_numpy(batch))
         # a segmenting model returns ((boxes, mask prototypes), raw head outputs)
-        prototypes = None
-        if self.has_masks:
-            prototypes = prediction[0][1].numpy()
+        prototypes = prediction[0][1].numpy() if masks else None
         while isinstance(prediction, (list, tuple)):
             prediction = prediction[0]
         return prediction, prototypes
 
-    def detect(self, images: list[Image.Image]) -> list[list[Detection]]:
-        """Detections for each image, most confident first (an empty list when nothing passes)."""
+    def detect(self, images: list[Image.Image], *, masks: bool = True) -> list[list[Detection]]:
+        """Detections for each image, most confident first (an empty list when nothing passes);
+        with ``masks``, a segmenting detector's each with its mask (``Detection.mask``)."""
         if not images:
             return []
         from ultralytics.utils.nms import non_max_suppression
@@ -166,7 +172,7 @@ class GarmentDetector:
         torch = self._torch
         boxed = [self._letterbox(image) for image in images]
         with torch.inference_mode():
-            prediction, prototypes = self._forward([canvas for canvas, _, _ in boxed])
+            prediction, prototypes = self._forward([canvas for canvas, _, _ in boxed], masks)
             kept = non_max_suppression(
                 prediction,
                 conf_thres=self.confidence,

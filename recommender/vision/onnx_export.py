@@ -25,23 +25,27 @@ from recommender.vision.onnx_runtime import (
     INPUT_NAME,
     OPSET,
     SOURCE_DIGEST_KEY,
+    VARIANTS,
     cached_onnx_path,
     file_sha256,
 )
 
 
 class _Boxes(nn.Module):
-    """A YOLO model in export mode: its decoded predictions (N, 4 + classes, anchors) alone."""
+    """A YOLO model in export mode: its decoded predictions (N, 4 + classes, anchors) alone (a
+    segmenting model's mask coefficients and prototypes are left out, so the exporter drops the
+    layers that compute them)."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, classes: int) -> None:
         super().__init__()
         self.model = model
+        self.channels = 4 + classes
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         prediction = self.model(images)
         while isinstance(prediction, (list, tuple)):
             prediction = prediction[0]
-        return prediction
+        return prediction[:, : self.channels]
 
 
 class _BoxesAndPrototypes(nn.Module):
@@ -75,17 +79,20 @@ def export_onnx_copy(
 ) -> Path:
     """Export ``weights`` of a ``kind`` ("detector" or "encoder") to ``output`` (default: its cache path)."""
     weights = Path(weights)
-    if kind == "detector":
+    if kind in ("detector", "detector_boxes"):
         imgsz = imgsz or 320
-        output = output or cached_onnx_path(weights, digest=file_sha256(weights), imgsz=imgsz)
-        return export_detector_onnx(weights, output, imgsz=imgsz)
+        variant = VARIANTS[kind]
+        output = output or cached_onnx_path(weights, digest=file_sha256(weights), imgsz=imgsz, variant=variant)
+        return export_detector_onnx(weights, output, imgsz=imgsz, masks=kind == "detector")
     if kind == "encoder":
         return export_encoder_onnx(weights, output or cached_onnx_path(weights, digest=file_sha256(weights)))
     raise ValueError(f"unknown model kind {kind!r}")
 
 
-def export_detector_onnx(weights: Path, output: Path, *, imgsz: int = 320) -> Path:
-    """``weights`` (ultralytics .pt) → ONNX, dynamic batch and image size."""
+def export_detector_onnx(weights: Path, output: Path, *, imgsz: int = 320, masks: bool = True) -> Path:
+    """``weights`` (ultralytics .pt) → ONNX, dynamic batch and image size; a segmenting model's
+    mask prototypes as a second output unless ``masks`` is False (the exporter then drops the
+    prototype network, whose output nothing reads)."""
     model = deepcopy(load_detection_model(weights))
     head = model.model[-1]
     # export mode: the head returns its decoded predictions alone and recomputes the anchors
@@ -93,9 +100,9 @@ def export_detector_onnx(weights: Path, output: Path, *, imgsz: int = 320) -> Pa
     head.export, head.dynamic, head.format = True, True, "onnx"
     example = torch.zeros(1, 3, imgsz, imgsz)
     axes = {0: "batch", 2: "height", 3: "width"}
-    if type(head).__name__ == "Segment":
+    if masks and type(head).__name__ == "Segment":
         return _export(_BoxesAndPrototypes(model), example, weights, output, axes, names=("output", "prototypes"))
-    return _export(_Boxes(model), example, weights, output, axes)
+    return _export(_Boxes(model, int(head.nc)), example, weights, output, axes)
 
 
 def export_encoder_onnx(weights: Path, output: Path) -> Path:

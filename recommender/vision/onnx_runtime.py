@@ -50,10 +50,17 @@ def onnx_cache_dir() -> Path:
     return Path(settings.FASHIONREC_ONNX_CACHE_DIR)
 
 
-def cached_onnx_path(weights: str | os.PathLike, *, digest: str, imgsz: int | None = None) -> Path:
-    """Where the copy of ``weights`` (whose SHA-256 is ``digest``) exported with these parameters is cached."""
+def cached_onnx_path(weights: str | os.PathLike, *, digest: str, imgsz: int | None = None, variant: str = "") -> Path:
+    """Where the copy of ``weights`` (whose SHA-256 is ``digest``) exported with these parameters is
+    cached (``variant``: another graph of the same weights, e.g. a segmenting detector's boxes alone)."""
     size = f"-imgsz{imgsz}" if imgsz else ""
-    return onnx_cache_dir() / f"{Path(weights).stem}-{digest[:_NAME_DIGEST_CHARS]}{size}-opset{OPSET}.onnx"
+    part = f"-{variant}" if variant else ""
+    return onnx_cache_dir() / f"{Path(weights).stem}-{digest[:_NAME_DIGEST_CHARS]}{part}{size}-opset{OPSET}.onnx"
+
+
+# the ONNX copy of each kind of served model; "detector_boxes": a segmenting detector without its
+# mask prototypes (a query needs boxes only; the prototypes cost ~30 % of the detector's time)
+VARIANTS = {"detector": "", "detector_boxes": "boxes", "encoder": ""}
 
 
 class OnnxModel:
@@ -74,7 +81,7 @@ class OnnxModel:
 def load_onnx_copy(
     weights: str | os.PathLike, *, kind: str, threads: int, imgsz: int | None = None
 ) -> OnnxModel | None:
-    """The ONNX Runtime copy of ``weights`` (``kind``: "detector" or "encoder"), exported into the
+    """The ONNX Runtime copy of ``weights`` (``kind``: one of ``VARIANTS``), exported into the
     cache first when it is not there yet; None when PyTorch must serve them."""
     try:
         import onnxruntime  # noqa: F401
@@ -82,7 +89,7 @@ def load_onnx_copy(
         logger.warning("onnxruntime is not installed: serving %s with PyTorch", weights)
         return None
     digest = file_sha256(weights)
-    path = cached_onnx_path(weights, digest=digest, imgsz=imgsz)
+    path = cached_onnx_path(weights, digest=digest, imgsz=imgsz, variant=VARIANTS[kind])
     if path.is_file():
         model = _open(path, digest, threads)
         if model is not None:

@@ -70,8 +70,9 @@ class ImageAnalysis:
     # most confident first; never empty
     garments: list[GarmentCrop]
     timings_ms: dict[str, float]  # "decode", "detect", "encode"
-    # every detection of the photo (``detector.Detection``), with its mask where the detector is a
-    # segmenting one: ingest reads catalog colours through them (``colour_read``); not cached
+    # every detection of the photo (``detector.Detection``); from ``analyse_images`` / ``analyse_batch``
+    # (ingest) with its mask where the detector is a segmenting one: ingest reads catalog colours
+    # through them (``colour_read``); not cached
     detections: list = field(default_factory=list, repr=False)
 
     def missing(self, indices: GarmentIndices) -> list[int]:
@@ -80,7 +81,7 @@ class ImageAnalysis:
 
 
 class Detector(Protocol):
-    def detect(self, images: list[Image.Image]) -> list[list]:  # list[list[detector.Detection]]
+    def detect(self, images: list[Image.Image], *, masks: bool = True) -> list[list]:  # list[list[detector.Detection]]
         ...
 
 
@@ -129,7 +130,8 @@ class VisionPipeline:
         started = time.perf_counter()
         image = self._load(data)
         decoded = time.perf_counter()
-        detections = self._detect([image])[0]
+        # a query needs boxes only: the masks are for ingest's colour read (``analyse_images``)
+        detections = self._detect([image], masks=False)[0]
         detected = time.perf_counter()
         boxes = self._boxes(image, detections)
         analysis = ImageAnalysis(
@@ -189,7 +191,7 @@ class VisionPipeline:
         if not images:
             return []
         started = time.perf_counter()
-        detections = self._detect(list(images))
+        detections = self._detect(list(images), masks=True)
         detect_ms = _ms(time.perf_counter() - started) / len(images)
 
         started = time.perf_counter()
@@ -230,12 +232,12 @@ class VisionPipeline:
         for i, embedding in zip(indices, embeddings, strict=True):
             garments[i] = replace(garments[i], embedding=_vector(embedding))
 
-    def _detect(self, images: list[Image.Image]) -> list[list]:
+    def _detect(self, images: list[Image.Image], *, masks: bool) -> list[list]:
         if self.detector is None:
             return [[] for _ in images]
         found: list[list] = []
         for start in range(0, len(images), DETECT_CHUNK):
-            found += self.detector.detect(images[start : start + DETECT_CHUNK])
+            found += self.detector.detect(images[start : start + DETECT_CHUNK], masks=masks)
         return found
 
     def _boxes(self, image: Image.Image, detections: list) -> list[tuple[tuple[int, int, int, int], str, float, bool]]:

@@ -27,14 +27,18 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        from recommender.vision.detector import GarmentDetector
         from recommender.vision.onnx_runtime import load_onnx_copy
 
         detector = options["detector"] or Path(settings.FASHIONREC_DETECTOR_WEIGHTS)
         encoder = options["encoder"] or Path(settings.FASHIONREC_ENCODER_WEIGHTS)
         imgsz = options["imgsz"] or int(getattr(settings, "FASHIONREC_DETECTOR_IMGSZ", 320))
-        for kind, weights, size in (("detector", detector, imgsz), ("encoder", encoder, None)):
+        for weights in (detector, encoder):
             if not weights.is_file():
                 raise CommandError(f"no weights at {weights}")
+        # a segmenting detector has two copies: with its mask prototypes (ingest) and without (queries)
+        kinds = ["detector", "detector_boxes"] if GarmentDetector(detector, imgsz=imgsz).has_masks else ["detector"]
+        for kind, weights, size in [(kind, detector, imgsz) for kind in kinds] + [("encoder", encoder, None)]:
             # what serving does: a current cached copy is kept, a missing or unreadable one exported
             model = load_onnx_copy(weights, kind=kind, threads=1, imgsz=size)
             if model is None:

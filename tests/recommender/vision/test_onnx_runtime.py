@@ -79,18 +79,21 @@ def test_the_pipeline_exports_the_copies_once_then_serves_them_from_the_cache(ca
     with override_settings(FASHIONREC_VISION_RUNTIME="torch"):
         torch_pipeline = build_pipeline_from_settings()
 
-    # then the first build exported one copy per model, named by the .pt's digest and the export
-    # parameters and recording the whole digest; the second used them as they were
+    # then the first build exported one copy per model (two of the segmenting detector: with its
+    # mask prototypes and without), named by the .pt's digest and the export parameters and
+    # recording the whole digest; the second used them as they were
     detector_digest, encoder_digest = file_sha256(DETECTOR), file_sha256(ENCODER)
     assert exported == sorted(
         [
             cached_onnx_path(DETECTOR, digest=detector_digest, imgsz=320),
+            cached_onnx_path(DETECTOR, digest=detector_digest, imgsz=320, variant="boxes"),
             cached_onnx_path(ENCODER, digest=encoder_digest),
         ]
     )
-    assert exported[0].name == f"detector-{detector_digest[:16]}-imgsz320-opset17.onnx"
-    assert [_metadata_digest(path) for path in exported] == [detector_digest, encoder_digest]
-    assert sum("exported" in r.getMessage() for r in caplog.records) == 2
+    assert exported[0].name == f"detector-{detector_digest[:16]}-boxes-imgsz320-opset17.onnx"
+    assert exported[1].name == f"detector-{detector_digest[:16]}-imgsz320-opset17.onnx"
+    assert [_metadata_digest(path) for path in exported] == [detector_digest, detector_digest, encoder_digest]
+    assert sum("exported" in r.getMessage() for r in caplog.records) == 3
     assert {path: path.stat().st_mtime_ns for path in cache.iterdir()} == written
     for built in (pipeline, again):
         assert (built.detector.runtime, built.encoder.runtime) == ("onnx", "onnx")
@@ -317,19 +320,24 @@ def test_export_command_builds_the_cache_that_serving_uses(cache, photos):
     built = {path: path.stat().st_mtime_ns for path in cache.iterdir()}
     call_command("export_onnx", "--detector", str(detector_pt), "--encoder", str(encoder_pt))
 
-    # then one copy per .pt, kept by the second run, which serving then uses and which match the .pt
+    # then the copies serving uses (the segmenting detector's two), kept by the second run, which
+    # serving then uses and which match the .pt
     assert sorted(built) == sorted(
         [
             cached_onnx_path(detector_pt, digest=file_sha256(detector_pt), imgsz=320),
+            cached_onnx_path(detector_pt, digest=file_sha256(detector_pt), imgsz=320, variant="boxes"),
             cached_onnx_path(encoder_pt, digest=file_sha256(encoder_pt)),
         ]
     )
     assert {path: path.stat().st_mtime_ns for path in cache.iterdir()} == built
     exported = GarmentDetector(detector_pt, confidence=CONFIDENCE, onnx_threads=1)
-    assert exported.runtime == "onnx" and exported._onnx.path in built
+    assert exported.runtime == "onnx" and {exported._onnx.path, exported._onnx_boxes.path} < set(built)
     reference = GarmentDetector(detector_pt, confidence=CONFIDENCE)
-    for one, other in zip(reference.detect(photos[:4]), exported.detect(photos[:4]), strict=True):
-        _same_detections(one, other, box_px=1, confidence=1e-3)
+    for masks in (True, False):
+        expected, actual = reference.detect(photos[:4], masks=masks), exported.detect(photos[:4], masks=masks)
+        for one, other in zip(expected, actual, strict=True):
+            _same_detections(one, other, box_px=1, confidence=1e-3)
+            assert all((d.mask is not None) == masks for d in other)
     encoder = load_encoder(encoder_pt, onnx_threads=1)
     assert encoder.runtime == "onnx" and encoder.onnx.path in built
     assert {path: path.stat().st_mtime_ns for path in cache.iterdir()} == built

@@ -337,3 +337,22 @@ def test_when_every_box_is_too_small_the_whole_image_is_used(encoder):
     image = Image.new("RGB", (400, 600))
     boxes = VisionPipeline(encoder)._boxes(image, [Detection((10, 10, 13, 400), "top", 0.9)])
     assert boxes == [((0, 0, 400, 600), WHOLE_IMAGE_LABEL, 0.0, True)]
+
+
+def test_ingest_gets_each_detection_with_its_mask_and_a_query_boxes_only(encoder, shipped_detector):
+    # given the shipped (segmenting) detector in a pipeline
+    pipeline = VisionPipeline(encoder, shipped_detector)
+    assert shipped_detector.has_masks
+
+    # when the street photo is analysed as ingest does (a batch) and as a query does (one photo)
+    (batched,) = pipeline.analyse_batch([STREET.read_bytes()])
+    query = pipeline.analyse(STREET.read_bytes())
+
+    # then ingest's analysis keeps every detection with its mask over its box, for the colour read
+    assert batched.detections and all(
+        d.mask is not None and d.mask.shape == (d.box[3] - d.box[1], d.box[2] - d.box[0]) and d.mask.any()
+        for d in batched.detections
+    )
+    # and a query's has the same detections without masks (they would cost it time for nothing)
+    assert [(d.label, d.box) for d in query.detections] == [(d.label, d.box) for d in batched.detections]
+    assert all(d.mask is None for d in query.detections)
