@@ -29,9 +29,9 @@ def calls(monkeypatch):
     counted = Counter()
     detect, encode = pipeline._detect, pipeline.encoder.encode
 
-    def counting_detect(images):
+    def counting_detect(images, **options):
         counted["detect"] += 1
-        return detect(images)
+        return detect(images, **options)
 
     def counting_encode(crops):
         counted["encode"] += 1
