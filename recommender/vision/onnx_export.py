@@ -32,9 +32,7 @@ from recommender.vision.onnx_runtime import (
 
 
 class _Boxes(nn.Module):
-    """A YOLO model in export mode: its decoded predictions (N, 4 + classes, anchors) alone (a
-    segmenting model's mask coefficients and prototypes are left out, so the exporter drops the
-    layers that compute them)."""
+    """A YOLO model in export mode: its decoded predictions (N, 4 + classes, anchors) alone."""
 
     def __init__(self, model: nn.Module, classes: int) -> None:
         super().__init__()
@@ -91,8 +89,8 @@ def export_onnx_copy(
 
 def export_detector_onnx(weights: Path, output: Path, *, imgsz: int = 320, masks: bool = True) -> Path:
     """``weights`` (ultralytics .pt) → ONNX, dynamic batch and image size; a segmenting model's
-    mask prototypes as a second output unless ``masks`` is False (the exporter then drops the
-    prototype network, whose output nothing reads)."""
+    mask prototypes as a second output unless ``masks`` is False (then its boxes alone, without
+    the mask branches' cost)."""
     model = deepcopy(load_detection_model(weights))
     head = model.model[-1]
     # export mode: the head returns its decoded predictions alone and recomputes the anchors
@@ -100,8 +98,14 @@ def export_detector_onnx(weights: Path, output: Path, *, imgsz: int = 320, masks
     head.export, head.dynamic, head.format = True, True, "onnx"
     example = torch.zeros(1, 3, imgsz, imgsz)
     axes = {0: "batch", 2: "height", 3: "width"}
-    if masks and type(head).__name__ == "Segment":
-        return _export(_BoxesAndPrototypes(model), example, weights, output, axes, names=("output", "prototypes"))
+    if type(head).__name__ == "Segment":
+        if masks:
+            return _export(_BoxesAndPrototypes(model), example, weights, output, axes, names=("output", "prototypes"))
+        from ultralytics.nn.modules.head import Detect
+
+        # the head run as the Detect head it extends (the same box and class branches): neither
+        # the mask coefficients nor the prototypes are computed
+        head.__class__ = Detect
     return _export(_Boxes(model, int(head.nc)), example, weights, output, axes)
 
 
