@@ -115,7 +115,7 @@ class GarmentDetector:
         self._head = model.model[-1] if hasattr(model, "model") else None
         # weights with their mask head (a segmenting run's, exported with masks) give each
         # detection its mask when asked (ingest's colour read); a query asks for boxes only, and
-        # in ONNX Runtime runs a copy without the mask prototypes (~30 % of the detector's time)
+        # in ONNX Runtime runs a copy without the mask prototypes (about 10 ms of a photo's 50 on one core)
         self.has_masks = type(self._head).__name__ == "Segment"
         self._onnx = load_onnx_copy(path, kind="detector", threads=onnx_threads, imgsz=imgsz) if onnx_threads else None
         self._onnx_boxes = None
